@@ -1,0 +1,54 @@
+# Thin wrapper over CMake so the README's commands stay short. Each target installs the Debian
+# packages it needs first (scripts/install-deps.sh: a no-op when they are present).
+#   make          build the library, the CLI and the peer driver into build/
+#   make bench    the main job: fetch Fashion-MNIST, build, print the benchmark table
+#   make test     every test: unit tests, then the same under ASan+UBSan
+#   make install  install into PREFIX (default /usr/local)
+BUILD ?= build
+JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+DATASET ?= fashion-mnist
+
+.PHONY: all build peers bench bench-all test test-release test-sanitize install clean
+
+all: build
+
+build:
+	@scripts/install-deps.sh build peers
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSCANN_BUILD_PEERS=ON \
+	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+peers: build
+
+bench: build
+	@scripts/install-deps.sh data
+	@scripts/get-data.sh $(DATASET)
+	@scripts/bench.sh $(DATASET)
+
+bench-all: build
+	@scripts/install-deps.sh data
+	@scripts/get-data.sh all
+	@scripts/bench.sh fashion-mnist
+	@scripts/bench.sh glove-100
+
+test: test-release test-sanitize
+
+test-release:
+	@scripts/install-deps.sh test
+	@cmake -S . -B $(BUILD)-test -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build $(BUILD)-test -j$(JOBS)
+	@cd $(BUILD)-test && ctest --output-on-failure -j$(JOBS)
+
+test-sanitize:
+	@scripts/install-deps.sh test
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCANN_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD)-asan -j$(JOBS)
+	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
+
+install: build
+	@cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-test $(BUILD)-asan

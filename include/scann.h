@@ -1,0 +1,228 @@
+/*
+ * scann.h - the one public header of libscann, a ScaNN-style vector index in C.
+ *
+ * Model: an index is an opaque handle created from a parameter struct or a spec string, then
+ * trained (kinds that learn partitions or codebooks), filled with vectors, and searched.
+ *
+ *   scann_index *ix;
+ *   scann_index_create_from_spec("FLAT", 784, SCANN_METRIC_L2, &ix);
+ *   scann_index_add(ix, n, 784, base, NULL);                 // ids 0..n-1
+ *   scann_index_search(ix, nq, 784, queries, 10, NULL, dist, ids);
+ *   scann_index_free(ix);
+ *
+ * Conventions
+ * - Every function returns scann_status; SCANN_OK (0) is success. On failure nothing the caller
+ *   owns was modified except output buffers, and scann_last_error() (per thread) names the bad
+ *   argument and its value.
+ * - The caller owns every buffer it passes in; the library copies what it keeps. Memory the
+ *   library hands out (scann_vecs_read) is released with scann_buffer_free.
+ * - Every call that takes vectors also takes their dimension, so a mismatch is caught.
+ * - Results are sorted best first. Distances are squared L2 for SCANN_METRIC_L2 (smaller is
+ *   better), the inner product for SCANN_METRIC_IP and the cosine similarity for
+ *   SCANN_METRIC_COSINE (larger is better). Missing results (fewer candidates than k, possible
+ *   with nprobe < nlist) have id -1.
+ * - Thread safety: searches on one index may run concurrently with each other. train and add
+ *   must not run concurrently with anything else on the same index.
+ * - No global mutable state: kernels are chosen per index from the CPU's features.
+ */
+#ifndef SCANN_H
+#define SCANN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The library builds with hidden visibility; everything declared here is its exported ABI. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(default)
+#endif
+
+#define SCANN_VERSION_MAJOR 0
+#define SCANN_VERSION_MINOR 1
+#define SCANN_VERSION_PATCH 0
+
+typedef enum scann_status {
+    SCANN_OK = 0,
+    SCANN_ERR_INVALID_ARGUMENT = 1, /* a NULL pointer, a count or parameter out of range */
+    SCANN_ERR_DIMENSION = 2,        /* vectors' dimension differs from the index's */
+    SCANN_ERR_INVALID_DATA = 3,     /* NaN or infinity in input vectors */
+    SCANN_ERR_NOT_TRAINED = 4,      /* add/search before train on a kind that needs it */
+    SCANN_ERR_EMPTY = 5,            /* search on an index without vectors */
+    SCANN_ERR_OUT_OF_MEMORY = 6,
+    SCANN_ERR_IO = 7,               /* open/read/write failed; message has errno's text */
+    SCANN_ERR_FORMAT = 8,           /* a file is truncated, corrupt or of another kind */
+    SCANN_ERR_UNSUPPORTED = 9,      /* valid request this index kind cannot do */
+    SCANN_ERR_CANCELLED = 10,       /* the progress callback asked to stop */
+    SCANN_ERR_INTERNAL = 11         /* a bug: please report it with the message */
+} scann_status;
+
+typedef enum scann_metric {
+    SCANN_METRIC_L2 = 0,    /* squared Euclidean distance */
+    SCANN_METRIC_IP = 1,    /* inner product (maximum inner product search) */
+    SCANN_METRIC_COSINE = 2 /* cosine similarity: vectors are normalised at add and at query */
+} scann_metric;
+
+typedef enum scann_index_kind {
+    SCANN_INDEX_FLAT = 0,     /* exact search over float vectors */
+    SCANN_INDEX_IVF_FLAT = 1, /* k-means partitions, float vectors in each list */
+    SCANN_INDEX_IVF_PQ = 2,   /* k-means partitions, 8-bit product-quantized residuals */
+    SCANN_INDEX_SCANN = 3     /* partitions + anisotropic 4-bit PQ FastScan + rerank */
+} scann_index_kind;
+
+/* What the SCANN index keeps for exact re-scoring of its best candidates. */
+typedef enum scann_reorder {
+    SCANN_REORDER_FLOAT = 0, /* float32 copy: best recall, 4 bytes a dimension */
+    SCANN_REORDER_BF16 = 1,  /* bfloat16 copy: 2 bytes a dimension */
+    SCANN_REORDER_INT8 = 2,  /* int8 with a per-dimension scale: 1 byte a dimension */
+    SCANN_REORDER_NONE = 3   /* no copy: scores come from the 4-bit codes alone */
+} scann_reorder;
+
+/*
+ * Progress and cancellation hook. Called from the thread that called the library, between
+ * chunks of work; frac is in [0, 1] for the named stage ("train", "add", ...). Return non-zero
+ * to cancel: the call then returns SCANN_ERR_CANCELLED and the index is left as it was before
+ * the call.
+ */
+typedef int (*scann_progress_fn)(void *user_data, const char *stage, double frac);
+
+typedef struct scann_index_params {
+    scann_index_kind kind; /* which index to build */
+    scann_metric metric;   /* distance; cosine normalises vectors on the way in */
+    int dim;               /* vector dimension, >= 1 */
+    int num_threads;       /* threads for train/add/search; 0 = number of online cores */
+
+    /* Partitioning (IVF_FLAT, IVF_PQ, SCANN). */
+    int nlist;            /* number of k-means partitions; 0 = about sqrt(n) at train */
+    int64_t train_size;   /* training sample size; 0 = kind's default (see docs) */
+    int kmeans_iters;     /* Lloyd iterations; 0 = default (12) */
+    uint64_t seed;        /* seed for sampling and initialisation: same seed, same index */
+
+    /* Product quantization (IVF_PQ: pq_m sub-spaces of 8 bits; SCANN: 4-bit blocks). */
+    int pq_m;             /* IVF_PQ sub-spaces; 0 = dim / 2 rounded to a divisor-friendly value */
+    int dims_per_block;   /* SCANN dims per 4-bit block; 0 = 2 (ScaNN's recommendation) */
+    float aq_threshold;   /* SCANN anisotropic threshold T; <= 0 or NaN = plain PQ; see docs */
+    scann_reorder reorder;/* SCANN rerank store */
+
+    scann_progress_fn progress; /* optional; NULL = silent */
+    void *progress_user_data;   /* passed back to progress */
+} scann_index_params;
+
+/* Per-call search knobs. They never modify the index, so concurrent searches are safe. */
+typedef struct scann_search_params {
+    int nprobe;      /* partitions to scan (IVF kinds); 0 = index default */
+    int reorder_k;   /* candidates re-scored exactly (IVF_PQ, SCANN); 0 = default (10 * k) */
+    int num_threads; /* threads for this call; 0 = the index's num_threads */
+} scann_search_params;
+
+typedef struct scann_index scann_index;
+
+/* ---- errors ---------------------------------------------------------------------------- */
+
+/* Message of the last failed call on this thread ("" if none). Valid until the next call. */
+const char *scann_last_error(void);
+/* Short constant name of a status ("SCANN_ERR_DIMENSION"). */
+const char *scann_status_name(scann_status s);
+
+/* ---- index life cycle ------------------------------------------------------------------ */
+
+/* Fill *p with defaults for the kind, metric and dimension. Always succeeds for valid enums. */
+scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kind,
+                                     scann_metric metric, int dim);
+
+/* Create an empty index. *out is set only on success; free it with scann_index_free. */
+scann_status scann_index_create(const scann_index_params *p, scann_index **out);
+
+/*
+ * Create from a spec string: a kind name followed by comma-separated key=value pairs, e.g.
+ * "FLAT", "IVF_FLAT,nlist=1024", "IVF_PQ,nlist=1024,m=50",
+ * "SCANN,nlist=1024,dims_per_block=2,aq_threshold=0.2,reorder=int8". Keys: nlist, train_size,
+ * iters, seed, threads, m, dims_per_block, aq_threshold, reorder (float|bf16|int8|none).
+ */
+scann_status scann_index_create_from_spec(const char *spec, int dim, scann_metric metric,
+                                          scann_index **out);
+
+/* Parse a spec (as above) into *p, with defaults for everything the spec leaves out. Useful to
+ * adjust fields (num_threads, progress) before scann_index_create. */
+scann_status scann_index_params_parse(const char *spec, int dim, scann_metric metric,
+                                      scann_index_params *p);
+
+/* Release the index and everything it allocated. NULL is allowed. */
+void scann_index_free(scann_index *ix);
+
+/* Learn partitions/codebooks from n vectors (a no-op for FLAT). x is n * dim floats. */
+scann_status scann_index_train(scann_index *ix, int64_t n, int dim, const float *x);
+
+/*
+ * Add n vectors. ids: n external 64-bit ids, or NULL for ntotal, ntotal+1, ... Rejects NaN or
+ * infinite values and a dimension mismatch before changing anything.
+ */
+scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x,
+                             const int64_t *ids);
+
+/*
+ * k nearest neighbours of nq queries. dist and ids are nq * k, row-major, filled best first.
+ * k must be in [1, ntotal]. params may be NULL for defaults.
+ */
+scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, const float *q, int k,
+                                const scann_search_params *params, float *dist, int64_t *ids);
+
+/* ---- inspection ------------------------------------------------------------------------ */
+
+int64_t scann_index_ntotal(const scann_index *ix); /* vectors stored; 0 for NULL */
+int scann_index_dim(const scann_index *ix);
+scann_index_kind scann_index_get_kind(const scann_index *ix);
+scann_metric scann_index_get_metric(const scann_index *ix);
+int scann_index_is_trained(const scann_index *ix);
+/* Bytes the index holds on the heap (vectors, codes, ids, tables), not counting malloc slack. */
+scann_status scann_index_memory(const scann_index *ix, size_t *bytes);
+/* A spec string that would recreate this index's parameters, into buf (NUL-terminated). */
+scann_status scann_index_describe(const scann_index *ix, char *buf, size_t buflen);
+
+/* Name of the distance kernel family chosen for this machine: "scalar", "avx2", "avx512". */
+const char *scann_index_kernel_name(const scann_index *ix);
+
+/* ---- parsing helpers shared by the CLI and bindings ------------------------------------ */
+
+scann_status scann_metric_parse(const char *name, scann_metric *out); /* l2|ip|cosine */
+const char *scann_metric_name(scann_metric m);
+const char *scann_index_kind_name(scann_index_kind k);
+
+/* ---- vector files ---------------------------------------------------------------------- */
+
+/*
+ * Read a vector file into a newly allocated row-major float array (*data, n rows of dim).
+ * Formats by extension: .fvecs (float32), .bvecs (uint8, converted), .ivecs (int32, converted),
+ * .npy (float32 little-endian, C order, 1-d or 2-d). Truncated or inconsistent files (rows of
+ * different dimension, sizes that do not add up) give SCANN_ERR_FORMAT. Free with
+ * scann_buffer_free.
+ */
+scann_status scann_vecs_read(const char *path, float **data, int64_t *n, int *dim);
+/* Read an .ivecs (or int32 .npy) file into int32 rows; free with scann_buffer_free. */
+scann_status scann_ivecs_read(const char *path, int32_t **data, int64_t *n, int *dim);
+/* Write float rows as .fvecs or .npy (by extension). */
+scann_status scann_vecs_write(const char *path, const float *data, int64_t n, int dim);
+/* Write int32 rows as .ivecs or .npy (by extension). */
+scann_status scann_ivecs_write(const char *path, const int32_t *data, int64_t n, int dim);
+/* Release a buffer the library allocated. NULL is allowed. */
+void scann_buffer_free(void *p);
+
+/* ---- evaluation ------------------------------------------------------------------------ */
+
+/*
+ * Mean recall@k: for each query, |found[0..k) intersect truth[0..k)| / k, where found rows have
+ * found_stride entries and truth rows truth_stride entries (truth_stride >= k).
+ */
+double scann_recall_at_k(int64_t nq, int k, const int64_t *found, int found_stride,
+                         const int32_t *truth, int truth_stride);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SCANN_H */

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# install-deps.sh GROUP... - install the Debian packages a step needs, only when missing.
+#   build: compile the library and the CLI      test: + unit tests and the Python module
+#   peers: the hnswlib/faiss benchmark driver   data: scripts/get-data.sh
+# Runs apt-get (after one apt-get update) as root, or through sudo; otherwise prints what to
+# install and fails. Fast and offline when everything is already there.
+set -euo pipefail
+
+pkgs=()
+for group in "$@"; do
+    case $group in
+    build) pkgs+=(gcc make cmake pkg-config libopenblas-dev) ;;
+    test) pkgs+=(gcc make cmake pkg-config libopenblas-dev libcmocka-dev dataset-fashion-mnist
+                 clang libclang-rt-14-dev python3-dev python3-numpy python3-pytest) ;;
+    peers) pkgs+=(g++ libhnswlib-dev libfaiss-dev) ;;
+    data) pkgs+=(dataset-fashion-mnist python3-numpy) ;;
+    *) echo "install-deps: unknown group '$group' (build, test, peers, data)" >&2; exit 2 ;;
+    esac
+done
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+# Deduplicate while keeping order.
+if [ ${#missing[@]} -gt 0 ]; then
+    mapfile -t missing < <(printf '%s\n' "${missing[@]}" | awk '!seen[$0]++')
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=()
+elif command -v sudo >/dev/null 2>&1; then
+    sudo=(sudo)
+else
+    echo "install-deps: missing packages: ${missing[*]}; run as root: apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,243 @@
+/*
+ * api.c - the public entry points: argument checks, cosine normalisation, defaults, and the
+ * dispatch to the index kind's vtable (index.h says what a kind may assume).
+ *
+ * Every check happens before anything is modified, so a rejected call leaves the index as it
+ * was. Messages name the argument and its value.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "index.h"
+#include "spec.h"
+#include "threads.h"
+
+#define SCANN_MAX_DIM 65536
+
+scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kind,
+                                     scann_metric metric, int dim)
+{
+    if (!p) return err_set(SCANN_ERR_INVALID_ARGUMENT, "params is NULL");
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->metric = metric;
+    p->dim = dim;
+    p->seed = 1234;
+    p->dims_per_block = 2;
+    /* ScaNN's threshold for unit-norm data; meaningless for L2, where it stays off. */
+    p->aq_threshold = metric == SCANN_METRIC_L2 ? 0.0f : 0.2f;
+    p->reorder = SCANN_REORDER_FLOAT;
+    return SCANN_OK;
+}
+
+static scann_status check_params(const scann_index_params *p)
+{
+    if ((unsigned)p->kind > SCANN_INDEX_SCANN)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.kind=%d is not an index kind", p->kind);
+    if ((unsigned)p->metric > SCANN_METRIC_COSINE)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.metric=%d is not a metric", p->metric);
+    if (p->dim < 1 || p->dim > SCANN_MAX_DIM)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.dim=%d is outside [1, %d]", p->dim,
+                       SCANN_MAX_DIM);
+    if (p->num_threads < 0 || p->num_threads > 4096)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.num_threads=%d is outside [0, 4096]",
+                       p->num_threads);
+    if (p->nlist < 0 || p->train_size < 0 || p->kmeans_iters < 0 || p->pq_m < 0 ||
+        p->dims_per_block < 0)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "params: nlist=%d, train_size=%lld, kmeans_iters=%d, pq_m=%d, "
+                       "dims_per_block=%d must not be negative",
+                       p->nlist, (long long)p->train_size, p->kmeans_iters, p->pq_m,
+                       p->dims_per_block);
+    if ((unsigned)p->reorder > SCANN_REORDER_NONE)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.reorder=%d is not a reorder store",
+                       p->reorder);
+    return SCANN_OK;
+}
+
+scann_status scann_index_create(const scann_index_params *p, scann_index **out)
+{
+    if (!p || !out) return err_set(SCANN_ERR_INVALID_ARGUMENT, "params or out is NULL");
+    scann_status st = check_params(p);
+    if (st) return st;
+    if (p->kind != SCANN_INDEX_FLAT)
+        return err_set(SCANN_ERR_UNSUPPORTED, "index kind %s is not available in this version",
+                       scann_index_kind_name(p->kind));
+    scann_index *ix = calloc(1, sizeof *ix);
+    if (!ix) return err_nomem("index", sizeof *ix);
+    ix->p = *p;
+    if (ix->p.num_threads == 0) ix->p.num_threads = threads_online();
+    ix->dk = dist_kernels_for(cpu_select());
+    st = flat_init(ix);
+    if (st) {
+        free(ix);
+        return st;
+    }
+    *out = ix;
+    return SCANN_OK;
+}
+
+scann_status scann_index_create_from_spec(const char *spec, int dim, scann_metric metric,
+                                          scann_index **out)
+{
+    scann_index_params p;
+    scann_status st = scann_index_params_parse(spec, dim, metric, &p);
+    return st ? st : scann_index_create(&p, out);
+}
+
+void scann_index_free(scann_index *ix)
+{
+    if (!ix) return;
+    if (ix->ops) ix->ops->destroy(ix);
+    free(ix);
+}
+
+/* ---- input checks shared by train, add and search -------------------------------------- */
+
+static scann_status check_vectors(const scann_index *ix, int64_t n, int dim, const float *x,
+                                  const char *what)
+{
+    if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: index is NULL", what);
+    if (n < 0) return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: n=%lld is negative", what, (long long)n);
+    if (dim != ix->p.dim)
+        return err_set(SCANN_ERR_DIMENSION, "%s: vectors have dimension %d, the index has %d", what,
+                       dim, ix->p.dim);
+    if (n > 0 && !x) return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: vectors pointer is NULL", what);
+    size_t total = (size_t)n * (size_t)dim;
+    for (size_t i = 0; i < total; i++)
+        if (!isfinite(x[i]))
+            return err_set(SCANN_ERR_INVALID_DATA, "%s: vector %zu, component %zu is %s", what,
+                           i / (size_t)dim, i % (size_t)dim, isnan(x[i]) ? "NaN" : "infinite");
+    return SCANN_OK;
+}
+
+/* Cosine: unit-normalised copy (zero vectors stay zero). Other metrics: *out = x, no copy. */
+static scann_status maybe_normalize(const scann_index *ix, int64_t n, const float *x,
+                                    const float **out, float **owned)
+{
+    *owned = NULL;
+    *out = x;
+    if (ix->p.metric != SCANN_METRIC_COSINE || n == 0) return SCANN_OK;
+    size_t d = (size_t)ix->p.dim;
+    float *y = malloc((size_t)n * d * sizeof(float));
+    if (!y) return err_nomem("normalised copy", (size_t)n * d * sizeof(float));
+    for (int64_t i = 0; i < n; i++) {
+        const float *src = x + (size_t)i * d;
+        float *dst = y + (size_t)i * d;
+        double s = 0;
+        for (size_t j = 0; j < d; j++) s += (double)src[j] * src[j];
+        float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
+        for (size_t j = 0; j < d; j++) dst[j] = src[j] * inv;
+    }
+    *owned = y;
+    *out = y;
+    return SCANN_OK;
+}
+
+scann_status scann_index_train(scann_index *ix, int64_t n, int dim, const float *x)
+{
+    scann_status st = check_vectors(ix, n, dim, x, "train");
+    if (st) return st;
+    const float *xs;
+    float *owned;
+    if ((st = maybe_normalize(ix, n, x, &xs, &owned))) return st;
+    st = ix->ops->train(ix, n, xs);
+    free(owned);
+    return st;
+}
+
+scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x,
+                             const int64_t *ids)
+{
+    scann_status st = check_vectors(ix, n, dim, x, "add");
+    if (st) return st;
+    if (!ix->trained)
+        return err_set(SCANN_ERR_NOT_TRAINED, "add: %s index must be trained before add",
+                       scann_index_kind_name(ix->p.kind));
+    if (n == 0) return SCANN_OK;
+    if (ids)
+        for (int64_t i = 0; i < n; i++)
+            if (ids[i] < 0)
+                return err_set(SCANN_ERR_INVALID_ARGUMENT, "add: ids[%lld]=%lld is negative",
+                               (long long)i, (long long)ids[i]);
+    int64_t *own_ids = NULL;
+    if (!ids) {
+        own_ids = malloc((size_t)n * sizeof(int64_t));
+        if (!own_ids) return err_nomem("ids", (size_t)n * sizeof(int64_t));
+        for (int64_t i = 0; i < n; i++) own_ids[i] = ix->ntotal + i;
+        ids = own_ids;
+    }
+    const float *xs;
+    float *owned = NULL;
+    st = maybe_normalize(ix, n, x, &xs, &owned);
+    if (!st) st = ix->ops->add(ix, n, xs, ids);
+    free(owned);
+    free(own_ids);
+    return st;
+}
+
+scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, const float *q, int k,
+                                const scann_search_params *params, float *dist, int64_t *ids)
+{
+    scann_status st = check_vectors(ix, nq, dim, q, "search");
+    if (st) return st;
+    if (!ix->trained)
+        return err_set(SCANN_ERR_NOT_TRAINED, "search: %s index is not trained",
+                       scann_index_kind_name(ix->p.kind));
+    if (ix->ntotal == 0) return err_set(SCANN_ERR_EMPTY, "search: the index holds no vectors");
+    if (k < 1 || k > ix->ntotal)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: k=%d is outside [1, %lld] (ntotal)", k,
+                       (long long)ix->ntotal);
+    if (nq > 0 && (!dist || !ids))
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: dist or ids output is NULL");
+    search_ctx sc = {0, 0, ix->p.num_threads};
+    if (params) {
+        if (params->nprobe < 0 || params->reorder_k < 0 || params->num_threads < 0)
+            return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                           "search: nprobe=%d, reorder_k=%d, num_threads=%d must not be negative",
+                           params->nprobe, params->reorder_k, params->num_threads);
+        if (params->reorder_k > 0 && params->reorder_k < k)
+            return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: reorder_k=%d is smaller than k=%d",
+                           params->reorder_k, k);
+        sc.nprobe = params->nprobe;
+        sc.reorder_k = params->reorder_k;
+        if (params->num_threads > 0) sc.num_threads = params->num_threads;
+    }
+    if (sc.reorder_k == 0) sc.reorder_k = 10 * k;
+    if (nq == 0) return SCANN_OK;
+
+    const float *qs;
+    float *owned;
+    if ((st = maybe_normalize(ix, nq, q, &qs, &owned))) return st;
+    st = ix->ops->search(ix, nq, qs, k, &sc, dist, ids);
+    free(owned);
+    if (st) return st;
+    if (index_uses_ip(ix))
+        for (size_t i = 0; i < (size_t)nq * (size_t)k; i++) dist[i] = -dist[i];
+    return SCANN_OK;
+}
+
+/* ---- inspection ------------------------------------------------------------------------- */
+
+int64_t scann_index_ntotal(const scann_index *ix) { return ix ? ix->ntotal : 0; }
+int scann_index_dim(const scann_index *ix) { return ix ? ix->p.dim : 0; }
+scann_index_kind scann_index_get_kind(const scann_index *ix) { return ix ? ix->p.kind : 0; }
+scann_metric scann_index_get_metric(const scann_index *ix) { return ix ? ix->p.metric : 0; }
+int scann_index_is_trained(const scann_index *ix) { return ix ? ix->trained : 0; }
+const char *scann_index_kernel_name(const scann_index *ix) { return ix ? ix->dk->name : ""; }
+
+scann_status scann_index_memory(const scann_index *ix, size_t *bytes)
+{
+    if (!ix || !bytes) return err_set(SCANN_ERR_INVALID_ARGUMENT, "index or bytes is NULL");
+    *bytes = sizeof *ix + ix->ops->memory(ix);
+    return SCANN_OK;
+}
+
+scann_status scann_index_describe(const scann_index *ix, char *buf, size_t buflen)
+{
+    if (!ix || !buf || buflen == 0)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "index or buffer is NULL/empty");
+    return spec_describe(&ix->p, buf, buflen);
+}

@@ -1,0 +1,65 @@
+/*
+ * index.h - what every index kind shares: the handle behind scann_index and the small vtable
+ * each kind fills (index_flat.c, and the IVF kinds to come).
+ *
+ * Division of labour: api.c checks arguments (NULLs, dimension, NaN, k range), normalises
+ * vectors for cosine, resolves per-call defaults and converts scores back to the user's
+ * convention. A kind therefore sees only valid, already-normalised input, works in
+ * "smaller is better" scores (L2 distance or minus the inner product) and never re-checks.
+ */
+#ifndef SCANN_INDEX_H
+#define SCANN_INDEX_H
+
+#include "cpu.h"
+#include "distance/distance.h"
+#include "scann.h"
+
+/* Search knobs after defaults are resolved; see scann_search_params. */
+typedef struct search_ctx {
+    int nprobe;
+    int reorder_k;
+    int num_threads;
+} search_ctx;
+
+typedef struct index_ops {
+    scann_status (*train)(scann_index *ix, int64_t n, const float *x);
+    /* ids are final (api.c fills 0..n-1 style ids when the caller gave none). */
+    scann_status (*add)(scann_index *ix, int64_t n, const float *x, const int64_t *ids);
+    /* Writes nq * k internal scores (smaller is better) and ids; missing slots: +inf, -1. */
+    scann_status (*search)(const scann_index *ix, int64_t nq, const float *q, int k,
+                           const search_ctx *sc, float *score, int64_t *ids);
+    size_t (*memory)(const scann_index *ix);
+    void (*destroy)(scann_index *ix);
+} index_ops;
+
+struct scann_index {
+    scann_index_params p;     /* as given, with defaults filled in */
+    const index_ops *ops;     /* the kind's implementation */
+    const dist_kernels *dk;   /* distance kernels for this CPU, chosen once at create */
+    int64_t ntotal;           /* vectors stored */
+    int trained;              /* train succeeded (FLAT: always 1) */
+    void *impl;               /* the kind's own state */
+};
+
+/* Metric as the kinds see it: cosine is inner product on normalised vectors. */
+static inline int index_uses_ip(const scann_index *ix)
+{
+    return ix->p.metric != SCANN_METRIC_L2;
+}
+
+/* Internal score of q against one stored vector (smaller is better). */
+static inline float index_score(const scann_index *ix, const float *q, const float *x)
+{
+    size_t d = (size_t)ix->p.dim;
+    return index_uses_ip(ix) ? -ix->dk->ip(q, x, d) : ix->dk->l2(q, x, d);
+}
+
+/* Report progress; returns non-zero when the caller's callback asked to cancel. */
+static inline int index_progress(const scann_index *ix, const char *stage, double frac)
+{
+    return ix->p.progress ? ix->p.progress(ix->p.progress_user_data, stage, frac) : 0;
+}
+
+scann_status flat_init(scann_index *ix);
+
+#endif

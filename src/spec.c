@@ -1,0 +1,150 @@
+/*
+ * spec.c - index spec strings ("SCANN,nlist=1024,reorder=int8") and enum names.
+ *
+ * The spec is the short form users type on the command line and store in configs; it maps
+ * one-to-one onto scann_index_params, and scann_index_describe writes it back, so a spec
+ * survives a round trip.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "error.h"
+#include "spec.h"
+
+static const char *kind_names[] = {"FLAT", "IVF_FLAT", "IVF_PQ", "SCANN"};
+static const char *reorder_names[] = {"float", "bf16", "int8", "none"};
+
+const char *scann_index_kind_name(scann_index_kind k)
+{
+    return (unsigned)k < 4 ? kind_names[k] : "UNKNOWN";
+}
+
+const char *scann_metric_name(scann_metric m)
+{
+    switch (m) {
+    case SCANN_METRIC_L2: return "l2";
+    case SCANN_METRIC_IP: return "ip";
+    case SCANN_METRIC_COSINE: return "cosine";
+    }
+    return "unknown";
+}
+
+scann_status scann_metric_parse(const char *name, scann_metric *out)
+{
+    if (!name || !out) return err_set(SCANN_ERR_INVALID_ARGUMENT, "metric name is NULL");
+    if (!strcasecmp(name, "l2") || !strcasecmp(name, "euclidean")) *out = SCANN_METRIC_L2;
+    else if (!strcasecmp(name, "ip") || !strcasecmp(name, "dot")) *out = SCANN_METRIC_IP;
+    else if (!strcasecmp(name, "cosine") || !strcasecmp(name, "angular"))
+        *out = SCANN_METRIC_COSINE;
+    else
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "unknown metric '%s' (expected l2, ip or cosine)", name);
+    return SCANN_OK;
+}
+
+const char *spec_reorder_name(scann_reorder r)
+{
+    return (unsigned)r < 4 ? reorder_names[r] : "unknown";
+}
+
+static scann_status parse_int(const char *key, const char *v, long long lo, long long hi,
+                              long long *out)
+{
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec: %s=%s is not an integer in [%lld, %lld]",
+                       key, v, lo, hi);
+    *out = x;
+    return SCANN_OK;
+}
+
+static scann_status apply_kv(scann_index_params *p, const char *key, const char *v)
+{
+    long long x = 0;
+    scann_status st = SCANN_OK;
+    if (!strcmp(key, "nlist")) {
+        if (!(st = parse_int(key, v, 0, 1 << 24, &x))) p->nlist = (int)x;
+    } else if (!strcmp(key, "train_size")) {
+        if (!(st = parse_int(key, v, 0, (long long)1 << 40, &x))) p->train_size = x;
+    } else if (!strcmp(key, "iters")) {
+        if (!(st = parse_int(key, v, 0, 1000, &x))) p->kmeans_iters = (int)x;
+    } else if (!strcmp(key, "seed")) {
+        if (!(st = parse_int(key, v, 0, INT64_MAX, &x))) p->seed = (uint64_t)x;
+    } else if (!strcmp(key, "threads")) {
+        if (!(st = parse_int(key, v, 0, 4096, &x))) p->num_threads = (int)x;
+    } else if (!strcmp(key, "m")) {
+        if (!(st = parse_int(key, v, 0, 1 << 16, &x))) p->pq_m = (int)x;
+    } else if (!strcmp(key, "dims_per_block")) {
+        if (!(st = parse_int(key, v, 0, 1 << 16, &x))) p->dims_per_block = (int)x;
+    } else if (!strcmp(key, "aq_threshold")) {
+        char *end;
+        float t = strtof(v, &end);
+        if (end == v || *end)
+            return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec: aq_threshold=%s is not a number", v);
+        p->aq_threshold = t;
+    } else if (!strcmp(key, "reorder")) {
+        int found = 0;
+        for (int i = 0; i < 4; i++)
+            if (!strcasecmp(v, reorder_names[i])) p->reorder = (scann_reorder)i, found = 1;
+        if (!found)
+            return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                           "spec: reorder=%s (expected float, bf16, int8 or none)", v);
+    } else {
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec: unknown key '%s'", key);
+    }
+    return st;
+}
+
+scann_status scann_index_params_parse(const char *spec, int dim, scann_metric metric, scann_index_params *p)
+{
+    if (!spec) return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec is NULL");
+    char buf[512];
+    if (strlen(spec) >= sizeof buf)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec is longer than %zu bytes", sizeof buf - 1);
+    strcpy(buf, spec);
+    char *save = NULL, *tok = strtok_r(buf, ",", &save);
+    if (!tok) return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec '%s' names no index kind", spec);
+    int kind = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcasecmp(tok, kind_names[i])) kind = i;
+    if (kind < 0)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "spec: unknown index kind '%s' (expected FLAT, IVF_FLAT, IVF_PQ or SCANN)",
+                       tok);
+    scann_status st = scann_index_params_init(p, (scann_index_kind)kind, metric, dim);
+    if (st) return st;
+    while ((tok = strtok_r(NULL, ",", &save))) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok || !eq[1])
+            return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec: '%s' is not key=value", tok);
+        *eq = '\0';
+        if ((st = apply_kv(p, tok, eq + 1))) return st;
+    }
+    return SCANN_OK;
+}
+
+scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
+{
+    int w;
+    if (p->kind == SCANN_INDEX_FLAT) {
+        w = snprintf(buf, len, "FLAT");
+    } else {
+        w = snprintf(buf, len, "%s,nlist=%d", kind_names[p->kind], p->nlist);
+        if (w >= 0 && (size_t)w < len && p->kind == SCANN_INDEX_IVF_PQ)
+            w += snprintf(buf + w, len - (size_t)w, ",m=%d", p->pq_m);
+        if (w >= 0 && (size_t)w < len && p->kind == SCANN_INDEX_SCANN)
+            w += snprintf(buf + w, len - (size_t)w, ",dims_per_block=%d,aq_threshold=%g,reorder=%s",
+                          p->dims_per_block, (double)p->aq_threshold,
+                          spec_reorder_name(p->reorder));
+    }
+    if (w < 0 || (size_t)w >= len)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "describe: buffer of %zu bytes is too small",
+                       len);
+    return SCANN_OK;
+}

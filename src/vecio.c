@@ -1,0 +1,700 @@
+/*
+ * vecio.c - reading and writing vector files: .fvecs, .ivecs, .bvecs and .npy.
+ *
+ * Formats (chosen by the file's extension, case-insensitively)
+ * - .fvecs / .ivecs / .bvecs: rows of [int32 LE dim][dim elements], the elements float32, int32
+ *   or uint8. Every row must repeat the first row's dim.
+ * - .npy: NumPy format 1.0, 2.0 or 3.0 holding '<f4' (float reads) or '<i4' (int reads) in C
+ *   order. Shape (n, d) is n rows of d; shape (n,) is one row of n.
+ *
+ * Invariants
+ * - Sizes come from the file's real size, never from a header alone: anything a header claims
+ *   is checked against fstat() before allocating, so a hostile file can make us allocate at most
+ *   4x its size (uint8 rows widened to float), never more.
+ * - The caller's outputs are assigned only on success; a failure frees everything it allocated
+ *   and names the file and the problem in scann_last_error().
+ * - Writers write "<path>.tmp", fsync it and rename it over path: readers never see a half
+ *   written file, and a failed write leaves a previous file at path intact.
+ * - Element bytes are copied as they are, so the host must be little-endian (checked below).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "vecio.c copies little-endian file data as is: add byte swapping for this host"
+#endif
+
+enum {
+    MAX_DIM = 1 << 20,        /* larger "dimensions" are corrupt headers, not real data */
+    CHUNK_BYTES = 8 << 20,    /* staging buffer: big enough that syscalls cost nothing */
+    MAX_NPY_HEADER = 1 << 20, /* numpy itself refuses headers over 10 kB by default */
+    IO_MAX = 1 << 30,         /* Linux transfers at most ~2 GiB per read/write call */
+    NPY_PREFIX_MAX = 12,      /* magic (6) + version (2) + header length (2 or 4) */
+};
+
+typedef enum { FMT_FVECS, FMT_IVECS, FMT_BVECS, FMT_NPY } vec_format;
+typedef enum { ELEM_F32, ELEM_I32, ELEM_U8 } elem_type;
+
+/* An open input file and the size everything is checked against. */
+typedef struct {
+    const char *path;
+    int fd;
+    int64_t size;
+} vfile;
+
+/* What a read produced, handed to the caller's pointers only on success. */
+typedef struct {
+    void *data;
+    int64_t n;
+    int dim;
+} vec_result;
+
+static int32_t le32(const unsigned char *p)
+{
+    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    return (int32_t)u;
+}
+
+static void put_le32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static int elem_size(elem_type t) { return t == ELEM_U8 ? 1 : 4; }
+
+/* n rows of dim 4-byte values fit in size_t (and so in one malloc). */
+static bool fits_rows(int64_t n, int dim)
+{
+    return n >= 0 && dim > 0 && (uint64_t)n <= SIZE_MAX / 4 / (size_t)dim;
+}
+
+/* ---- file names ------------------------------------------------------------------------ */
+
+static scann_status format_of(const char *path, vec_format *out)
+{
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash + 1 : path, '.');
+    if (!dot)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "%s: no file extension (expected .fvecs, .ivecs, .bvecs or .npy)", path);
+    static const struct {
+        const char *ext;
+        vec_format fmt;
+    } known[] = {{".fvecs", FMT_FVECS}, {".ivecs", FMT_IVECS}, {".bvecs", FMT_BVECS},
+                 {".npy", FMT_NPY}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcasecmp(dot, known[i].ext) == 0) {
+            *out = known[i].fmt;
+            return SCANN_OK;
+        }
+    }
+    return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                   "%s: unknown extension '%s' (expected .fvecs, .ivecs, .bvecs or .npy)", path,
+                   dot);
+}
+
+/* ---- reading: plumbing ----------------------------------------------------------------- */
+
+static scann_status vfile_open(vfile *f, const char *path)
+{
+    f->path = path;
+    f->fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (f->fd < 0) return err_set(SCANN_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    const char *why = NULL;
+    if (fstat(f->fd, &st) != 0)
+        why = strerror(errno);
+    else if (S_ISDIR(st.st_mode))
+        why = strerror(EISDIR);
+    else if (!S_ISREG(st.st_mode))
+        why = "not a regular file"; /* pipes and devices have no size to check against */
+    if (why) {
+        close(f->fd);
+        return err_set(SCANN_ERR_IO, "%s: cannot read: %s", path, why);
+    }
+    f->size = (int64_t)st.st_size;
+    return SCANN_OK;
+}
+
+/* Read exactly len bytes at offset off. pread keeps no file position to get out of sync. */
+static scann_status read_at(const vfile *f, void *buf, size_t len, int64_t off)
+{
+    char *p = buf;
+    while (len > 0) {
+        ssize_t got = pread(f->fd, p, len < IO_MAX ? len : IO_MAX, (off_t)off);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0)
+            return err_set(SCANN_ERR_IO, "%s: read failed at byte %lld: %s", f->path,
+                           (long long)off, strerror(errno));
+        if (got == 0) /* the file shrank after fstat: what we have no longer adds up */
+            return err_set(SCANN_ERR_FORMAT, "%s: ended at byte %lld, before its size of %lld "
+                           "(truncated while being read?)", f->path, (long long)off,
+                           (long long)f->size);
+        p += got;
+        off += got;
+        len -= (size_t)got;
+    }
+    return SCANN_OK;
+}
+
+/* ---- reading: .fvecs / .ivecs / .bvecs ------------------------------------------------- */
+
+/* Copy one row's payload into dst, widening to the caller's element type. */
+static void convert_row(void *dst, const unsigned char *src, int dim, elem_type in, bool out_int)
+{
+    float *f = dst;
+    if (in == ELEM_U8) {
+        for (int j = 0; j < dim; j++) f[j] = (float)src[j];
+    } else if (in == ELEM_I32 && !out_int) {
+        for (int j = 0; j < dim; j++) {
+            int32_t v;
+            memcpy(&v, src + 4 * (size_t)j, 4); /* src has no alignment guarantee */
+            f[j] = (float)v;
+        }
+    } else {
+        memcpy(dst, src, (size_t)dim * 4);
+    }
+}
+
+/* Check the dim header of each of rows staged rows and convert them into out at row first. */
+static scann_status unpack_rows(const vfile *f, const unsigned char *buf, int64_t first,
+                                int64_t rows, int dim, elem_type in, bool out_int, char *out)
+{
+    size_t row_bytes = 4 + (size_t)dim * (size_t)elem_size(in);
+    size_t out_row = (size_t)dim * 4;
+    for (int64_t r = 0; r < rows; r++) {
+        const unsigned char *row = buf + (size_t)r * row_bytes;
+        int32_t d = le32(row);
+        if (d != dim)
+            return err_set(SCANN_ERR_FORMAT, "%s: row %lld has dimension %d, but the first row "
+                           "has %d", f->path, (long long)(first + r), (int)d, dim);
+        convert_row(out + (size_t)(first + r) * out_row, row + 4, dim, in, out_int);
+    }
+    return SCANN_OK;
+}
+
+/*
+ * Stream n rows through a staging buffer of whole rows. One copy out of the buffer costs far
+ * less than the read itself and keeps the dim check and conversion simple.
+ */
+static scann_status copy_rows(const vfile *f, int64_t n, int dim, elem_type in, bool out_int,
+                              void *out)
+{
+    int64_t row_bytes = 4 + (int64_t)dim * elem_size(in);
+    int64_t chunk = CHUNK_BYTES / row_bytes;
+    if (chunk < 1) chunk = 1;
+    if (chunk > n) chunk = n;
+    unsigned char *buf = malloc((size_t)(chunk * row_bytes));
+    if (!buf) return err_nomem("a vector file read buffer", (size_t)(chunk * row_bytes));
+    scann_status s = SCANN_OK;
+    for (int64_t r0 = 0; r0 < n && s == SCANN_OK; r0 += chunk) {
+        int64_t rows = n - r0 < chunk ? n - r0 : chunk;
+        s = read_at(f, buf, (size_t)(rows * row_bytes), r0 * row_bytes);
+        if (s == SCANN_OK) s = unpack_rows(f, buf, r0, rows, dim, in, out_int, out);
+    }
+    free(buf);
+    return s;
+}
+
+/* The first row's dim, which every other row must repeat. */
+static scann_status first_dim(const vfile *f, int *dim)
+{
+    if (f->size == 0) return err_set(SCANN_ERR_FORMAT, "%s: file is empty", f->path);
+    if (f->size < 4)
+        return err_set(SCANN_ERR_FORMAT, "%s: file is %lld bytes, too short for a row's "
+                       "dimension header", f->path, (long long)f->size);
+    unsigned char hdr[4];
+    scann_status s = read_at(f, hdr, 4, 0);
+    if (s != SCANN_OK) return s;
+    int32_t d = le32(hdr);
+    if (d < 1 || d > MAX_DIM)
+        return err_set(SCANN_ERR_FORMAT, "%s: first row has dimension %d, outside [1, %d] (not "
+                       "a vecs file, or corrupt)", f->path, (int)d, MAX_DIM);
+    *dim = d;
+    return SCANN_OK;
+}
+
+static scann_status read_rows(const vfile *f, elem_type in, bool out_int, vec_result *r)
+{
+    int dim = 0; /* err_set's status is opaque to the compiler: initialise for -Wall */
+    scann_status s = first_dim(f, &dim);
+    if (s != SCANN_OK) return s;
+    int64_t row_bytes = 4 + (int64_t)dim * elem_size(in);
+    int64_t n = f->size / row_bytes;
+    if (n == 0)
+        return err_set(SCANN_ERR_FORMAT, "%s: file is %lld bytes, shorter than one row of "
+                       "dimension %d (%lld bytes)", f->path, (long long)f->size, dim,
+                       (long long)row_bytes);
+    if (!fits_rows(n, dim)) return err_nomem("vectors", SIZE_MAX);
+    size_t bytes = (size_t)n * (size_t)dim * 4;
+    void *data = malloc(bytes);
+    if (!data) return err_nomem("vectors read from a file", bytes);
+    /* Rows first: a row of another dim usually also breaks the size, and naming it helps more. */
+    s = copy_rows(f, n, dim, in, out_int, data);
+    if (s == SCANN_OK && f->size % row_bytes != 0)
+        s = err_set(SCANN_ERR_FORMAT, "%s: file size %lld is not a multiple of the row size %lld "
+                    "(dimension %d): %lld stray bytes after row %lld (truncated?)", f->path,
+                    (long long)f->size, (long long)row_bytes, dim,
+                    (long long)(f->size % row_bytes), (long long)(n - 1));
+    if (s != SCANN_OK) {
+        free(data);
+        return s;
+    }
+    *r = (vec_result){data, n, dim};
+    return SCANN_OK;
+}
+
+/* ---- reading: .npy header parser -------------------------------------------------------- */
+
+/*
+ * The header is a Python dict literal such as
+ *   {'descr': '<f4', 'fortran_order': False, 'shape': (1000, 128), }
+ * parsed strictly enough to refuse anything numpy would not write. The text is not
+ * NUL-terminated: every step checks against end.
+ */
+typedef struct {
+    const char *p, *end;
+    const char *why; /* first problem found, static text */
+} cursor;
+
+typedef struct {
+    char descr[16];
+    int fortran; /* -1 until seen */
+    int ndim;    /* -1 until seen */
+    int64_t shape[2];
+} npy_header;
+
+static bool fail(cursor *c, const char *why)
+{
+    if (!c->why) c->why = why;
+    return false;
+}
+
+static void skip_ws(cursor *c)
+{
+    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static bool eat(cursor *c, char ch)
+{
+    skip_ws(c);
+    if (c->p >= c->end || *c->p != ch) return false;
+    c->p++;
+    return true;
+}
+
+static bool parse_str(cursor *c, char *buf, size_t cap)
+{
+    skip_ws(c);
+    if (c->p >= c->end || (*c->p != '\'' && *c->p != '"'))
+        return fail(c, "expected a quoted string (structured dtypes are not supported)");
+    char quote = *c->p++;
+    size_t len = 0;
+    while (c->p < c->end && *c->p != quote) {
+        if (*c->p == '\\') return fail(c, "escapes in strings are not supported");
+        if (len + 1 >= cap) return fail(c, "string too long");
+        buf[len++] = *c->p++;
+    }
+    if (c->p >= c->end) return fail(c, "unterminated string");
+    c->p++;
+    buf[len] = '\0';
+    return true;
+}
+
+static bool parse_int(cursor *c, int64_t *out)
+{
+    skip_ws(c);
+    const char *start = c->p;
+    int64_t v = 0;
+    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
+        int digit = *c->p++ - '0';
+        if (v > (INT64_MAX - digit) / 10) return fail(c, "shape value does not fit in 64 bits");
+        v = v * 10 + digit;
+    }
+    if (c->p == start) return fail(c, "expected a non-negative integer in 'shape'");
+    if (c->p < c->end && *c->p == 'L') c->p++; /* Python 2 long literal, from old numpy */
+    *out = v;
+    return true;
+}
+
+static bool parse_bool(cursor *c, int *out)
+{
+    skip_ws(c);
+    size_t left = (size_t)(c->end - c->p);
+    if (left >= 4 && memcmp(c->p, "True", 4) == 0) {
+        c->p += 4;
+        *out = 1;
+        return true;
+    }
+    if (left >= 5 && memcmp(c->p, "False", 5) == 0) {
+        c->p += 5;
+        *out = 0;
+        return true;
+    }
+    return fail(c, "expected True or False for 'fortran_order'");
+}
+
+/* A tuple of integers; only the first two are kept, ndim counts them all. */
+static bool parse_shape(cursor *c, npy_header *h)
+{
+    if (!eat(c, '(')) return fail(c, "expected '(' to open 'shape'");
+    h->ndim = 0;
+    while (!eat(c, ')')) {
+        int64_t v;
+        if (!parse_int(c, &v)) return false;
+        if (h->ndim < 2) h->shape[h->ndim] = v;
+        h->ndim++; /* bounded by the header length, so it cannot overflow */
+        if (eat(c, ',')) continue;
+        if (eat(c, ')')) break;
+        return fail(c, "expected ',' or ')' in 'shape'");
+    }
+    return true;
+}
+
+static bool parse_entry(cursor *c, npy_header *h)
+{
+    char key[32];
+    if (!parse_str(c, key, sizeof key)) return false;
+    if (!eat(c, ':')) return fail(c, "expected ':' after a key");
+    if (strcmp(key, "descr") == 0) return parse_str(c, h->descr, sizeof h->descr);
+    if (strcmp(key, "fortran_order") == 0) return parse_bool(c, &h->fortran);
+    if (strcmp(key, "shape") == 0) return parse_shape(c, h);
+    return fail(c, "unknown key (only 'descr', 'fortran_order' and 'shape' are allowed)");
+}
+
+static bool parse_dict(cursor *c, npy_header *h)
+{
+    if (!eat(c, '{')) return fail(c, "expected '{'");
+    while (!eat(c, '}')) {
+        if (!parse_entry(c, h)) return false;
+        if (eat(c, ',')) continue;
+        if (eat(c, '}')) break;
+        return fail(c, "expected ',' or '}'");
+    }
+    skip_ws(c); /* numpy pads with spaces and a final newline */
+    if (c->p != c->end) return fail(c, "unexpected text after the dictionary");
+    if (!h->descr[0] || h->fortran < 0 || h->ndim < 0)
+        return fail(c, "missing 'descr', 'fortran_order' or 'shape'");
+    return true;
+}
+
+/* ---- reading: .npy --------------------------------------------------------------------- */
+
+/* Magic and version; sets where the header text starts and how long it is. */
+static scann_status npy_prefix(const vfile *f, int64_t *hstart, int64_t *hlen)
+{
+    if (f->size == 0) return err_set(SCANN_ERR_FORMAT, "%s: file is empty", f->path);
+    unsigned char pre[NPY_PREFIX_MAX];
+    size_t got = f->size < NPY_PREFIX_MAX ? (size_t)f->size : NPY_PREFIX_MAX;
+    scann_status s = read_at(f, pre, got, 0);
+    if (s != SCANN_OK) return s;
+    if (got < 6 || memcmp(pre, "\x93NUMPY", 6) != 0)
+        return err_set(SCANN_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", f->path);
+    int major = got > 6 ? pre[6] : -1;
+    if (major < 1 || major > 3)
+        return err_set(SCANN_ERR_FORMAT, "%s: unsupported .npy format version %d", f->path,
+                       major);
+    *hstart = major == 1 ? 10 : 12; /* 1.0 has a 2-byte header length, 2.0 and 3.0 4 bytes */
+    if ((int64_t)got < *hstart)
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy prefix truncated (%lld bytes)", f->path,
+                       (long long)f->size);
+    *hlen = major == 1 ? (int64_t)(pre[8] | pre[9] << 8) : (int64_t)(uint32_t)le32(pre + 8);
+    if (*hlen > f->size - *hstart)
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy header claims %lld bytes but only %lld follow "
+                       "(truncated)", f->path, (long long)*hlen, (long long)(f->size - *hstart));
+    if (*hlen > MAX_NPY_HEADER)
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy header of %lld bytes is implausibly large",
+                       f->path, (long long)*hlen);
+    return SCANN_OK;
+}
+
+static scann_status npy_header_read(const vfile *f, npy_header *h, int64_t *data_off)
+{
+    int64_t hstart = 0, hlen = 0;
+    scann_status s = npy_prefix(f, &hstart, &hlen);
+    if (s != SCANN_OK) return s;
+    char *text = malloc((size_t)hlen + 1); /* + 1: malloc(0) may return NULL */
+    if (!text) return err_nomem(".npy header", (size_t)hlen + 1);
+    s = read_at(f, text, (size_t)hlen, hstart);
+    *h = (npy_header){.fortran = -1, .ndim = -1};
+    cursor c = {text, text + hlen, NULL};
+    if (s == SCANN_OK && !parse_dict(&c, h))
+        s = err_set(SCANN_ERR_FORMAT, "%s: malformed .npy header at byte %lld: %s", f->path,
+                    (long long)(hstart + (c.p - text)), c.why);
+    free(text);
+    *data_off = hstart + hlen;
+    return s;
+}
+
+/* Turn a parsed header into rows and columns that the data after it matches exactly. */
+static scann_status npy_layout(const vfile *f, const npy_header *h, bool want_int,
+                               int64_t data_off, int64_t *rows, int *cols)
+{
+    const char *want = want_int ? "<i4" : "<f4";
+    if (strcmp(h->descr, want) != 0)
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy dtype '%s' is not supported here; expected "
+                       "'%s' (%s)", f->path, h->descr, want, want_int ? "int32" : "float32");
+    if (h->fortran)
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy array is in Fortran (column-major) order; "
+                       "save a C-ordered array (numpy.ascontiguousarray)", f->path);
+    if (h->ndim != 1 && h->ndim != 2)
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy array has %d dimensions; expected 1 or 2",
+                       f->path, h->ndim);
+    int64_t n = h->ndim == 1 ? 1 : h->shape[0];
+    int64_t d = h->ndim == 1 ? h->shape[0] : h->shape[1];
+    if (d < 1 || d > MAX_DIM)
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy rows have %lld values, outside [1, %d]",
+                       f->path, (long long)d, MAX_DIM);
+    if (n < 1) return err_set(SCANN_ERR_FORMAT, "%s: .npy array holds no vectors", f->path);
+    int64_t avail = f->size - data_off;
+    /* Divide rather than multiply: a hostile n * d * 4 may not even fit in 64 bits. */
+    if (n > avail / 4 / d)
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy data is %lld bytes, less than shape (%lld, "
+                       "%lld) needs (truncated)", f->path, (long long)avail, (long long)n,
+                       (long long)d);
+    if (n * d * 4 != avail)
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy data is %lld bytes, more than the %lld shape "
+                       "(%lld, %lld) needs (trailing garbage)", f->path, (long long)avail,
+                       (long long)(n * d * 4), (long long)n, (long long)d);
+    *rows = n;
+    *cols = (int)d;
+    return SCANN_OK;
+}
+
+static scann_status read_npy(const vfile *f, bool want_int, vec_result *r)
+{
+    npy_header h;
+    int64_t off = 0, n = 0;
+    int dim = 0;
+    scann_status s = npy_header_read(f, &h, &off);
+    if (s == SCANN_OK) s = npy_layout(f, &h, want_int, off, &n, &dim);
+    if (s != SCANN_OK) return s;
+    if (!fits_rows(n, dim)) return err_nomem("vectors", SIZE_MAX);
+    size_t bytes = (size_t)n * (size_t)dim * 4;
+    void *data = malloc(bytes);
+    if (!data) return err_nomem("vectors read from a file", bytes);
+    s = read_at(f, data, bytes, off); /* C order on disk is already our row-major layout */
+    if (s != SCANN_OK) {
+        free(data);
+        return s;
+    }
+    *r = (vec_result){data, n, dim};
+    return SCANN_OK;
+}
+
+/* ---- reading: entry points ------------------------------------------------------------- */
+
+static scann_status read_any(const char *path, bool want_int, vec_result *r)
+{
+    vec_format fmt;
+    scann_status s = format_of(path, &fmt);
+    if (s != SCANN_OK) return s;
+    if (want_int && fmt != FMT_IVECS && fmt != FMT_NPY)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: int32 rows can only be read from .ivecs "
+                       "or .npy files", path);
+    vfile f = {path, -1, 0};
+    s = vfile_open(&f, path);
+    if (s != SCANN_OK) return s;
+    static const elem_type elem[] = {[FMT_FVECS] = ELEM_F32, [FMT_IVECS] = ELEM_I32,
+                                     [FMT_BVECS] = ELEM_U8};
+    s = fmt == FMT_NPY ? read_npy(&f, want_int, r) : read_rows(&f, elem[fmt], want_int, r);
+    close(f.fd); /* read-only: a close error cannot lose data */
+    return s;
+}
+
+static scann_status check_read_args(const char *fn, const char *path, const void *data,
+                                    const void *n, const void *dim)
+{
+    const char *null = !path ? "path" : !data ? "data" : !n ? "n" : !dim ? "dim" : NULL;
+    if (null) return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, null);
+    return SCANN_OK;
+}
+
+scann_status scann_vecs_read(const char *path, float **data, int64_t *n, int *dim)
+{
+    scann_status s = check_read_args("scann_vecs_read", path, data, n, dim);
+    vec_result r;
+    if (s == SCANN_OK) s = read_any(path, false, &r);
+    if (s != SCANN_OK) return s;
+    *data = r.data;
+    *n = r.n;
+    *dim = r.dim;
+    return SCANN_OK;
+}
+
+scann_status scann_ivecs_read(const char *path, int32_t **data, int64_t *n, int *dim)
+{
+    scann_status s = check_read_args("scann_ivecs_read", path, data, n, dim);
+    vec_result r;
+    if (s == SCANN_OK) s = read_any(path, true, &r);
+    if (s != SCANN_OK) return s;
+    *data = r.data;
+    *n = r.n;
+    *dim = r.dim;
+    return SCANN_OK;
+}
+
+void scann_buffer_free(void *p) { free(p); }
+
+/* ---- writing --------------------------------------------------------------------------- */
+
+/* An output file being written under a temporary name. */
+typedef struct {
+    const char *path;
+    char *tmp;
+    int fd;
+} vwriter;
+
+static scann_status io_fail(const char *path, const char *what, int e)
+{
+    return err_set(SCANN_ERR_IO, "%s: %s: %s", path, what, strerror(e));
+}
+
+static scann_status writer_open(vwriter *w, const char *path)
+{
+    size_t len = strlen(path);
+    w->path = path;
+    w->fd = -1;
+    w->tmp = malloc(len + 5);
+    if (!w->tmp) return err_nomem("a file name", len + 5);
+    memcpy(w->tmp, path, len);
+    memcpy(w->tmp + len, ".tmp", 5);
+    /* A stale or planted "<path>.tmp" (a symlink, say) is replaced, never written through. */
+    if (unlink(w->tmp) != 0 && errno != ENOENT) return io_fail(w->tmp, "cannot remove", errno);
+    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (w->fd < 0) return io_fail(w->tmp, "cannot create", errno);
+    return SCANN_OK;
+}
+
+static scann_status write_all(const vwriter *w, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t put = write(w->fd, p, len < IO_MAX ? len : IO_MAX);
+        if (put < 0 && errno == EINTR) continue;
+        if (put < 0) return io_fail(w->path, "write failed", errno);
+        p += put;
+        len -= (size_t)put;
+    }
+    return SCANN_OK;
+}
+
+/*
+ * Finish a write that so far has status s: on success make the data durable and move it into
+ * place; on any failure remove the temporary file so nothing half-written is left behind.
+ */
+static scann_status writer_close(vwriter *w, scann_status s)
+{
+    /* fsync and close are where delayed errors (ENOSPC on some file systems, EIO) surface. */
+    if (s == SCANN_OK && fsync(w->fd) != 0) s = io_fail(w->path, "fsync failed", errno);
+    if (w->fd >= 0 && close(w->fd) != 0 && s == SCANN_OK)
+        s = io_fail(w->path, "close failed", errno);
+    if (s == SCANN_OK && rename(w->tmp, w->path) != 0)
+        s = io_fail(w->path, "cannot rename the temporary file into place", errno);
+    if (s != SCANN_OK && w->fd >= 0) unlink(w->tmp);
+    free(w->tmp);
+    return s;
+}
+
+/* Rows as [int32 dim][dim 4-byte values], staged in big chunks to keep syscalls few. */
+static scann_status write_rows(const vwriter *w, const void *data, int64_t n, int dim)
+{
+    size_t payload = (size_t)dim * 4, row_bytes = 4 + payload;
+    int64_t chunk = CHUNK_BYTES / (int64_t)row_bytes;
+    if (chunk < 1) chunk = 1;
+    if (chunk > n) chunk = n;
+    unsigned char *buf = malloc((size_t)chunk * row_bytes);
+    if (!buf) return err_nomem("a vector file write buffer", (size_t)chunk * row_bytes);
+    scann_status s = SCANN_OK;
+    for (int64_t r0 = 0; r0 < n && s == SCANN_OK; r0 += chunk) {
+        int64_t rows = n - r0 < chunk ? n - r0 : chunk;
+        for (int64_t r = 0; r < rows; r++) {
+            unsigned char *row = buf + (size_t)r * row_bytes;
+            put_le32(row, (uint32_t)dim);
+            memcpy(row + 4, (const char *)data + (size_t)(r0 + r) * payload, payload);
+        }
+        s = write_all(w, buf, (size_t)rows * row_bytes);
+    }
+    free(buf);
+    return s;
+}
+
+/*
+ * A version 1.0 header as numpy writes it: the dict padded with spaces and a final newline so
+ * that the data starts at a multiple of 64 bytes (numpy's ARRAY_ALIGN). Returns its length.
+ */
+static size_t npy_header_make(unsigned char *buf, size_t cap, const char *descr, int64_t n,
+                              int dim)
+{
+    static const unsigned char magic[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
+    int len = snprintf((char *)buf + 10, cap - 10,
+                       "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %d), }", descr,
+                       (long long)n, dim);
+    size_t total = (10 + (size_t)len + 1 + 63) / 64 * 64;
+    memcpy(buf, magic, sizeof magic);
+    memset(buf + 10 + len, ' ', total - 10 - (size_t)len - 1);
+    buf[total - 1] = '\n';
+    buf[8] = (unsigned char)((total - 10) & 0xff);
+    buf[9] = (unsigned char)((total - 10) >> 8);
+    return total;
+}
+
+static scann_status write_npy(const vwriter *w, const void *data, int64_t n, int dim,
+                              const char *descr)
+{
+    unsigned char hdr[256]; /* the dict is under 128 bytes even with 19-digit n */
+    size_t len = npy_header_make(hdr, sizeof hdr, descr, n, dim);
+    scann_status s = write_all(w, hdr, len);
+    if (s == SCANN_OK) s = write_all(w, data, (size_t)n * (size_t)dim * 4);
+    return s;
+}
+
+static scann_status write_any(const char *fn, const char *path, const void *data, int64_t n,
+                              int dim, bool is_int)
+{
+    if (!path || !data)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, !path ? "path" : "data");
+    if (n < 1 || dim < 1 || dim > MAX_DIM || !fits_rows(n, dim + 1))
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: %s: cannot write n=%lld rows of dim=%d",
+                       fn, path, (long long)n, dim);
+    vec_format fmt;
+    scann_status s = format_of(path, &fmt);
+    if (s != SCANN_OK) return s;
+    vec_format rows_fmt = is_int ? FMT_IVECS : FMT_FVECS;
+    if (fmt != rows_fmt && fmt != FMT_NPY)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: %s rows can only be written as %s or .npy",
+                       path, is_int ? "int32" : "float", is_int ? ".ivecs" : ".fvecs");
+    vwriter w;
+    s = writer_open(&w, path);
+    if (s == SCANN_OK)
+        s = fmt == FMT_NPY ? write_npy(&w, data, n, dim, is_int ? "<i4" : "<f4")
+                           : write_rows(&w, data, n, dim);
+    return writer_close(&w, s);
+}
+
+scann_status scann_vecs_write(const char *path, const float *data, int64_t n, int dim)
+{
+    return write_any("scann_vecs_write", path, data, n, dim, false);
+}
+
+scann_status scann_ivecs_write(const char *path, const int32_t *data, int64_t n, int dim)
+{
+    return write_any("scann_ivecs_write", path, data, n, dim, true);
+}

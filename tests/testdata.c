@@ -1,0 +1,85 @@
+/* testdata.c - see testdata.h. Fashion-MNIST is IDX: big-endian magic 0x803, n, rows, cols. */
+#include "testdata.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *fashion_path[2] = {
+    "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
+    "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"};
+
+static uint32_t be32(const unsigned char *b)
+{
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+float *td_fashion(int which, int64_t rows)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "gzip -dc '%s' 2>/dev/null", fashion_path[which ? 1 : 0]);
+    FILE *f = popen(cmd, "r");
+    if (!f) return NULL;
+    unsigned char hdr[16];
+    float *out = NULL;
+    unsigned char *raw = NULL;
+    if (fread(hdr, 1, 16, f) != 16 || be32(hdr) != 0x803 || be32(hdr + 8) * be32(hdr + 12) != 784 ||
+        be32(hdr + 4) < rows) {
+        fprintf(stderr, "testdata: %s missing or not IDX (apt-get install dataset-fashion-mnist)\n",
+                fashion_path[which ? 1 : 0]);
+        goto done;
+    }
+    size_t total = (size_t)rows * TD_FASHION_DIM;
+    raw = malloc(total);
+    out = malloc(total * sizeof(float));
+    if (!raw || !out || fread(raw, 1, total, f) != total) {
+        free(out);
+        out = NULL;
+        goto done;
+    }
+    for (size_t i = 0; i < total; i++) out[i] = raw[i];
+done:
+    free(raw);
+    pclose(f);
+    return out;
+}
+
+float *td_random(int64_t n, int dim, uint64_t seed)
+{
+    float *x = malloc((size_t)n * dim * sizeof(float));
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; x && i < (size_t)n * dim; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17; /* xorshift64 */
+        x[i] = (float)((s >> 40) * (2.0 / (1 << 24)) - 1.0);
+    }
+    return x;
+}
+
+double td_score(const float *q, const float *x, int dim, int ip)
+{
+    double s = 0;
+    for (int j = 0; j < dim; j++) s += ip ? (double)q[j] * x[j] : ((double)q[j] - x[j]) * ((double)q[j] - x[j]);
+    return ip ? -s : s;
+}
+
+void td_exact_knn(const float *base, int64_t n, const float *q, int64_t nq, int dim, int ip, int k,
+                  int64_t *ids, double *scores)
+{
+    for (int64_t qi = 0; qi < nq; qi++) {
+        int64_t *ri = ids + qi * k;
+        double *rs = scores + qi * k;
+        int filled = 0;
+        for (int64_t i = 0; i < n; i++) {
+            double s = td_score(q + qi * dim, base + i * dim, dim, ip);
+            if (filled == k && s >= rs[k - 1]) continue;
+            int pos = filled < k ? filled++ : k - 1;
+            while (pos > 0 && rs[pos - 1] > s) {
+                rs[pos] = rs[pos - 1];
+                ri[pos] = ri[pos - 1];
+                pos--;
+            }
+            rs[pos] = s;
+            ri[pos] = i;
+        }
+    }
+}

@@ -1,0 +1,24 @@
+/*
+ * testdata.h - real vectors for tests, read straight from Debian's dataset-fashion-mnist
+ * package (no conversion step), plus small helpers tests share.
+ */
+#ifndef SCANN_TESTDATA_H
+#define SCANN_TESTDATA_H
+
+#include <stdint.h>
+
+#define TD_FASHION_DIM 784
+
+/* First `rows` images of Fashion-MNIST's train (which=0) or test (which=1) set as floats in
+ * [0, 255]. Returns NULL (and says why on stderr) when the package is not installed. */
+float *td_fashion(int which, int64_t rows);
+/* Uniform floats in [-1, 1) from a fixed-seed generator (for shapes real data lacks). */
+float *td_random(int64_t n, int dim, uint64_t seed);
+/* Exact k-NN by a double-precision loop: ids (nq x k) and scores (nq x k, smaller is better:
+ * squared L2 or minus the inner product), ties by smaller row. */
+void td_exact_knn(const float *base, int64_t n, const float *q, int64_t nq, int dim, int ip, int k,
+                  int64_t *ids, double *scores);
+/* Double-precision score of q against x (same convention). */
+double td_score(const float *q, const float *x, int dim, int ip);
+
+#endif
