@@ -24,6 +24,10 @@
  * - Thread safety: searches on one index may run concurrently with each other. train and add
  *   must not run concurrently with anything else on the same index.
  * - No global mutable state: kernels are chosen per index from the CPU's features.
+ * - Threads: the library runs up to num_threads threads of its own per call and calls BLAS
+ *   (sgemm) from each of them. With a multi-threaded BLAS, set it to one thread
+ *   (OPENBLAS_NUM_THREADS=1 or openblas_set_num_threads(1)), as faiss users do, or the BLAS's
+ *   threads and the library's will compete for the same cores.
  */
 #ifndef SCANN_H
 #define SCANN_H
@@ -96,6 +100,7 @@ typedef struct scann_index_params {
 
     /* Partitioning (IVF_FLAT, IVF_PQ, SCANN). */
     int nlist;            /* number of k-means partitions; 0 = about sqrt(n) at train */
+    int nprobe;           /* partitions a search scans when the call does not say; 0 = nlist/16 */
     int64_t train_size;   /* training sample size; 0 = kind's default (see docs) */
     int kmeans_iters;     /* Lloyd iterations; 0 = default (12) */
     uint64_t seed;        /* seed for sampling and initialisation: same seed, same index */
@@ -112,7 +117,7 @@ typedef struct scann_index_params {
 
 /* Per-call search knobs. They never modify the index, so concurrent searches are safe. */
 typedef struct scann_search_params {
-    int nprobe;      /* partitions to scan (IVF kinds); 0 = index default */
+    int nprobe;      /* partitions to scan (IVF kinds), in [1, nlist]; 0 = the index's nprobe */
     int reorder_k;   /* candidates re-scored exactly (IVF_PQ, SCANN); 0 = default (10 * k) */
     int num_threads; /* threads for this call; 0 = the index's num_threads */
 } scann_search_params;
@@ -138,8 +143,9 @@ scann_status scann_index_create(const scann_index_params *p, scann_index **out);
 /*
  * Create from a spec string: a kind name followed by comma-separated key=value pairs, e.g.
  * "FLAT", "IVF_FLAT,nlist=1024", "IVF_PQ,nlist=1024,m=50",
- * "SCANN,nlist=1024,dims_per_block=2,aq_threshold=0.2,reorder=int8". Keys: nlist, train_size,
- * iters, seed, threads, m, dims_per_block, aq_threshold, reorder (float|bf16|int8|none).
+ * "SCANN,nlist=1024,dims_per_block=2,aq_threshold=0.2,reorder=int8". Keys: nlist, nprobe,
+ * train_size, iters, seed, threads, m, dims_per_block, aq_threshold,
+ * reorder (float|bf16|int8|none).
  */
 scann_status scann_index_create_from_spec(const char *spec, int dim, scann_metric metric,
                                           scann_index **out);

@@ -28,7 +28,8 @@ scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kin
     p->dims_per_block = 2;
     /* ScaNN's threshold for unit-norm data; meaningless for L2, where it stays off. */
     p->aq_threshold = metric == SCANN_METRIC_L2 ? 0.0f : 0.2f;
-    p->reorder = SCANN_REORDER_FLOAT;
+    /* SCANN re-ranks with floats by default; IVF_PQ is the classic codes-only baseline. */
+    p->reorder = kind == SCANN_INDEX_IVF_PQ ? SCANN_REORDER_NONE : SCANN_REORDER_FLOAT;
     return SCANN_OK;
 }
 
@@ -44,7 +45,7 @@ static scann_status check_params(const scann_index_params *p)
     if (p->num_threads < 0 || p->num_threads > 4096)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.num_threads=%d is outside [0, 4096]",
                        p->num_threads);
-    if (p->nlist < 0 || p->train_size < 0 || p->kmeans_iters < 0 || p->pq_m < 0 ||
+    if (p->nlist < 0 || p->nprobe < 0 || p->train_size < 0 || p->kmeans_iters < 0 || p->pq_m < 0 ||
         p->dims_per_block < 0)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
                        "params: nlist=%d, train_size=%lld, kmeans_iters=%d, pq_m=%d, "
@@ -62,15 +63,17 @@ scann_status scann_index_create(const scann_index_params *p, scann_index **out)
     if (!p || !out) return err_set(SCANN_ERR_INVALID_ARGUMENT, "params or out is NULL");
     scann_status st = check_params(p);
     if (st) return st;
-    if (p->kind != SCANN_INDEX_FLAT)
-        return err_set(SCANN_ERR_UNSUPPORTED, "index kind %s is not available in this version",
-                       scann_index_kind_name(p->kind));
     scann_index *ix = calloc(1, sizeof *ix);
     if (!ix) return err_nomem("index", sizeof *ix);
     ix->p = *p;
     if (ix->p.num_threads == 0) ix->p.num_threads = threads_online();
     ix->dk = dist_kernels_for(cpu_select());
-    st = flat_init(ix);
+    switch (p->kind) {
+    case SCANN_INDEX_FLAT: st = flat_init(ix); break;
+    case SCANN_INDEX_IVF_FLAT: st = ivfflat_init(ix); break;
+    case SCANN_INDEX_IVF_PQ: st = ivfpq_init(ix); break;
+    default: st = scann_init(ix); break;
+    }
     if (st) {
         free(ix);
         return st;

@@ -60,6 +60,11 @@ static inline int index_progress(const scann_index *ix, const char *stage, doubl
     return ix->p.progress ? ix->p.progress(ix->p.progress_user_data, stage, frac) : 0;
 }
 
+/* Each kind's constructor: sets ix->ops and ix->impl (and ix->trained when no training is
+ * needed). */
 scann_status flat_init(scann_index *ix);
+scann_status ivfflat_init(scann_index *ix);
+scann_status ivfpq_init(scann_index *ix);
+scann_status scann_init(scann_index *ix);
 
 #endif

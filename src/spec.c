@@ -70,6 +70,8 @@ static scann_status apply_kv(scann_index_params *p, const char *key, const char 
     scann_status st = SCANN_OK;
     if (!strcmp(key, "nlist")) {
         if (!(st = parse_int(key, v, 0, 1 << 24, &x))) p->nlist = (int)x;
+    } else if (!strcmp(key, "nprobe")) {
+        if (!(st = parse_int(key, v, 1, 1 << 24, &x))) p->nprobe = (int)x;
     } else if (!strcmp(key, "train_size")) {
         if (!(st = parse_int(key, v, 0, (long long)1 << 40, &x))) p->train_size = x;
     } else if (!strcmp(key, "iters")) {
@@ -135,7 +137,7 @@ scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
     if (p->kind == SCANN_INDEX_FLAT) {
         w = snprintf(buf, len, "FLAT");
     } else {
-        w = snprintf(buf, len, "%s,nlist=%d", kind_names[p->kind], p->nlist);
+        w = snprintf(buf, len, "%s,nlist=%d,nprobe=%d", kind_names[p->kind], p->nlist, p->nprobe);
         if (w >= 0 && (size_t)w < len && p->kind == SCANN_INDEX_IVF_PQ)
             w += snprintf(buf + w, len - (size_t)w, ",m=%d", p->pq_m);
         if (w >= 0 && (size_t)w < len && p->kind == SCANN_INDEX_SCANN)

@@ -176,7 +176,7 @@ static void human_bytes(size_t b, char *out, size_t len)
 
 static void print_header(const bench_opts *o)
 {
-    printf("%-44s %-26s %8s %9s %9s %9s %8s %8s\n", "index", "params", "build_s", "memory",
+    printf("%-62s %-26s %8s %9s %9s %9s %8s %8s\n", "index", "params", "build_s", "memory",
            o->k == 10 ? "recall@10" : "recall", "QPS", "p50_ms", "p99_ms");
     fflush(stdout);
 }
@@ -229,7 +229,7 @@ static void emit_row(const bench_backend *b, const bench_point *p, const row *r,
 {
     char mem[32];
     human_bytes(r->memory, mem, sizeof mem);
-    printf("%-44s %-26s %8.1f %9s %9.4f %9.0f %8.3f %8.3f\n", b->label, p->text, r->build_s, mem,
+    printf("%-62s %-26s %8.1f %9s %9.4f %9.0f %8.3f %8.3f\n", b->label, p->text, r->build_s, mem,
            r->recall, r->qps, r->p50, r->p99);
     fflush(stdout);
     if (csv) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "blas.h"
 #include "progress.h"
 #include "scann.h"
 
@@ -377,6 +378,7 @@ int main(int argc, char **argv)
     if (len <= 0) snprintf(self_path, sizeof self_path, "%s", argv[0]);
     else self_path[len] = '\0';
     args a;
+    blas_prefer_one_thread(); /* the library parallelises itself; see blas.h */
     if (!strcmp(argv[1], "info")) return cmd_info();
     parse_args(argc, argv, &a);
     if (!strcmp(argv[1], "gt")) return cmd_gt(&a);

@@ -1,0 +1,44 @@
+/*
+ * avq.h - anisotropic (score-aware) vector quantization, ScaNN's loss (Guo et al. 2020).
+ *
+ * For a vector x and its quantized residual, the error e = v - v~ is split into the component
+ * parallel to x (e_par = <e, x/||x||>) and the rest; the loss eta * e_par^2 + ||e_perp||^2
+ * weights the parallel part more, because only it moves <q, x> for queries near x. Encoding is
+ * coordinate descent over the PQ blocks starting from the plain (nearest-centre) code, so it
+ * can only lower the loss (DESIGN.md 2.4).
+ */
+#ifndef SCANN_AVQ_H
+#define SCANN_AVQ_H
+
+#include <stdint.h>
+
+#include "pq.h"
+
+/*
+ * eta = (d - 1) * T^2 / (||x||^2 - T^2), with ||x|| of the ORIGINAL vector and d the full
+ * dimension. Returns 0 ("no anisotropic weight: use the plain code") when T <= 0 or T is NaN,
+ * when x is 0 or ||x|| <= T.
+ */
+float avq_eta(float threshold, int d, float x_norm2);
+
+/*
+ * Encode one vector: v is what the codebooks quantize (the residual x - c for IVF, or x
+ * itself), x the original vector whose direction defines "parallel". codes gets m bytes
+ * (values < p->ksub). eta <= 0 gives the plain nearest-centre code. scratch holds at least
+ * 2 * m * ksub floats + m ints (avq_scratch_floats). Returns the number of coordinate-descent
+ * rounds that changed something (0..10), for statistics and tests.
+ */
+int avq_encode_one(const pq *p, const float *v, const float *x, float eta, uint8_t *codes,
+                   float *scratch);
+size_t avq_scratch_floats(const pq *p);
+
+/* The loss eta * e_par^2 + ||e_perp||^2 of a given code (e = v - decode(codes), parallel to
+ * x). With eta = 1 it is the plain squared error. */
+double avq_loss(const pq *p, const float *v, const float *x, float eta, const uint8_t *codes);
+
+/* Encode n vectors in parallel (nthreads): v and x are n x d (x may equal v). eta per vector
+ * from avq_eta(threshold, d, ||x_i||^2). codes is n x m. */
+scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, float threshold,
+                        int nthreads, uint8_t *codes);
+
+#endif

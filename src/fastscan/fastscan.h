@@ -1,0 +1,73 @@
+/*
+ * fastscan.h - 4-bit PQ FastScan: packed 32-vector code blocks, uint8 lookup tables, and the
+ * block kernels (scalar reference, AVX2, AVX-512) that sum them with byte shuffles.
+ *
+ * Sub-spaces. A code has m 4-bit sub-codes. The layout pads m to m4 = m rounded up to a
+ * multiple of 4 (padding sub-codes are 0 and their table rows are all 0), so the AVX2 kernel
+ * takes two sub-spaces per 256-bit shuffle and the AVX-512 kernel four per 512-bit shuffle,
+ * over the same bytes.
+ *
+ * Block layout (one block = 32 vectors, fs_block_bytes(m) = 16 * m4 bytes). For each pair of
+ * sub-spaces p (sub-spaces 2p and 2p+1) there are 32 bytes at offset 32 * p:
+ *   byte 16 * h + i (h = 0, 1; i = 0..15) = code[2p + h] of vector i        (low nibble)
+ *                                         | code[2p + h] of vector i + 16   (high nibble) << 4
+ * so in a 256-bit register the low 128-bit lane holds sub-space 2p, the high lane 2p + 1, and
+ * vectors keep their natural order (no faiss-style permutation): the kernels un-interleave the
+ * even/odd 16-bit accumulators at the end. A list is padded to whole blocks with code 0;
+ * callers mask padded slots by the list size.
+ *
+ * Tables. fs_lut_quantize turns a float table L[j][k] (m x 16, smaller is better) into uint8
+ * q[j][k] = round((L[j][k] - min_k L[j][k]) * a) with a = min(255 / max_j span_j,
+ * (65535 - m) / sum_j span_j) (the - m absorbs rounding up, lut.c): every q fits a byte and any
+ * sum over sub-spaces fits uint16, so 16-bit accumulation cannot overflow for any m. Above ~256
+ * sub-spaces the second bound shrinks a and costs precision (documented trade-off; ScaNN
+ * flushes to int32 instead). The float score is recovered as bias + S / a with bias =
+ * sum_j min_k L[j][k]. The table layout matches the codes: for pair p, 32 bytes = q[2p][0..15]
+ * then q[2p+1][0..15] (fs_lut_bytes(m) = 16 * m4).
+ *
+ * Kernels. fs_scan_block computes the 32 uint16 sums S[i] = sum_j q[j][code_j(i)] of one block
+ * and returns the mask of vectors with S[i] <= thr (bit i = vector i). Every ISA returns
+ * exactly the scalar kernel's sums and mask: integer arithmetic from one shared table.
+ */
+#ifndef SCANN_FASTSCAN_H
+#define SCANN_FASTSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cpu.h"
+
+#define FS_BLOCK 32 /* vectors per block */
+
+static inline int fs_m4(int m) { return (m + 3) & ~3; }
+static inline size_t fs_block_bytes(int m) { return (size_t)16 * fs_m4(m); }
+static inline size_t fs_lut_bytes(int m) { return (size_t)16 * fs_m4(m); }
+
+/* Write vector slot i (0..31) of a block from its m unpacked 4-bit codes (values 0..15, one per
+ * byte). The block must have been zeroed (or hold this slot's old codes to overwrite). */
+void fs_pack_one(uint8_t *block, int m, int i, const uint8_t *codes);
+/* Read vector slot i of a block back into m unpacked codes. */
+void fs_unpack_one(const uint8_t *block, int m, int i, uint8_t *codes);
+
+/* Quantize a float table (m x 16, row j = sub-space j) into out (fs_lut_bytes(m) bytes). Returns
+ * the scale a through *scale and the sum of row minima through *bias. A table whose spans are
+ * all 0 gets a = 1. */
+void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float *bias);
+
+/* Sums and threshold mask of one block; npairs = fs_m4(m) / 2. */
+typedef uint32_t (*fs_block_fn)(const uint8_t *block, const uint8_t *lut, int npairs,
+                                uint16_t thr, uint16_t *sums);
+
+uint32_t fs_scan_block_scalar(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
+                              uint16_t *sums);
+#if defined(__x86_64__)
+uint32_t fs_scan_block_avx2(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
+                            uint16_t *sums);
+uint32_t fs_scan_block_avx512(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
+                              uint16_t *sums);
+#endif
+
+/* The kernel for an ISA level (best compiled one at or below it). */
+fs_block_fn fs_kernel_for(cpu_isa isa);
+
+#endif

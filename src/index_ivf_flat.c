@@ -1,0 +1,148 @@
+/*
+ * index_ivf_flat.c - IVF_FLAT: k-means partitions whose lists hold full float vectors.
+ *
+ * Search = probe the nprobe best lists (ivf_probe), then score every vector of those lists
+ * with the SIMD row kernel (exact distances, so nprobe = nlist gives FLAT's answer). The list
+ * code is the vector itself: code_size = 4 * dim bytes, stored contiguously per list so the row
+ * kernel streams it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "index.h"
+#include "ivf.h"
+#include "threads.h"
+
+#define IVFFLAT_ROW_CHUNK 512 /* rows scored per kernel call: a 2 KB stack buffer */
+#define IVFFLAT_ADD_CHUNK 65536
+
+typedef struct ivfflat {
+    ivf v;
+} ivfflat;
+
+static scann_status ivfflat_train(scann_index *ix, int64_t n, const float *x)
+{
+    ivfflat *f = ix->impl;
+    if (ix->ntotal > 0)
+        return err_set(SCANN_ERR_UNSUPPORTED, "train: the index already holds %lld vectors",
+                       (long long)ix->ntotal);
+    int nlist;
+    scann_status st = ivf_resolve_nlist(ix->p.nlist, n, &nlist);
+    if (st) return st;
+    ivf fresh;
+    if ((st = ivf_init(&fresh, nlist, ix->p.dim, (size_t)ix->p.dim * sizeof(float), 0))) return st;
+    st = ivf_train(&fresh, x, n, index_uses_ip(ix), ix->p.train_size, ix->p.kmeans_iters,
+                   ix->p.seed, ix->p.num_threads, ix->dk);
+    if (st) {
+        ivf_free(&fresh);
+        return st;
+    }
+    ivf_free(&f->v);
+    f->v = fresh;
+    ix->p.nlist = nlist;
+    ix->trained = 1;
+    return SCANN_OK;
+}
+
+static scann_status ivfflat_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
+{
+    ivfflat *f = ix->impl;
+    int32_t *assign = calloc((size_t)n, sizeof(int32_t));
+    if (!assign) return err_nomem("list assignments", (size_t)n * 4);
+    scann_status st = SCANN_OK;
+    size_t d = (size_t)ix->p.dim;
+    for (int64_t c = 0; c < n && !st; c += IVFFLAT_ADD_CHUNK) {
+        int64_t m = n - c < IVFFLAT_ADD_CHUNK ? n - c : IVFFLAT_ADD_CHUNK;
+        st = ivf_assign(&f->v, x + (size_t)c * d, m, ix->p.num_threads, assign + c);
+        if (!st && index_progress(ix, "add", (double)(c + m) / n))
+            st = err_set(SCANN_ERR_CANCELLED, "add: cancelled by the progress callback");
+    }
+    if (!st) st = ivf_reserve(&f->v, assign, n);
+    for (int64_t i = 0; i < n && !st; i++)
+        st = ivf_append(&f->v, assign[i], ids[i], (const uint8_t *)(x + (size_t)i * d), NULL);
+    if (!st) ix->ntotal += n;
+    free(assign);
+    return st;
+}
+
+typedef struct ivfflat_scan {
+    const scann_index *ix;
+    const float *q;
+} ivfflat_scan;
+
+static void ivfflat_begin(void *ctx, int64_t qi, int worker) {}
+
+static void ivfflat_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk *h, int worker)
+{
+    const ivfflat_scan *s = ctx;
+    const scann_index *ix = s->ix;
+    const ivf_list *L = &((const ivfflat *)ix->impl)->v.lists[l];
+    size_t d = (size_t)ix->p.dim;
+    const float *q = s->q + (size_t)qi * d;
+    int ip = index_uses_ip(ix);
+    float buf[IVFFLAT_ROW_CHUNK];
+    for (int64_t b = 0; b < L->size; b += IVFFLAT_ROW_CHUNK) {
+        size_t m = (size_t)(L->size - b < IVFFLAT_ROW_CHUNK ? L->size - b : IVFFLAT_ROW_CHUNK);
+        const float *xb = (const float *)L->codes + (size_t)b * d;
+        if (ip) {
+            ix->dk->ip_rows(q, xb, m, d, buf);
+            for (size_t i = 0; i < m; i++) buf[i] = -buf[i];
+        } else {
+            ix->dk->l2_rows(q, xb, m, d, buf);
+        }
+        for (size_t i = 0; i < m; i++)
+            if (buf[i] <= topk_threshold(h)) topk_push(h, buf[i], L->ids[b + (int64_t)i]);
+    }
+}
+
+static scann_status ivfflat_search(const scann_index *ix, int64_t nq, const float *q, int k,
+                                   const search_ctx *sc, float *score, int64_t *ids)
+{
+    const ivfflat *f = ix->impl;
+    int nprobe;
+    scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, f->v.nlist, &nprobe);
+    if (st) return st;
+    int32_t *lists = malloc((size_t)nq * nprobe * sizeof(int32_t));
+    float *cscore = malloc((size_t)nq * nprobe * sizeof(float));
+    if (!lists || !cscore) {
+        st = err_nomem("probe results", (size_t)nq * nprobe * 8);
+        goto done;
+    }
+    st = ivf_probe(&f->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, sc->num_threads, lists, cscore);
+    if (st) goto done;
+    ivfflat_scan ctx = {ix, q};
+    ivf_scanner scanner = {&ctx, ivfflat_begin, ivfflat_scan_list};
+    st = ivf_search_lists(nq, k, nprobe, sc->num_threads, lists, cscore, &scanner, score, ids);
+done:
+    free(lists);
+    free(cscore);
+    return st;
+}
+
+static size_t ivfflat_memory(const scann_index *ix)
+{
+    const ivfflat *f = ix->impl;
+    return sizeof *f + ivf_memory(&f->v);
+}
+
+static void ivfflat_destroy(scann_index *ix)
+{
+    ivfflat *f = ix->impl;
+    if (!f) return;
+    ivf_free(&f->v);
+    free(f);
+    ix->impl = NULL;
+}
+
+static const index_ops ivfflat_ops = {ivfflat_train, ivfflat_add, ivfflat_search, ivfflat_memory,
+                                      ivfflat_destroy};
+
+scann_status ivfflat_init(scann_index *ix)
+{
+    ivfflat *f = calloc(1, sizeof *f);
+    if (!f) return err_nomem("IVF_FLAT index", sizeof *f);
+    ix->impl = f;
+    ix->ops = &ivfflat_ops;
+    return SCANN_OK;
+}

@@ -1,0 +1,305 @@
+/*
+ * index_ivf_pq.c - IVF_PQ: k-means partitions, 8-bit product-quantized residuals r = x - c_list,
+ * asymmetric distance with float lookup tables, optional exact rerank.
+ *
+ * Tables (DESIGN.md 2.2):
+ * - Inner product: <q, x~> = <q, c> + sum_j <q_j, C_j[code_j]>, so one table per query serves
+ *   every list and the list adds its centre score as a bias.
+ * - L2: faiss's precomputed-table identity
+ *   ||q - c - r~||^2 = ||q - c||^2 + sum_j (||C_j[k]||^2 + 2<c_j, C_j[k]>) - 2 sum_j <q_j, C_j[k]>.
+ *   The middle term depends only on (list, j, k) and is precomputed at train time (nlist * m *
+ *   256 floats, counted in the index memory); per probed list the query table is added to it
+ *   (m * 256 adds), which is cheaper than a fresh table of m * 256 * dsub multiply-adds.
+ * Candidates carry their (list, offset) location so the rerank stage reads only their rows.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "index.h"
+#include "ivf.h"
+#include "pq.h"
+#include "rerank.h"
+#include "sample.h"
+#include "threads.h"
+
+#define IVFPQ_KSUB 256
+#define IVFPQ_TRAIN_PQ 65536   /* PQ training rows: 256 per centre, faiss's default */
+#define IVFPQ_ADD_CHUNK 16384
+
+typedef struct ivfpq {
+    ivf v;
+    pq pq;
+    rerank_store rr;
+    float *precomp; /* L2 only: nlist x m x 256 */
+} ivfpq;
+
+static void ivfpq_release(ivfpq *f)
+{
+    ivf_free(&f->v);
+    pq_free(&f->pq);
+    rerank_free(&f->rr);
+    free(f->precomp);
+    f->precomp = NULL;
+}
+
+static int default_m(int d) { return d >= 4 ? d / 4 : 1; }
+
+/* residual rows: out[i] = x[i] - centre(assign[i]) */
+static void residuals(const ivf *v, const float *x, int64_t n, const int32_t *assign, float *out)
+{
+    size_t d = (size_t)v->d;
+    for (int64_t i = 0; i < n; i++) {
+        const float *c = v->centres + (size_t)assign[i] * d;
+        for (size_t t = 0; t < d; t++) out[(size_t)i * d + t] = x[(size_t)i * d + t] - c[t];
+    }
+}
+
+static scann_status build_precomp(ivfpq *f)
+{
+    const pq *p = &f->pq;
+    size_t per = (size_t)p->m * IVFPQ_KSUB;
+    f->precomp = malloc((size_t)f->v.nlist * per * sizeof(float));
+    float *lut = malloc(per * sizeof(float));
+    if (!f->precomp || !lut) {
+        free(lut);
+        return err_nomem("IVF_PQ precomputed tables", (size_t)f->v.nlist * per * 4);
+    }
+    for (int j = 0; j < p->m; j++)
+        for (int c = 0; c < IVFPQ_KSUB; c++) {
+            const float *cc = pq_centre(p, j, c);
+            float s = 0;
+            for (int t = 0; t < pq_len(p, j); t++) s += cc[t] * cc[t];
+            lut[(size_t)j * IVFPQ_KSUB + c] = s;
+        }
+    for (int l = f->v.nlist - 1; l >= 0; l--) {
+        float *tab = f->precomp + (size_t)l * per;
+        pq_lut_ip(p, f->v.centres + (size_t)l * p->d, tab);
+        for (size_t i = 0; i < per; i++) tab[i] = lut[i] + 2.0f * tab[i];
+    }
+    free(lut);
+    return SCANN_OK;
+}
+
+static scann_status ivfpq_train(scann_index *ix, int64_t n, const float *x)
+{
+    ivfpq *f = ix->impl;
+    if (ix->ntotal > 0)
+        return err_set(SCANN_ERR_UNSUPPORTED, "train: the index already holds %lld vectors",
+                       (long long)ix->ntotal);
+    int d = ix->p.dim, m = ix->p.pq_m ? ix->p.pq_m : default_m(d), nlist;
+    scann_status st = ivf_resolve_nlist(ix->p.nlist, n, &nlist);
+    if (st) return st;
+    ivfpq fresh = {0};
+    const float *smp = NULL;
+    float *smp_owned = NULL, *res = NULL;
+    int32_t *assign = NULL;
+    int64_t ns = 0;
+    if ((st = pq_init(&fresh.pq, d, m, IVFPQ_KSUB))) goto fail;
+    if (n < IVFPQ_KSUB) {
+        st = err_set(SCANN_ERR_INVALID_ARGUMENT,
+                     "train: IVF_PQ needs at least %d training vectors, got %lld", IVFPQ_KSUB,
+                     (long long)n);
+        goto fail;
+    }
+    if ((st = ivf_init(&fresh.v, nlist, d, (size_t)m, 0))) goto fail;
+    if ((st = ivf_train(&fresh.v, x, n, index_uses_ip(ix), ix->p.train_size, ix->p.kmeans_iters,
+                        ix->p.seed, ix->p.num_threads, ix->dk)))
+        goto fail;
+    /* Codebooks learn the residuals of a sample, as the lists will store them. */
+    if ((st = sample_rows(x, n, d, IVFPQ_TRAIN_PQ, ix->p.seed + 1, &smp, &smp_owned, &ns)))
+        goto fail;
+    assign = malloc((size_t)ns * sizeof(int32_t));
+    res = malloc((size_t)ns * d * sizeof(float));
+    if (!assign || !res) {
+        st = err_nomem("IVF_PQ training residuals", (size_t)ns * d * 4);
+        goto fail;
+    }
+    if ((st = ivf_assign(&fresh.v, smp, ns, ix->p.num_threads, assign))) goto fail;
+    residuals(&fresh.v, smp, ns, assign, res);
+    if ((st = pq_train(&fresh.pq, res, ns, 25, ix->p.seed + 2, ix->p.num_threads, ix->dk)))
+        goto fail;
+    if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
+    /* The lists are still empty, so their rerank row size can be set now. */
+    fresh.v.extra_size = fresh.rr.row_bytes;
+    if (!index_uses_ip(ix) && (st = build_precomp(&fresh))) goto fail;
+    ivfpq_release(f);
+    *f = fresh;
+    ix->p.nlist = nlist;
+    ix->p.pq_m = m;
+    ix->trained = 1;
+    free(smp_owned);
+    free(res);
+    free(assign);
+    return SCANN_OK;
+fail:
+    ivfpq_release(&fresh);
+    free(smp_owned);
+    free(res);
+    free(assign);
+    return st;
+}
+
+static scann_status ivfpq_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
+{
+    ivfpq *f = ix->impl;
+    size_t d = (size_t)ix->p.dim, m = (size_t)f->pq.m, rb = f->rr.row_bytes;
+    int32_t *assign = malloc((size_t)n * sizeof(int32_t));
+    int64_t chunk = n < IVFPQ_ADD_CHUNK ? n : IVFPQ_ADD_CHUNK;
+    float *res = malloc((size_t)chunk * d * sizeof(float));
+    uint8_t *codes = malloc((size_t)chunk * m), *row = malloc(rb ? rb : 1);
+    scann_status st = SCANN_OK;
+    if (!assign || !res || !codes || !row) {
+        st = err_nomem("IVF_PQ add scratch", (size_t)chunk * d * 4);
+        goto done;
+    }
+    /* Assign everything and reserve list space first, so the add is all or nothing. */
+    if ((st = ivf_assign(&f->v, x, n, ix->p.num_threads, assign))) goto done;
+    if ((st = ivf_reserve(&f->v, assign, n))) goto done;
+    for (int64_t c = 0; c < n; c += chunk) {
+        int64_t rows = n - c < chunk ? n - c : chunk;
+        const float *xc = x + (size_t)c * d;
+        residuals(&f->v, xc, rows, assign + c, res);
+        if ((st = pq_encode(&f->pq, res, rows, ix->p.num_threads, codes))) goto done;
+        for (int64_t i = 0; i < rows; i++) {
+            if (rb) rerank_encode(&f->rr, xc + (size_t)i * d, row);
+            ivf_append(&f->v, assign[c + i], ids[c + i], codes + (size_t)i * m, row);
+        }
+        /* Cancelling here would leave a partial add: progress is reported, not obeyed. */
+        index_progress(ix, "add", (double)(c + rows) / n);
+    }
+    ix->ntotal += n;
+done:
+    free(assign);
+    free(res);
+    free(codes);
+    free(row);
+    return st;
+}
+
+/* ---- search ------------------------------------------------------------------------------ */
+
+typedef struct ivfpq_scan {
+    const scann_index *ix;
+    const float *q;
+    int use_loc;    /* push (list, offset) locations for the rerank stage, else external ids */
+    float *scratch; /* per worker: query table, list table (m * 256 each) */
+} ivfpq_scan;
+
+static float *worker_tables(const ivfpq_scan *s, int worker)
+{
+    const ivfpq *f = s->ix->impl;
+    return s->scratch + (size_t)worker * 2 * f->pq.m * IVFPQ_KSUB;
+}
+
+static void ivfpq_begin(void *ctx, int64_t qi, int worker)
+{
+    const ivfpq_scan *s = ctx;
+    const ivfpq *f = s->ix->impl;
+    float *lut = worker_tables(s, worker);
+    size_t n = (size_t)f->pq.m * IVFPQ_KSUB;
+    pq_lut_ip(&f->pq, s->q + (size_t)qi * f->pq.d, lut);
+    /* Internal scores are "smaller is better": -<q_j, C> for IP, -2<q_j, C> for L2. */
+    float mul = index_uses_ip(s->ix) ? -1.0f : -2.0f;
+    for (size_t i = 0; i < n; i++) lut[i] *= mul;
+}
+
+static void ivfpq_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk *h, int worker)
+{
+    const ivfpq_scan *s = ctx;
+    const ivfpq *f = s->ix->impl;
+    const ivf_list *L = &f->v.lists[l];
+    int m = f->pq.m;
+    size_t n = (size_t)m * IVFPQ_KSUB;
+    const float *tab = worker_tables(s, worker);
+    if (f->precomp) {
+        float *lt = worker_tables(s, worker) + n;
+        const float *pre = f->precomp + (size_t)l * n;
+        for (size_t i = 0; i < n; i++) lt[i] = pre[i] + tab[i];
+        tab = lt;
+    }
+    for (int64_t i = 0; i < L->size; i++) {
+        const uint8_t *code = L->codes + (size_t)i * m;
+        /* Four independent sums hide the load latency of the table gathers. */
+        float a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        int j = 0;
+        for (; j + 4 <= m; j += 4) {
+            a0 += tab[(size_t)j * IVFPQ_KSUB + code[j]];
+            a1 += tab[(size_t)(j + 1) * IVFPQ_KSUB + code[j + 1]];
+            a2 += tab[(size_t)(j + 2) * IVFPQ_KSUB + code[j + 2]];
+            a3 += tab[(size_t)(j + 3) * IVFPQ_KSUB + code[j + 3]];
+        }
+        for (; j < m; j++) a0 += tab[(size_t)j * IVFPQ_KSUB + code[j]];
+        float sc = cscore + ((a0 + a1) + (a2 + a3));
+        if (sc <= topk_threshold(h)) topk_push(h, sc, s->use_loc ? ivf_loc(l, i) : L->ids[i]);
+    }
+}
+
+static scann_status ivfpq_search(const scann_index *ix, int64_t nq, const float *q, int k,
+                                 const search_ctx *sc, float *score, int64_t *ids)
+{
+    const ivfpq *f = ix->impl;
+    int nprobe, nt = sc->num_threads;
+    scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, f->v.nlist, &nprobe);
+    if (st) return st;
+    int rerank = f->rr.kind != SCANN_REORDER_NONE;
+    int kk = rerank ? sc->reorder_k : k;
+    if (kk > ix->ntotal) kk = (int)ix->ntotal;
+    if (kk < k) kk = k;
+    size_t tabs = (size_t)2 * f->pq.m * IVFPQ_KSUB;
+    int32_t *lists = malloc((size_t)nq * nprobe * sizeof(int32_t));
+    float *cscore = malloc((size_t)nq * nprobe * sizeof(float));
+    float *scratch = malloc((size_t)nt * tabs * sizeof(float));
+    float *cs = rerank ? malloc((size_t)nq * kk * sizeof(float)) : score;
+    int64_t *cl = rerank ? malloc((size_t)nq * kk * sizeof(int64_t)) : ids;
+    if (!lists || !cscore || !scratch || !cs || !cl) {
+        st = err_nomem("IVF_PQ search scratch", (size_t)nq * (nprobe + kk) * 12);
+        goto done;
+    }
+    if ((st = ivf_probe(&f->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, nt, lists, cscore)))
+        goto done;
+    ivfpq_scan ctx = {ix, q, rerank, scratch};
+    ivf_scanner scanner = {&ctx, ivfpq_begin, ivfpq_scan_list};
+    if ((st = ivf_search_lists(nq, kk, nprobe, nt, lists, cscore, &scanner, cs, cl))) goto done;
+    if (rerank)
+        st = ivf_rerank(&f->v, &f->rr, ix->dk, index_uses_ip(ix), q, nq, k, kk, cl, nt, score, ids);
+done:
+    free(lists);
+    free(cscore);
+    free(scratch);
+    if (cs != score) free(cs);
+    if (cl != ids) free(cl);
+    return st;
+}
+
+static size_t ivfpq_memory(const scann_index *ix)
+{
+    const ivfpq *f = ix->impl;
+    size_t pre = f->precomp ? (size_t)f->v.nlist * f->pq.m * IVFPQ_KSUB * sizeof(float) : 0;
+    return sizeof *f + ivf_memory(&f->v) + pq_memory(&f->pq) + pre +
+           (f->rr.scale ? 2 * (size_t)ix->p.dim * sizeof(float) : 0);
+}
+
+static void ivfpq_destroy(scann_index *ix)
+{
+    ivfpq *f = ix->impl;
+    if (!f) return;
+    ivfpq_release(f);
+    free(f);
+    ix->impl = NULL;
+}
+
+static const index_ops ivfpq_ops = {ivfpq_train, ivfpq_add, ivfpq_search, ivfpq_memory,
+                                    ivfpq_destroy};
+
+scann_status ivfpq_init(scann_index *ix)
+{
+    /* Reject an m that cannot cut dim into blocks now, not after minutes of k-means. */
+    scann_status st = pq_check_shape(ix->p.dim, ix->p.pq_m ? ix->p.pq_m : default_m(ix->p.dim));
+    if (st) return st;
+    ivfpq *f = calloc(1, sizeof *f);
+    if (!f) return err_nomem("IVF_PQ index", sizeof *f);
+    ix->impl = f;
+    ix->ops = &ivfpq_ops;
+    return SCANN_OK;
+}

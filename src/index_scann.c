@@ -1,0 +1,361 @@
+/*
+ * index_scann.c - SCANN: IVF partitions + anisotropic 4-bit PQ scanned with FastScan + rerank.
+ *
+ * Train: k-means partitions (spherical for inner product / cosine); 16-centre codebooks per
+ * block of dims_per_block dimensions, learned on a sample of what the lists will encode;
+ * the rerank store (int8 scales need the sample too).
+ * Add: nearest partition by L2; encode with the anisotropic loss (avq.c) the residual x - c for
+ * inner product / cosine, or x itself for L2 (ScaNN's choice: one table per query then serves
+ * every list, where L2 residuals would need a table per probed list); pack into 32-vector
+ * blocks (fastscan.h); keep the external id and the rerank row at the same list offset.
+ * Search: probe nprobe lists; one float table per query, quantized to uint8 with scale a; per
+ * list the centre score becomes an integer bias round(a * cscore) (DESIGN.md 2.5) added to
+ * the uint16 block sums, so scores of all lists share one integer scale. The heap's k-th
+ * score, minus the list's bias, is the kernel's threshold: a list whose bias alone exceeds
+ * it is skipped, and most blocks return an empty mask without touching the heap. The best
+ * reorder_k candidates are re-scored exactly (ivf_rerank), or, with reorder=none, their
+ * integer scores are turned back into floats (bias + S / a).
+ *
+ * Invariant: list l has v.lists[l].size vectors; their codes fill the first
+ * ceil(size / 32) blocks of codes[l], unused slots of the last block are zero.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avq.h"
+#include "error.h"
+#include "fastscan/fastscan.h"
+#include "index.h"
+#include "ivf.h"
+#include "pq.h"
+#include "rerank.h"
+#include "sample.h"
+#include "threads.h"
+
+#define SCANN_KSUB 16
+#define SCANN_TRAIN_PQ 100000 /* codebook sample (DESIGN.md 2.3: faiss's 4096 is too few) */
+#define SCANN_PQ_ITERS 15
+#define SCANN_ADD_CHUNK 16384
+
+typedef struct fs_blocks {
+    uint8_t *data;  /* cap blocks of fs_block_bytes(m) */
+    int64_t cap;
+} fs_blocks;
+
+typedef struct scann_impl {
+    ivf v;            /* partitions; lists carry ids and rerank rows (code_size 0) */
+    fs_blocks *codes; /* nlist packed code arrays */
+    pq pq;            /* 16 centres per block */
+    rerank_store rr;
+    int residual;     /* encode x - c (inner product) or x (L2) */
+    fs_block_fn kernel;
+} scann_impl;
+
+static void scann_release(scann_impl *s)
+{
+    if (s->codes)
+        for (int l = 0; l < s->v.nlist; l++) free(s->codes[l].data);
+    free(s->codes);
+    s->codes = NULL;
+    ivf_free(&s->v);
+    pq_free(&s->pq);
+    rerank_free(&s->rr);
+}
+
+static int blocks_for(int64_t n) { return (int)((n + FS_BLOCK - 1) / FS_BLOCK); }
+
+/* ---- train ------------------------------------------------------------------------------- */
+
+static void residuals(const ivf *v, const float *x, int64_t n, const int32_t *assign, float *out)
+{
+    size_t d = (size_t)v->d;
+    for (int64_t i = 0; i < n; i++) {
+        const float *c = v->centres + (size_t)assign[i] * d;
+        for (size_t t = 0; t < d; t++) out[(size_t)i * d + t] = x[(size_t)i * d + t] - c[t];
+    }
+}
+
+static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
+{
+    scann_impl *s = ix->impl;
+    if (ix->ntotal > 0)
+        return err_set(SCANN_ERR_UNSUPPORTED, "train: the index already holds %lld vectors",
+                       (long long)ix->ntotal);
+    int d = ix->p.dim, nlist, nt = ix->p.num_threads;
+    int m = (d + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
+    scann_status st = ivf_resolve_nlist(ix->p.nlist, n, &nlist);
+    if (st) return st;
+    if (n < SCANN_KSUB)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "train: SCANN needs at least %d training vectors, got %lld", SCANN_KSUB,
+                       (long long)n);
+    scann_impl fresh = {0};
+    fresh.residual = index_uses_ip(ix);
+    fresh.kernel = s->kernel;
+    const float *smp = NULL;
+    float *smp_owned = NULL, *res = NULL;
+    int32_t *assign = NULL;
+    int64_t ns = 0, pq_sample = ix->p.train_size > 0 ? ix->p.train_size : SCANN_TRAIN_PQ;
+    if ((st = pq_init(&fresh.pq, d, m, SCANN_KSUB))) goto fail;
+    if ((st = ivf_init(&fresh.v, nlist, d, 0, 0))) goto fail;
+    fresh.codes = calloc((size_t)nlist, sizeof(fs_blocks));
+    if (!fresh.codes) {
+        st = err_nomem("SCANN code lists", (size_t)nlist * sizeof(fs_blocks));
+        goto fail;
+    }
+    if ((st = ivf_train(&fresh.v, x, n, index_uses_ip(ix), ix->p.train_size, ix->p.kmeans_iters,
+                        ix->p.seed, nt, ix->dk)))
+        goto fail;
+    if (index_progress(ix, "train", 0.6)) {
+        st = err_set(SCANN_ERR_CANCELLED, "train: cancelled by the progress callback");
+        goto fail;
+    }
+    if ((st = sample_rows(x, n, d, pq_sample, ix->p.seed + 1, &smp, &smp_owned, &ns))) goto fail;
+    const float *train_rows = smp;
+    if (fresh.residual) {
+        assign = malloc((size_t)ns * sizeof(int32_t));
+        res = malloc((size_t)ns * d * sizeof(float));
+        if (!assign || !res) {
+            st = err_nomem("SCANN training residuals", (size_t)ns * d * 4);
+            goto fail;
+        }
+        if ((st = ivf_assign(&fresh.v, smp, ns, nt, assign))) goto fail;
+        residuals(&fresh.v, smp, ns, assign, res);
+        train_rows = res;
+    }
+    if ((st = pq_train(&fresh.pq, train_rows, ns, SCANN_PQ_ITERS, ix->p.seed + 2, nt, ix->dk)))
+        goto fail;
+    if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
+    fresh.v.extra_size = fresh.rr.row_bytes; /* lists are still empty */
+    scann_release(s);
+    *s = fresh;
+    ix->p.nlist = nlist;
+    ix->trained = 1;
+    index_progress(ix, "train", 1.0);
+    free(smp_owned), free(res), free(assign);
+    return SCANN_OK;
+fail:
+    scann_release(&fresh);
+    free(smp_owned), free(res), free(assign);
+    return st;
+}
+
+/* ---- add --------------------------------------------------------------------------------- */
+
+/* Room for every new vector's code slot, before anything is appended. */
+static scann_status reserve_blocks(scann_impl *s, const int32_t *assign, int64_t n)
+{
+    int64_t *count = calloc((size_t)s->v.nlist, sizeof(int64_t));
+    if (!count) return err_nomem("SCANN list counts", (size_t)s->v.nlist * 8);
+    for (int64_t i = 0; i < n; i++) count[assign[i]]++;
+    size_t bb = fs_block_bytes(s->pq.m);
+    scann_status st = SCANN_OK;
+    for (int l = 0; l < s->v.nlist && !st; l++) {
+        fs_blocks *B = &s->codes[l];
+        int64_t need = blocks_for(s->v.lists[l].size + count[l]);
+        if (need <= B->cap) continue;
+        int64_t cap = B->cap + B->cap / 2 > need ? B->cap + B->cap / 2 : need;
+        uint8_t *data = realloc(B->data, (size_t)cap * bb);
+        if (!data) {
+            st = err_nomem("SCANN code blocks", (size_t)cap * bb);
+            break;
+        }
+        memset(data + (size_t)B->cap * bb, 0, (size_t)(cap - B->cap) * bb);
+        B->data = data;
+        B->cap = cap;
+    }
+    free(count);
+    return st;
+}
+
+static scann_status scann_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
+{
+    scann_impl *s = ix->impl;
+    size_t d = (size_t)ix->p.dim, m = (size_t)s->pq.m, rb = s->rr.row_bytes;
+    size_t bb = fs_block_bytes(s->pq.m);
+    int nt = ix->p.num_threads;
+    int64_t chunk = n < SCANN_ADD_CHUNK ? n : SCANN_ADD_CHUNK;
+    int32_t *assign = malloc((size_t)n * sizeof(int32_t));
+    float *res = s->residual ? malloc((size_t)chunk * d * sizeof(float)) : NULL;
+    uint8_t *codes = malloc((size_t)chunk * m), *row = malloc(rb ? rb : 1);
+    scann_status st = SCANN_OK;
+    if (!assign || (s->residual && !res) || !codes || !row) {
+        st = err_nomem("SCANN add scratch", (size_t)chunk * d * 4);
+        goto done;
+    }
+    /* Assign and reserve everything first: after this point the add cannot fail halfway. */
+    if ((st = ivf_assign(&s->v, x, n, nt, assign))) goto done;
+    if ((st = ivf_reserve(&s->v, assign, n))) goto done;
+    if ((st = reserve_blocks(s, assign, n))) goto done;
+    for (int64_t c = 0; c < n; c += chunk) {
+        int64_t rows = n - c < chunk ? n - c : chunk;
+        const float *xc = x + (size_t)c * d, *enc = xc;
+        if (s->residual) {
+            residuals(&s->v, xc, rows, assign + c, res);
+            enc = res;
+        }
+        /* The weight is along the original vector x, not along the residual (DESIGN 2.4). */
+        if ((st = avq_encode(&s->pq, enc, xc, rows, ix->p.aq_threshold, nt, codes))) goto done;
+        for (int64_t i = 0; i < rows; i++) {
+            int32_t l = assign[c + i];
+            int64_t slot = s->v.lists[l].size;
+            if (rb) rerank_encode(&s->rr, xc + (size_t)i * d, row);
+            ivf_append(&s->v, l, ids[c + i], NULL, row);
+            fs_pack_one(s->codes[l].data + (size_t)(slot / FS_BLOCK) * bb, s->pq.m,
+                        (int)(slot % FS_BLOCK), codes + (size_t)i * m);
+        }
+        index_progress(ix, "add", (double)(c + rows) / n);
+    }
+    ix->ntotal += n;
+done:
+    free(assign), free(res), free(codes), free(row);
+    return st;
+}
+
+/* ---- search ------------------------------------------------------------------------------ */
+
+typedef struct scann_scan {
+    const scann_index *ix;
+    const float *q;
+    int use_loc;      /* push (list, offset) for the rerank stage, else external ids */
+    uint8_t *scratch; /* per worker: float table, uint8 table */
+    float *qscale;    /* per query: table scale a */
+    float *qbias;     /* per query: sum of table row minima */
+} scann_scan;
+
+static size_t worker_bytes(int m)
+{
+    return ((size_t)m * SCANN_KSUB * sizeof(float) + fs_lut_bytes(m) + 63) & ~(size_t)63;
+}
+
+static void scann_begin(void *ctx, int64_t qi, int worker)
+{
+    const scann_scan *c = ctx;
+    const scann_impl *s = c->ix->impl;
+    const pq *p = &s->pq;
+    uint8_t *w = c->scratch + (size_t)worker * worker_bytes(p->m);
+    float *lut = (float *)w;
+    const float *q = c->q + (size_t)qi * p->d;
+    if (s->residual) {
+        pq_lut_ip(p, q, lut);
+        for (size_t i = 0; i < (size_t)p->m * SCANN_KSUB; i++) lut[i] = -lut[i];
+    } else {
+        pq_lut_l2(p, q, lut);
+    }
+    fs_lut_quantize(lut, p->m, w + (size_t)p->m * SCANN_KSUB * sizeof(float), &c->qscale[qi],
+                    &c->qbias[qi]);
+}
+
+static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk *h, int worker)
+{
+    const scann_scan *c = ctx;
+    const scann_impl *s = c->ix->impl;
+    const ivf_list *L = &s->v.lists[l];
+    if (L->size == 0) return;
+    int m = s->pq.m, npairs = fs_m4(m) / 2;
+    const uint8_t *lut = c->scratch + (size_t)worker * worker_bytes(m) +
+                         (size_t)m * SCANN_KSUB * sizeof(float);
+    /* The centre's score on the table's integer scale; 0 for L2, where codes are not residual. */
+    int64_t bias = s->residual ? (int64_t)lrintf(cscore * c->qscale[qi]) : 0;
+    size_t bb = fs_block_bytes(m);
+    uint16_t sums[FS_BLOCK];
+    int nb = blocks_for(L->size);
+    for (int b = 0; b < nb; b++) {
+        float thr_f = topk_threshold(h);
+        int64_t thr = isinf(thr_f) ? 65535 : (int64_t)floorf(thr_f) - bias;
+        if (thr < 0) return; /* the bias alone is worse than the k-th best: skip the list */
+        uint32_t mask = s->kernel(s->codes[l].data + (size_t)b * bb, lut, npairs,
+                                  (uint16_t)(thr > 65535 ? 65535 : thr), sums);
+        if (b == nb - 1 && L->size % FS_BLOCK) mask &= (1u << (L->size % FS_BLOCK)) - 1;
+        while (mask) {
+            int i = __builtin_ctz(mask);
+            mask &= mask - 1;
+            int64_t off = (int64_t)b * FS_BLOCK + i;
+            topk_push(h, (float)(sums[i] + bias), c->use_loc ? ivf_loc(l, off) : L->ids[off]);
+        }
+    }
+}
+
+static scann_status scann_search(const scann_index *ix, int64_t nq, const float *q, int k,
+                                 const search_ctx *sc, float *score, int64_t *ids)
+{
+    const scann_impl *s = ix->impl;
+    int nprobe, nt = sc->num_threads;
+    scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, s->v.nlist, &nprobe);
+    if (st) return st;
+    int rerank = s->rr.kind != SCANN_REORDER_NONE;
+    int kk = rerank ? sc->reorder_k : k;
+    if (kk > ix->ntotal) kk = (int)ix->ntotal;
+    if (kk < k) kk = k;
+    int32_t *lists = malloc((size_t)nq * nprobe * sizeof(int32_t));
+    float *cscore = malloc((size_t)nq * nprobe * sizeof(float));
+    uint8_t *scratch = aligned_alloc(64, (size_t)nt * worker_bytes(s->pq.m));
+    float *qscale = malloc((size_t)nq * sizeof(float)), *qbias = malloc((size_t)nq * sizeof(float));
+    float *cs = rerank ? malloc((size_t)nq * kk * sizeof(float)) : score;
+    int64_t *cl = rerank ? malloc((size_t)nq * kk * sizeof(int64_t)) : ids;
+    if (!lists || !cscore || !scratch || !qscale || !qbias || !cs || !cl) {
+        st = err_nomem("SCANN search scratch", (size_t)nq * (nprobe + kk) * 12);
+        goto done;
+    }
+    if ((st = ivf_probe(&s->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, nt, lists, cscore)))
+        goto done;
+    scann_scan ctx = {ix, q, rerank, scratch, qscale, qbias};
+    ivf_scanner scanner = {&ctx, scann_begin, scann_scan_list};
+    if ((st = ivf_search_lists(nq, kk, nprobe, nt, lists, cscore, &scanner, cs, cl))) goto done;
+    if (rerank) {
+        st = ivf_rerank(&s->v, &s->rr, ix->dk, index_uses_ip(ix), q, nq, k, kk, cl, nt, score, ids);
+    } else {
+        /* Back from the integer scale: score ~ sum of row minima + (S + bias) / a. */
+        for (int64_t qi = 0; qi < nq; qi++)
+            for (int i = 0; i < k; i++) {
+                float *v = &score[qi * k + i];
+                if (ids[qi * k + i] >= 0) *v = qbias[qi] + *v / qscale[qi];
+            }
+    }
+done:
+    free(lists), free(cscore), free(scratch), free(qscale), free(qbias);
+    if (cs != score) free(cs);
+    if (cl != ids) free(cl);
+    return st;
+}
+
+static size_t scann_memory(const scann_index *ix)
+{
+    const scann_impl *s = ix->impl;
+    size_t b = sizeof *s + ivf_memory(&s->v) + pq_memory(&s->pq);
+    if (s->codes)
+        for (int l = 0; l < s->v.nlist; l++)
+            b += sizeof(fs_blocks) + (size_t)s->codes[l].cap * fs_block_bytes(s->pq.m);
+    if (s->rr.scale) b += 2 * (size_t)ix->p.dim * sizeof(float);
+    return b;
+}
+
+static void scann_destroy(scann_index *ix)
+{
+    scann_impl *s = ix->impl;
+    if (!s) return;
+    scann_release(s);
+    free(s);
+    ix->impl = NULL;
+}
+
+static const index_ops scann_ops = {scann_train, scann_add, scann_search, scann_memory,
+                                    scann_destroy};
+
+scann_status scann_init(scann_index *ix)
+{
+    if (ix->p.dims_per_block == 0) ix->p.dims_per_block = 2;
+    if (ix->p.dims_per_block > ix->p.dim)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "SCANN: dims_per_block=%d exceeds dim=%d",
+                       ix->p.dims_per_block, ix->p.dim);
+    int m = (ix->p.dim + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
+    scann_status st = pq_check_shape(ix->p.dim, m);
+    if (st) return st;
+    scann_impl *s = calloc(1, sizeof *s);
+    if (!s) return err_nomem("SCANN index", sizeof *s);
+    s->kernel = fs_kernel_for(ix->dk->isa);
+    ix->impl = s;
+    ix->ops = &scann_ops;
+    return SCANN_OK;
+}

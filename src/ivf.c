@@ -1,0 +1,354 @@
+/* ivf.c - partitions, inverted lists, probing and the list-scan driver; see ivf.h. */
+#include "ivf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "blas.h"
+#include "error.h"
+#include "kmeans.h"
+#include "rerank.h"
+#include "threads.h"
+
+#define IVF_PROBE_QB 64      /* queries per sgemm probe block */
+#define IVF_PROBE_MIN_NQ 8   /* below this, probe with the row kernel */
+
+scann_status ivf_init(ivf *v, int nlist, int d, size_t code_size, size_t extra_size)
+{
+    memset(v, 0, sizeof *v);
+    v->nlist = nlist;
+    v->d = d;
+    v->code_size = code_size;
+    v->extra_size = extra_size;
+    v->centres = calloc((size_t)nlist * d, sizeof(float));
+    v->cnorm2 = calloc((size_t)nlist, sizeof(float));
+    v->lists = calloc((size_t)nlist, sizeof(ivf_list));
+    if (!v->centres || !v->cnorm2 || !v->lists) {
+        ivf_free(v);
+        return err_nomem("IVF centres and lists", (size_t)nlist * (d * 4 + 4 + sizeof(ivf_list)));
+    }
+    return SCANN_OK;
+}
+
+void ivf_free(ivf *v)
+{
+    if (v->lists)
+        for (int l = 0; l < v->nlist; l++) {
+            free(v->lists[l].ids);
+            free(v->lists[l].codes);
+            free(v->lists[l].extra);
+        }
+    free(v->lists);
+    free(v->centres);
+    free(v->cnorm2);
+    memset(v, 0, sizeof *v);
+}
+
+scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t train_size,
+                       int iters, uint64_t seed, int nthreads, const dist_kernels *dk)
+{
+    /* Defaults: 12 Lloyd iterations (ScaNN's choice); a sample of 100k points or 64 per
+     * centre, whichever is larger (kmeans caps it at n). */
+    if (iters <= 0) iters = 12;
+    if (train_size <= 0) train_size = 64LL * v->nlist > 100000 ? 64LL * v->nlist : 100000;
+    kmeans_opts o = {iters, spherical, train_size, seed, nthreads, dk};
+    scann_status st = kmeans_train(x, n, v->d, v->nlist, &o, v->centres, NULL);
+    if (st) return st;
+    for (int l = 0; l < v->nlist; l++) {
+        const float *c = v->centres + (size_t)l * v->d;
+        v->cnorm2[l] = dk->ip(c, c, (size_t)v->d);
+    }
+    return SCANN_OK;
+}
+
+scann_status ivf_assign(const ivf *v, const float *x, int64_t n, int nthreads, int32_t *list)
+{
+    return kmeans_assign(x, n, v->d, v->d, v->centres, v->nlist, nthreads, list, NULL);
+}
+
+/* Grow to at least need: exactly need for a bulk add (no slack in a freshly built index),
+ * else by half again, so vector-at-a-time adds stay amortised O(1). */
+static scann_status list_grow(ivf *v, ivf_list *L, int64_t need)
+{
+    int64_t cap = L->cap + L->cap / 2;
+    if (cap < need) cap = need;
+    int64_t *ids = realloc(L->ids, (size_t)cap * sizeof(int64_t));
+    if (!ids) return err_nomem("IVF list ids", (size_t)cap * 8);
+    L->ids = ids;
+    if (v->code_size) { /* SCANN keeps its codes in packed blocks instead: code_size 0 */
+        uint8_t *codes = realloc(L->codes, (size_t)cap * v->code_size);
+        if (!codes) return err_nomem("IVF list codes", (size_t)cap * v->code_size);
+        L->codes = codes;
+    }
+    if (v->extra_size) {
+        uint8_t *extra = realloc(L->extra, (size_t)cap * v->extra_size);
+        if (!extra) return err_nomem("IVF list rerank rows", (size_t)cap * v->extra_size);
+        L->extra = extra;
+    }
+    L->cap = cap;
+    return SCANN_OK;
+}
+
+scann_status ivf_append(ivf *v, int32_t l, int64_t id, const uint8_t *code, const uint8_t *extra)
+{
+    ivf_list *L = &v->lists[l];
+    if (L->size == 0xffffffffLL)
+        return err_set(SCANN_ERR_UNSUPPORTED, "IVF list %d is full (2^32 - 1 vectors)", l);
+    if (L->size == L->cap) {
+        scann_status st = list_grow(v, L, L->size < 16 ? 16 : L->size + 1);
+        if (st) return st;
+    }
+    L->ids[L->size] = id;
+    if (v->code_size) memcpy(L->codes + (size_t)L->size * v->code_size, code, v->code_size);
+    if (v->extra_size) memcpy(L->extra + (size_t)L->size * v->extra_size, extra, v->extra_size);
+    L->size++;
+    return SCANN_OK;
+}
+
+scann_status ivf_reserve(ivf *v, const int32_t *assign, int64_t n)
+{
+    int64_t *count = calloc((size_t)v->nlist, sizeof(int64_t));
+    if (!count) return err_nomem("IVF list counts", (size_t)v->nlist * 8);
+    for (int64_t i = 0; i < n; i++) count[assign[i]]++;
+    scann_status st = SCANN_OK;
+    for (int l = 0; l < v->nlist && !st; l++) {
+        ivf_list *L = &v->lists[l];
+        if (L->size + count[l] > 0xffffffffLL)
+            st = err_set(SCANN_ERR_UNSUPPORTED, "IVF list %d would exceed 2^32 - 1 vectors", l);
+        else if (L->size + count[l] > L->cap)
+            st = list_grow(v, L, L->size + count[l]);
+    }
+    free(count);
+    return st;
+}
+
+scann_status ivf_resolve_nlist(int requested, int64_t n, int *nlist)
+{
+    int64_t nl = requested;
+    if (nl == 0) {
+        nl = 1;
+        while ((nl + 1) * (nl + 1) <= n) nl++;
+    }
+    if (nl > n)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "train: nlist=%lld is larger than the %lld training vectors", (long long)nl,
+                       (long long)n);
+    *nlist = (int)nl;
+    return SCANN_OK;
+}
+
+scann_status ivf_resolve_nprobe(int call, int index_default, int nlist, int *nprobe)
+{
+    int np = call ? call : index_default;
+    if (np == 0) np = nlist / 16 > 1 ? nlist / 16 : 1;
+    if (np > nlist)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: nprobe=%d is larger than nlist=%d", np,
+                       nlist);
+    *nprobe = np;
+    return SCANN_OK;
+}
+
+size_t ivf_memory(const ivf *v)
+{
+    size_t b = (size_t)v->nlist * ((size_t)v->d * sizeof(float) + sizeof(float) + sizeof(ivf_list));
+    for (int l = 0; l < v->nlist; l++)
+        b += (size_t)v->lists[l].cap * (sizeof(int64_t) + v->code_size + v->extra_size);
+    return b;
+}
+
+/* ---- probing ---------------------------------------------------------------------------- */
+
+typedef struct probe_job {
+    const ivf *v;
+    const dist_kernels *dk;
+    const float *q;
+    int64_t nq;
+    int ip, nprobe;
+    int32_t *lists;
+    float *cscore;
+    float *scratch; /* per worker: probe_scratch_floats() */
+} probe_job;
+
+/* Per worker: QB * nlist scores, nprobe int64 heap ids, nprobe heap scores; rounded to 16
+ * floats so every worker's int64 slots stay 8-byte aligned. */
+static size_t probe_scratch_floats(int nlist, int nprobe)
+{
+    size_t f = (size_t)IVF_PROBE_QB * nlist + (size_t)nprobe * 3;
+    return (f + 15) / 16 * 16;
+}
+
+/* Keep the nprobe best of one query's centre scores s[0..nlist). */
+static void select_lists(const probe_job *j, const float *s, int64_t qi, float *hs, int64_t *hi)
+{
+    topk h;
+    topk_init(&h, j->nprobe, hs, hi);
+    for (int l = 0; l < j->v->nlist; l++)
+        if (s[l] <= topk_threshold(&h)) topk_push(&h, s[l], l);
+    topk_finish(&h, hs, hi);
+    for (int p = 0; p < j->nprobe; p++) {
+        j->lists[qi * j->nprobe + p] = (int32_t)hi[p];
+        j->cscore[qi * j->nprobe + p] = hs[p];
+    }
+}
+
+static void probe_task(void *ctx, int64_t task, int worker)
+{
+    probe_job *j = ctx;
+    const ivf *v = j->v;
+    int d = v->d, nlist = v->nlist;
+    float *S = j->scratch + (size_t)worker * probe_scratch_floats(nlist, j->nprobe);
+    int64_t *hi = (int64_t *)(S + (size_t)IVF_PROBE_QB * nlist); /* QB * nlist is even */
+    float *hs = (float *)(hi + j->nprobe);
+    int64_t q0 = task * IVF_PROBE_QB;
+    int qb = (int)(j->nq - q0 < IVF_PROBE_QB ? j->nq - q0 : IVF_PROBE_QB);
+    const float *qblk = j->q + (size_t)q0 * d;
+    if (j->nq < IVF_PROBE_MIN_NQ) {
+        for (int i = 0; i < qb; i++) {
+            float *s = S + (size_t)i * nlist;
+            if (j->ip) {
+                j->dk->ip_rows(qblk + (size_t)i * d, v->centres, (size_t)nlist, (size_t)d, s);
+                for (int l = 0; l < nlist; l++) s[l] = -s[l];
+            } else {
+                j->dk->l2_rows(qblk + (size_t)i * d, v->centres, (size_t)nlist, (size_t)d, s);
+            }
+        }
+    } else {
+        blas_sgemm_abt(qb, nlist, d, qblk, d, v->centres, d, S, nlist);
+        for (int i = 0; i < qb; i++) {
+            float *s = S + (size_t)i * nlist;
+            const float *qi = qblk + (size_t)i * d;
+            if (j->ip) {
+                for (int l = 0; l < nlist; l++) s[l] = -s[l];
+            } else {
+                float qn = j->dk->ip(qi, qi, (size_t)d);
+                for (int l = 0; l < nlist; l++) {
+                    float t = qn + v->cnorm2[l] - 2.0f * s[l];
+                    s[l] = t > 0 ? t : 0;
+                }
+            }
+        }
+    }
+    for (int i = 0; i < qb; i++) select_lists(j, S + (size_t)i * nlist, q0 + i, hs, hi);
+}
+
+scann_status ivf_probe(const ivf *v, const dist_kernels *dk, const float *q, int64_t nq, int ip,
+                       int nprobe, int nthreads, int32_t *lists, float *cscore)
+{
+    int64_t ntasks = (nq + IVF_PROBE_QB - 1) / IVF_PROBE_QB;
+    if (nthreads > ntasks) nthreads = (int)ntasks;
+    size_t per = probe_scratch_floats(v->nlist, nprobe);
+    float *scratch = malloc((size_t)nthreads * per * sizeof(float));
+    if (!scratch) return err_nomem("probe scratch", (size_t)nthreads * per * sizeof(float));
+    probe_job j = {v, dk, q, nq, ip, nprobe, lists, cscore, scratch};
+    par_for(nthreads, ntasks, probe_task, &j);
+    free(scratch);
+    return SCANN_OK;
+}
+
+/* ---- list scanning ---------------------------------------------------------------------- */
+
+int ivf_parts_per_query(int64_t nq, int nprobe, int nthreads)
+{
+    if (nq >= nthreads) return 1;
+    int parts = (int)((nthreads + nq - 1) / nq);
+    return parts > nprobe ? nprobe : parts;
+}
+
+typedef struct scan_job {
+    const ivf_scanner *sc;
+    int kk, nprobe, parts;
+    const int32_t *lists;
+    const float *cscore;
+    float *score; /* (nq * parts) * kk */
+    int64_t *id;
+} scan_job;
+
+static void scan_task(void *ctx, int64_t task, int worker)
+{
+    scan_job *j = ctx;
+    int64_t qi = task / j->parts;
+    int part = (int)(task % j->parts);
+    topk h;
+    topk_init(&h, j->kk, j->score + (size_t)task * j->kk, j->id + (size_t)task * j->kk);
+    j->sc->begin_query(j->sc->ctx, qi, worker);
+    for (int p = part; p < j->nprobe; p += j->parts)
+        j->sc->scan_list(j->sc->ctx, qi, j->lists[qi * j->nprobe + p],
+                         j->cscore[qi * j->nprobe + p], &h, worker);
+    topk_finish(&h, h.score, h.id);
+}
+
+scann_status ivf_search_lists(int64_t nq, int kk, int nprobe, int nthreads, const int32_t *lists,
+                              const float *cscore, const ivf_scanner *sc, float *out_score,
+                              int64_t *out_id)
+{
+    int parts = ivf_parts_per_query(nq, nprobe, nthreads);
+    if (parts == 1) {
+        scan_job j = {sc, kk, nprobe, 1, lists, cscore, out_score, out_id};
+        par_for(nthreads, nq, scan_task, &j);
+        return SCANN_OK;
+    }
+    size_t slots = (size_t)nq * parts * kk;
+    float *ps = malloc(slots * sizeof(float));
+    int64_t *pi = malloc(slots * sizeof(int64_t));
+    if (!ps || !pi) {
+        free(ps);
+        free(pi);
+        return err_nomem("partial results", slots * 12);
+    }
+    scan_job j = {sc, kk, nprobe, parts, lists, cscore, ps, pi};
+    par_for(nthreads, nq * parts, scan_task, &j);
+    for (int64_t qi = 0; qi < nq; qi++) {
+        topk h;
+        topk_init(&h, kk, out_score + (size_t)qi * kk, out_id + (size_t)qi * kk);
+        for (size_t c = (size_t)qi * parts * kk; c < (size_t)(qi + 1) * parts * kk; c++)
+            if (pi[c] >= 0) topk_push(&h, ps[c], pi[c]);
+        topk_finish(&h, h.score, h.id);
+    }
+    free(ps);
+    free(pi);
+    return SCANN_OK;
+}
+
+/* ---- rerank ------------------------------------------------------------------------------ */
+
+typedef struct rerank_job {
+    const ivf *v;
+    const rerank_store *rr;
+    const dist_kernels *dk;
+    int ip, k, kk;
+    const float *q;
+    const int64_t *cand_loc;
+    float *score;
+    int64_t *ids;
+    float *tmp; /* per worker: d floats */
+} rerank_job;
+
+static void rerank_task(void *ctx, int64_t qi, int worker)
+{
+    rerank_job *j = ctx;
+    size_t d = (size_t)j->v->d;
+    topk h;
+    topk_init(&h, j->k, j->score + (size_t)qi * j->k, j->ids + (size_t)qi * j->k);
+    for (int c = 0; c < j->kk; c++) {
+        int64_t loc = j->cand_loc[(size_t)qi * j->kk + c];
+        if (loc < 0) break; /* candidates are sorted best first: the rest are empty too */
+        const ivf_list *L = &j->v->lists[ivf_loc_list(loc)];
+        int64_t off = ivf_loc_offset(loc);
+        float s = rerank_score(j->rr, j->dk, j->ip, j->q + (size_t)qi * d,
+                               L->extra + (size_t)off * j->rr->row_bytes, j->tmp + worker * d);
+        topk_push(&h, s, L->ids[off]);
+    }
+    topk_finish(&h, h.score, h.id);
+}
+
+scann_status ivf_rerank(const ivf *v, const rerank_store *rr, const dist_kernels *dk, int ip,
+                        const float *q, int64_t nq, int k, int kk, const int64_t *cand_loc,
+                        int nthreads, float *score, int64_t *ids)
+{
+    float *tmp = malloc((size_t)nthreads * v->d * sizeof(float));
+    if (!tmp) return err_nomem("rerank scratch", (size_t)nthreads * v->d * 4);
+    rerank_job j = {v, rr, dk, ip, k, kk, q, cand_loc, score, ids, tmp};
+    par_for(nthreads, nq, rerank_task, &j);
+    free(tmp);
+    return SCANN_OK;
+}

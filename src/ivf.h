@@ -1,0 +1,111 @@
+/*
+ * ivf.h - partitions and inverted lists shared by IVF_FLAT, IVF_PQ and SCANN.
+ *
+ * A trained ivf has nlist centres. Each list holds, for its vectors in insertion order, the
+ * external id, a fixed-size code (the kind's codec: floats for IVF_FLAT, PQ bytes for IVF_PQ)
+ * and an optional fixed-size "extra" row (rerank data), all at the same offset, so a candidate
+ * is fully identified by (list, offset): ivf_loc packs the pair into the int64 a topk slot
+ * carries until the final answer needs the external id.
+ *
+ * Database vectors go to their nearest centre by L2; queries choose lists by the search metric
+ * (largest <q, c> for inner product / cosine), as ScaNN and faiss do.
+ */
+#ifndef SCANN_IVF_H
+#define SCANN_IVF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distance/distance.h"
+#include "scann.h"
+#include "topk.h"
+
+typedef struct ivf_list {
+    int64_t *ids;     /* size external ids */
+    uint8_t *codes;   /* size * code_size bytes */
+    uint8_t *extra;   /* size * extra_size bytes, NULL when extra_size == 0 */
+    int64_t size;     /* vectors in the list */
+    int64_t cap;      /* vectors the buffers can hold */
+} ivf_list;
+
+typedef struct ivf {
+    int nlist;
+    int d;
+    size_t code_size;  /* bytes of codec payload per vector */
+    size_t extra_size; /* bytes of rerank row per vector (0 = none) */
+    float *centres;    /* nlist x d */
+    float *cnorm2;     /* nlist squared norms (L2 probing through sgemm) */
+    ivf_list *lists;   /* nlist lists */
+} ivf;
+
+static inline int64_t ivf_loc(int32_t list, int64_t offset) { return (int64_t)list << 32 | offset; }
+static inline int32_t ivf_loc_list(int64_t loc) { return (int32_t)(loc >> 32); }
+static inline int64_t ivf_loc_offset(int64_t loc) { return loc & 0xffffffffLL; }
+
+/* Allocate centres and empty lists. Frees nothing on failure beyond what it allocated. */
+scann_status ivf_init(ivf *v, int nlist, int d, size_t code_size, size_t extra_size);
+void ivf_free(ivf *v);
+
+/* k-means on (a sample of) x; spherical for inner-product metrics. */
+scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t train_size,
+                       int iters, uint64_t seed, int nthreads, const dist_kernels *dk);
+
+/* Nearest centre (L2) of each of n vectors. */
+scann_status ivf_assign(const ivf *v, const float *x, int64_t n, int nthreads, int32_t *list);
+
+/* Make room for n more vectors assigned to lists assign[0..n): after it succeeds, ivf_append
+ * of those vectors cannot fail, so an add either happens whole or not at all. */
+scann_status ivf_reserve(ivf *v, const int32_t *assign, int64_t n);
+
+/* Append one vector's id, code and extra row to list l (grows by doubling). */
+scann_status ivf_append(ivf *v, int32_t l, int64_t id, const uint8_t *code, const uint8_t *extra);
+
+/* Heap bytes of centres and lists (capacity, not size: what the process really holds). */
+size_t ivf_memory(const ivf *v);
+
+/*
+ * The nprobe best lists of each query, best first: lists[q * nprobe + j] and cscore, the
+ * internal score of that centre (||q - c||^2 for L2, -<q, c> for inner product). Batches go
+ * through sgemm; a few queries use the row kernel.
+ */
+scann_status ivf_probe(const ivf *v, const dist_kernels *dk, const float *q, int64_t nq, int ip,
+                       int nprobe, int nthreads, int32_t *lists, float *cscore);
+
+/*
+ * Scanning callbacks of a kind. begin_query runs once per (query, worker) before that worker
+ * scans the query's lists (per-query tables go there); scan_list offers the list's vectors to h.
+ */
+typedef struct ivf_scanner {
+    void *ctx;
+    void (*begin_query)(void *ctx, int64_t qi, int worker);
+    void (*scan_list)(void *ctx, int64_t qi, int32_t list, float cscore, topk *h, int worker);
+} ivf_scanner;
+
+/*
+ * Scan the probed lists of nq queries, keeping the kk best (score, id) per query into
+ * out_score/out_id (nq * kk, best first). Parallel over queries; when there are fewer queries
+ * than threads, a query's lists are split between threads and the partial heaps merged.
+ */
+scann_status ivf_search_lists(int64_t nq, int kk, int nprobe, int nthreads, const int32_t *lists,
+                              const float *cscore, const ivf_scanner *sc, float *out_score,
+                              int64_t *out_id);
+
+struct rerank_store;
+/*
+ * Exact re-scoring: for each query, the kk candidate locations (ivf_loc, best first, -1 = none)
+ * are scored against their lists' extra rows with the rerank store, and the k best go to
+ * score/ids (nq * k) with external ids. Reads only the candidates' rows.
+ */
+scann_status ivf_rerank(const ivf *v, const struct rerank_store *rr, const dist_kernels *dk,
+                        int ip, const float *q, int64_t nq, int k, int kk, const int64_t *cand_loc,
+                        int nthreads, float *score, int64_t *ids);
+
+/* nlist for n training vectors: params' nlist, or about sqrt(n); errors when nlist > n. */
+scann_status ivf_resolve_nlist(int requested, int64_t n, int *nlist);
+/* nprobe for a search: the call's, else the index's, else max(1, nlist / 16); must be <= nlist. */
+scann_status ivf_resolve_nprobe(int call, int index_default, int nlist, int *nprobe);
+
+/* Threads a search may use for nq queries split into parts: the parts per query. */
+int ivf_parts_per_query(int64_t nq, int nprobe, int nthreads);
+
+#endif

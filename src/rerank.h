@@ -1,0 +1,46 @@
+/*
+ * rerank.h - compact copies of vectors for exact re-scoring of the best candidates.
+ *
+ * A store row is row_bytes bytes per vector: float32 (4d), bfloat16 (2d), int8 (d) or nothing.
+ * The index keeps rows next to its codes (in list order), so the rerank stage touches only the
+ * candidates' rows. int8 uses a per-dimension scale s_j = 127 / max_i |x_ij| learned at train
+ * time (values beyond the training range are clamped); scores decode the row and use the
+ * exact float kernels, so every store ranks by the same arithmetic up to its rounding.
+ */
+#ifndef SCANN_RERANK_H
+#define SCANN_RERANK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distance/distance.h"
+#include "scann.h"
+
+typedef struct rerank_store {
+    scann_reorder kind;
+    int d;
+    size_t row_bytes;   /* 0 for SCANN_REORDER_NONE */
+    float *scale;       /* int8 only: d scales (x_int8 = round(x * scale)); else NULL */
+    float *inv_scale;   /* int8 only: 1 / scale, 0 where scale is 0 */
+} rerank_store;
+
+/* Set up a store of the given kind for dimension d. Training data (n rows) sets int8 scales;
+ * other kinds ignore it. Free with rerank_free. */
+scann_status rerank_init(rerank_store *s, scann_reorder kind, int d, const float *train,
+                         int64_t n);
+void rerank_free(rerank_store *s);
+
+/* Encode one vector into row_bytes bytes at out. */
+void rerank_encode(const rerank_store *s, const float *x, uint8_t *out);
+/* Decode one row into d floats (the store's approximation of the vector). */
+void rerank_decode(const rerank_store *s, const uint8_t *row, float *out);
+/* Internal score (smaller is better) of query q against a stored row: squared L2, or minus the
+ * inner product when ip is set. tmp is d floats of scratch. */
+float rerank_score(const rerank_store *s, const dist_kernels *dk, int ip, const float *q,
+                   const uint8_t *row, float *tmp);
+
+/* bfloat16 conversion, round to nearest even (NaN stays NaN). */
+uint16_t rerank_f32_to_bf16(float f);
+float rerank_bf16_to_f32(uint16_t h);
+
+#endif
