@@ -29,7 +29,7 @@
 #include "error.h"
 #include "threads.h"
 
-#define AVQ_MAX_ROUNDS 10 /* ScaNN's bound; in practice rounds stop after 1-3 */
+#define AVQ_MAX_ROUNDS 10 /* ScaNN's bound; measured: about one changing round per vector */
 #define AVQ_CHUNK 256     /* vectors per parallel task: fixed, so tasks never depend on threads */
 
 float avq_eta(float threshold, int d, float x_norm2)
@@ -49,14 +49,12 @@ size_t avq_scratch_floats(const pq *p)
 
 /* ---- tables --------------------------------------------------------------------------------- */
 
-/* 1 / ||x|| as a float, or 0 for x = 0 (par is then 0 and the code stays plain). The norm is
- * summed in double in index order so every path sees the same value. */
-static float inv_norm(const float *x, int d, double *norm2)
+/* ||x||^2 summed in double in index order: eta and the direction of every path come from it. */
+static double norm2_of(const float *x, int d)
 {
     double s = 0;
     for (int i = 0; i < d; i++) s += (double)x[i] * x[i];
-    *norm2 = s;
-    return s > 0 && isfinite(s) ? (float)(1.0 / sqrt(s)) : 0.0f;
+    return s;
 }
 
 /* The specification: centres as pq stores them, c[k * len + q]. v and x point at the block. */
@@ -251,13 +249,13 @@ static int descend(const float *err2, const float *par, int m, int ksub, float e
 /* One vector. ct: transposed codebooks for the fast tables, or NULL for the specification path
  * straight from p's layout. */
 static int encode_vec(const pq *p, const float *ct, tables_fn tables, const float *v,
-                      const float *x, float eta, uint8_t *codes, float *scratch)
+                      const float *x, double norm2, float eta, uint8_t *codes, float *scratch)
 {
     int m = p->m, ksub = p->ksub;
     float *err2 = scratch, *par = scratch + (size_t)m * ksub;
     uint32_t *buf = (uint32_t *)(par + (size_t)m * ksub);
-    double norm2;
-    float inv = inv_norm(x, p->d, &norm2);
+    /* xh = x * inv; for x = 0 (or a non-finite norm) par is all 0 and the code stays plain. */
+    float inv = norm2 > 0 && isfinite(norm2) ? (float)(1.0 / sqrt(norm2)) : 0.0f;
     for (int j = 0; j < m; j++) {
         int off = pq_off(p, j), len = pq_len(p, j);
         float *ej = err2 + (size_t)j * ksub, *aj = par + (size_t)j * ksub;
@@ -276,14 +274,13 @@ static int encode_vec(const pq *p, const float *ct, tables_fn tables, const floa
 int avq_encode_one(const pq *p, const float *v, const float *x, float eta, uint8_t *codes,
                    float *scratch)
 {
-    return encode_vec(p, NULL, NULL, v, x, eta, codes, scratch);
+    return encode_vec(p, NULL, NULL, v, x, norm2_of(x, p->d), eta, codes, scratch);
 }
 
 double avq_loss(const pq *p, const float *v, const float *x, float eta, const uint8_t *codes)
 {
-    double xx = 0, ee = 0, ep = 0;
-    for (int i = 0; i < p->d; i++) xx += (double)x[i] * x[i];
-    double inv = xx > 0 ? 1.0 / sqrt(xx) : 0.0;
+    double xx = norm2_of(x, p->d), ee = 0, ep = 0;
+    double inv = xx > 0 && isfinite(xx) ? 1.0 / sqrt(xx) : 0.0; /* x = 0: all error is "perp" */
     for (int j = 0; j < p->m; j++) {
         const float *c = pq_centre(p, j, codes[j]);
         int off = pq_off(p, j);
@@ -318,10 +315,9 @@ static void encode_task(void *ctx, int64_t task, int worker)
     float *scratch = j->scratch + (size_t)worker * j->scratch_per;
     for (int64_t i = lo; i < hi; i++) {
         const float *v = j->v + (size_t)i * p->d, *x = j->x + (size_t)i * p->d;
-        double norm2 = 0; /* same order as inv_norm */
-        for (int t = 0; t < p->d; t++) norm2 += (double)x[t] * x[t];
+        double norm2 = norm2_of(x, p->d);
         float eta = avq_eta(j->threshold, p->d, (float)norm2);
-        encode_vec(p, j->ct, j->tables, v, x, eta, j->codes + (size_t)i * p->m, scratch);
+        encode_vec(p, j->ct, j->tables, v, x, norm2, eta, j->codes + (size_t)i * p->m, scratch);
     }
 }
 
@@ -345,6 +341,9 @@ scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, 
     if (!p || !p->codebooks || (n > 0 && (!v || !x || !codes)))
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "avq_encode: codebooks, v, x and codes are "
                                                    "required");
+    if (p->ksub < 1 || p->ksub > 256)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "avq_encode: ksub = %d must be in [1, 256] "
+                                                   "(one-byte codes)", p->ksub);
     if (n < 0 || nthreads < 1)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "avq_encode: n = %lld and nthreads = %d must "
                                                    "be >= 0 and >= 1", (long long)n, nthreads);

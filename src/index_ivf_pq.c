@@ -262,7 +262,8 @@ static scann_status ivfpq_search(const scann_index *ix, int64_t nq, const float 
     ivf_scanner scanner = {&ctx, ivfpq_begin, ivfpq_scan_list};
     if ((st = ivf_search_lists(nq, kk, nprobe, nt, lists, cscore, &scanner, cs, cl))) goto done;
     if (rerank)
-        st = ivf_rerank(&f->v, &f->rr, ix->dk, index_uses_ip(ix), q, nq, k, kk, cl, nt, score, ids);
+        st = ivf_rerank(&f->v, &f->rr, ix->dk, index_uses_ip(ix), q, nq, k, kk, cl, NULL, nt, score,
+                        ids);
 done:
     free(lists);
     free(cscore);
@@ -276,8 +277,7 @@ static size_t ivfpq_memory(const scann_index *ix)
 {
     const ivfpq *f = ix->impl;
     size_t pre = f->precomp ? (size_t)f->v.nlist * f->pq.m * IVFPQ_KSUB * sizeof(float) : 0;
-    return sizeof *f + ivf_memory(&f->v) + pq_memory(&f->pq) + pre +
-           (f->rr.scale ? 2 * (size_t)ix->p.dim * sizeof(float) : 0);
+    return sizeof *f + ivf_memory(&f->v) + pq_memory(&f->pq) + pre;
 }
 
 static void ivfpq_destroy(scann_index *ix)

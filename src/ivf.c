@@ -321,7 +321,15 @@ typedef struct rerank_job {
     float *score;
     int64_t *ids;
     float *tmp; /* per worker: d floats */
+    const ivf_rerank_base *base;
 } rerank_job;
+
+static void prefetch_row(const rerank_job *j, int64_t loc)
+{
+    const uint8_t *row = j->v->lists[ivf_loc_list(loc)].extra +
+                         (size_t)ivf_loc_offset(loc) * j->rr->row_bytes;
+    for (size_t b = 0; b < j->rr->row_bytes; b += 64) __builtin_prefetch(row + b);
+}
 
 static void rerank_task(void *ctx, int64_t qi, int worker)
 {
@@ -329,13 +337,27 @@ static void rerank_task(void *ctx, int64_t qi, int worker)
     size_t d = (size_t)j->v->d;
     topk h;
     topk_init(&h, j->k, j->score + (size_t)qi * j->k, j->ids + (size_t)qi * j->k);
+    const int64_t *cand = j->cand_loc + (size_t)qi * j->kk;
+    if (j->kk > 0 && cand[0] >= 0) prefetch_row(j, cand[0]);
     for (int c = 0; c < j->kk; c++) {
-        int64_t loc = j->cand_loc[(size_t)qi * j->kk + c];
+        int64_t loc = cand[c];
         if (loc < 0) break; /* candidates are sorted best first: the rest are empty too */
+        /* Rows are scattered over the lists (3 KB each at d = 784): fetching the next one
+         * while this one is scored hides most of the memory latency. */
+        if (c + 1 < j->kk && cand[c + 1] >= 0) prefetch_row(j, cand[c + 1]);
         const ivf_list *L = &j->v->lists[ivf_loc_list(loc)];
         int64_t off = ivf_loc_offset(loc);
-        float s = rerank_score(j->rr, j->dk, j->ip, j->q + (size_t)qi * d,
-                               L->extra + (size_t)off * j->rr->row_bytes, j->tmp + worker * d);
+        const uint8_t *row = L->extra + (size_t)off * j->rr->row_bytes;
+        const float *qv = j->q + (size_t)qi * d;
+        float *tmp = j->tmp + worker * d, s;
+        if (j->base) {
+            /* The row holds x minus an approximation the index can rebuild: add it back. */
+            rerank_decode(j->rr, row, tmp);
+            j->base->add(j->base->ctx, loc, tmp);
+            s = j->ip ? -j->dk->ip(qv, tmp, d) : j->dk->l2(qv, tmp, d);
+        } else {
+            s = rerank_score(j->rr, j->dk, j->ip, qv, row, tmp);
+        }
         topk_push(&h, s, L->ids[off]);
     }
     topk_finish(&h, h.score, h.id);
@@ -343,11 +365,11 @@ static void rerank_task(void *ctx, int64_t qi, int worker)
 
 scann_status ivf_rerank(const ivf *v, const rerank_store *rr, const dist_kernels *dk, int ip,
                         const float *q, int64_t nq, int k, int kk, const int64_t *cand_loc,
-                        int nthreads, float *score, int64_t *ids)
+                        const ivf_rerank_base *base, int nthreads, float *score, int64_t *ids)
 {
     float *tmp = malloc((size_t)nthreads * v->d * sizeof(float));
     if (!tmp) return err_nomem("rerank scratch", (size_t)nthreads * v->d * 4);
-    rerank_job j = {v, rr, dk, ip, k, kk, q, cand_loc, score, ids, tmp};
+    rerank_job j = {v, rr, dk, ip, k, kk, q, cand_loc, score, ids, tmp, base};
     par_for(nthreads, nq, rerank_task, &j);
     free(tmp);
     return SCANN_OK;

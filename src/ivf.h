@@ -91,14 +91,23 @@ scann_status ivf_search_lists(int64_t nq, int kk, int nprobe, int nthreads, cons
                               int64_t *out_id);
 
 struct rerank_store;
+
+/* When rerank rows store x minus an approximation the index can rebuild (SCANN's narrow
+ * stores keep the quantization error), add(ctx, loc, row) adds that approximation of the
+ * vector at loc to the decoded row, in place. */
+typedef struct ivf_rerank_base {
+    void *ctx;
+    void (*add)(void *ctx, int64_t loc, float *row);
+} ivf_rerank_base;
+
 /*
  * Exact re-scoring: for each query, the kk candidate locations (ivf_loc, best first, -1 = none)
- * are scored against their lists' extra rows with the rerank store, and the k best go to
- * score/ids (nq * k) with external ids. Reads only the candidates' rows.
+ * are scored against their lists' extra rows with the rerank store (plus base, if not NULL),
+ * and the k best go to score/ids (nq * k) with external ids. Reads only the candidates' rows.
  */
 scann_status ivf_rerank(const ivf *v, const struct rerank_store *rr, const dist_kernels *dk,
                         int ip, const float *q, int64_t nq, int k, int kk, const int64_t *cand_loc,
-                        int nthreads, float *score, int64_t *ids);
+                        const ivf_rerank_base *base, int nthreads, float *score, int64_t *ids);
 
 /* nlist for n training vectors: params' nlist, or about sqrt(n); errors when nlist > n. */
 scann_status ivf_resolve_nlist(int requested, int64_t n, int *nlist);

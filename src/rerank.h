@@ -1,11 +1,12 @@
 /*
  * rerank.h - compact copies of vectors for exact re-scoring of the best candidates.
  *
- * A store row is row_bytes bytes per vector: float32 (4d), bfloat16 (2d), int8 (d) or nothing.
- * The index keeps rows next to its codes (in list order), so the rerank stage touches only the
- * candidates' rows. int8 uses a per-dimension scale s_j = 127 / max_i |x_ij| learned at train
- * time (values beyond the training range are clamped); scores decode the row and use the
- * exact float kernels, so every store ranks by the same arithmetic up to its rounding.
+ * A store row is row_bytes bytes per vector: float32 (4d), bfloat16 (2d), int8 (d + 4) or
+ * nothing (0). The index keeps rows next to its codes (in list order), so the rerank stage
+ * touches only the candidates' rows. An int8 row is a per-vector float step = max_j |x_j| / 127
+ * (finite components only) followed by d codes round(x_j / step) in [-127, 127]; decoding is
+ * q_j * step, so no training data is needed and nothing is clamped. Scores decode the row and
+ * use the exact float kernels, so every store ranks by the same arithmetic up to its rounding.
  */
 #ifndef SCANN_RERANK_H
 #define SCANN_RERANK_H
@@ -19,13 +20,11 @@
 typedef struct rerank_store {
     scann_reorder kind;
     int d;
-    size_t row_bytes;   /* 0 for SCANN_REORDER_NONE */
-    float *scale;       /* int8 only: d scales (x_int8 = round(x * scale)); else NULL */
-    float *inv_scale;   /* int8 only: 1 / scale, 0 where scale is 0 */
+    size_t row_bytes;   /* 4d, 2d, d + 4 or 0 (SCANN_REORDER_NONE) */
 } rerank_store;
 
-/* Set up a store of the given kind for dimension d. Training data (n rows) sets int8 scales;
- * other kinds ignore it. Free with rerank_free. */
+/* Set up a store of the given kind for dimension d. train / n are unused (int8 scales are per
+ * vector now) and may be NULL / 0; they stay for compatibility. Free with rerank_free. */
 scann_status rerank_init(rerank_store *s, scann_reorder kind, int d, const float *train,
                          int64_t n);
 void rerank_free(rerank_store *s);

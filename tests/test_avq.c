@@ -326,8 +326,9 @@ static void test_glove_residual(void **state)
 /* ---- the algorithm, transcribed ------------------------------------------------------- */
 
 /* DESIGN.md 2.4 step by step in double precision, as plainly as possible: tables, the plain
- * code (pq_encode's, passed in codes), blocks by decreasing initial error (ties: smaller j), rounds of best
- * negative change with d_par = P'^2 - P^2 (ties: smaller k) until a round changes nothing. */
+ * code (pq_encode's, passed in codes), blocks by decreasing initial error (ties: smaller j),
+ * rounds of best negative change with d_par = P'^2 - P^2 (ties: smaller k) until a round
+ * changes nothing. */
 static int ref_encode(const pq *p, const float *v, const float *x, double eta, uint8_t *codes)
 {
     int m = p->m, K = p->ksub, rounds = 0;
@@ -397,10 +398,13 @@ static void test_matches_transcription(void **state)
     for (int i = 0; i < N; i++) {
         const float *x = rows + (size_t)i * TD_FASHION_DIM;
         float eta = avq_eta(T, TD_FASHION_DIM, 1.0f);
-        avq_encode_one(p, x, x, eta, c, scratch);
+        int rounds = avq_encode_one(p, x, x, eta, c, scratch);
         uint8_t *ri = r + (size_t)i * p->m; /* the plain code, refined in place */
-        ref_encode(p, x, x, eta, ri);
-        if (memcmp(c, ri, (size_t)p->m) == 0) continue;
+        int ref_rounds = ref_encode(p, x, x, eta, ri);
+        if (memcmp(c, ri, (size_t)p->m) == 0) {
+            assert_int_equal(rounds, ref_rounds);
+            continue;
+        }
         differ++;
         double lc = avq_loss(p, x, x, eta, c), lr = avq_loss(p, x, x, eta, ri);
         if (fabs(lc - lr) > 1e-6 * lr) fail_msg("row %d: loss %.9g, transcription %.9g", i, lc, lr);

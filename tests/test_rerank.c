@@ -1,6 +1,7 @@
-/* test_rerank.c - rerank stores: bf16 rounding to the bit, int8 error bounds and clamping on
- * Fashion-MNIST, ranking quality of each store against the exact top-10, exact FLOAT scores on
- * aligned and unaligned rows, row sizes and argument errors. */
+/* test_rerank.c - rerank stores: bf16 rounding to the bit, per-vector int8 error bounds on
+ * Fashion-MNIST and on awkward vectors (one huge component, all zero, NaN / infinity), ranking
+ * quality of each store against the exact top-10, exact FLOAT scores on aligned and unaligned
+ * rows, row sizes and argument errors. */
 #include <float.h>
 #include <math.h>
 #include <setjmp.h>
@@ -17,8 +18,8 @@
 #include "testdata.h"
 
 #define D TD_FASHION_DIM
-#define NTRAIN 2000 /* rows that train int8 scales, and the base of the ranking test */
-#define NTEST 500   /* test-set rows encoded with those scales */
+#define NTRAIN 2000 /* the base of the ranking test */
+#define NTEST 500   /* test-set rows for the error bounds; the first NQ are the queries */
 #define NQ 50       /* queries of the ranking test */
 #define K 10
 
@@ -161,77 +162,180 @@ static void test_bf16_store_relative_error(void **state)
 
 /* ---- int8 ---------------------------------------------------------------------------------- */
 
-static void test_int8_error_and_clamp(void **state)
+#define I8_BYTES (sizeof(float) + D) /* one int8 row */
+
+/* The row's decode multiplier and code j (the row is a byte array: read through memcpy). */
+static float i8_step(const uint8_t *row)
+{
+    float step;
+    memcpy(&step, row, sizeof step);
+    return step;
+}
+
+static int i8_code(const uint8_t *row, int j) { return (int8_t)row[sizeof(float) + j]; }
+
+/* Largest finite |x_j|: what the step is computed from. */
+static float finite_max(const float *x, int d)
+{
+    float m = 0.0f;
+    for (int j = 0; j < d; j++)
+        if (isfinite(x[j]) && fabsf(x[j]) > m) m = fabsf(x[j]);
+    return m;
+}
+
+/* Half a quantisation step, plus the float rounding of 127 / m, of x * inv and of q * step
+ * (each a few 2^-24 relative on values up to 127 steps). */
+static float i8_bound(float step) { return 0.5f * step * (1.0f + 1e-4f); }
+
+/* Real data (raw pixels and unit vectors) on rows at an odd address: the step is m / 127, the
+ * codes cover [-127, 127] with the largest component at +-127, every component is within half
+ * a step, and the bound is nearly reached, so it is not vacuous. */
+static void test_int8_error_bound(void **state)
 {
     fixture *f = *state;
     rerank_store s;
-    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, D, f->train, NTRAIN), SCANN_OK);
-    float maxv[D] = {0};
-    for (int i = 0; i < NTRAIN; i++)
-        for (int j = 0; j < D; j++) maxv[j] = fmaxf(maxv[j], fabsf(f->train[i * D + j]));
-    for (int j = 0; j < D; j++) {
-        assert_true(s.scale[j] == (maxv[j] > 0 ? 127.0f / maxv[j] : 0.0f));
-        assert_true(s.inv_scale[j] == (maxv[j] > 0 ? 1.0f / s.scale[j] : 0.0f));
-    }
-
-    uint8_t row[D];
+    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, D, NULL, 0), SCANN_OK);
+    uint8_t *buf = malloc(s.row_bytes + 1), *row = buf + 1;
     float out[D];
-    int in_range = 0, clamped = 0;
-    for (int i = 0; i < NTEST; i++) {
-        const float *x = f->test + (size_t)i * D;
+    for (int set = 0; set < 2; set++) {
+        const float *xs = set ? f->test_unit : f->test;
+        double worst = 0; /* in steps */
+        for (int i = 0; i < NTEST; i++) {
+            const float *x = xs + (size_t)i * D;
+            float m = finite_max(x, D);
+            rerank_encode(&s, x, row);
+            rerank_decode(&s, row, out);
+            float step = i8_step(row);
+            assert_true(m > 0);
+            assert_true(step == (float)((double)m / 127.0));
+            int top = 0;
+            for (int j = 0; j < D; j++) {
+                int q = i8_code(row, j);
+                assert_true(q >= -127 && q <= 127);
+                top |= q == 127 && x[j] == m;
+                if (x[j] == 0.0f) assert_int_equal(q, 0);
+                double err = fabs((double)out[j] - x[j]);
+                assert_true(err <= i8_bound(step));
+                if (err / step > worst) worst = err / step;
+            }
+            assert_true(top); /* the largest component uses the whole range */
+        }
+        assert_true(worst > 0.45);
+    }
+    rerank_free(&s);
+    free(buf);
+}
+
+/* One component far above the rest sets the step: the others then quantise to 0 or small codes
+ * (no overflow, no clamping needed), each still within half a step; the huge one round-trips
+ * to within half a step too, at the largest finite float included (no infinity on decode). */
+static void test_int8_huge_component(void **state)
+{
+    fixture *f = *state;
+    rerank_store s;
+    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, D, NULL, 0), SCANN_OK);
+    static const float huge[] = {1e4f, -3e6f, 1e30f, FLT_MAX, -FLT_MAX};
+    float x[D], out[D];
+    uint8_t row[I8_BYTES];
+    for (size_t h = 0; h < sizeof huge / sizeof huge[0]; h++) {
+        memcpy(x, f->test, sizeof x); /* pixels in [0, 255] */
+        x[100] = huge[h];
         rerank_encode(&s, x, row);
         rerank_decode(&s, row, out);
+        float step = i8_step(row), want = (float)((double)fabsf(huge[h]) / 127.0);
+        /* At +-FLT_MAX the step may be one float lower, so that 127 * step stays finite. */
+        assert_true(step == want || (fabsf(huge[h]) == FLT_MAX && step == nextafterf(want, 0)));
+        assert_true(isfinite(127.0f * step));
+        assert_int_equal(i8_code(row, 100), huge[h] > 0 ? 127 : -127);
+        int small = 0;
         for (int j = 0; j < D; j++) {
-            int8_t q = (int8_t)row[j];
-            if (maxv[j] == 0) {
-                assert_int_equal(q, 0); /* pixel never lit in training */
-                assert_true(out[j] == 0.0f);
-            } else if (x[j] > maxv[j]) {
-                assert_int_equal(q, 127); /* brighter than any training pixel: clamped */
-                clamped++;
-            } else {
-                /* Half a quantisation step, plus float rounding of x * scale and of 1 / scale. */
-                assert_true(fabsf(out[j] - x[j]) <= 0.5f / s.scale[j] + 1e-4f);
-                in_range++;
-            }
+            assert_true(isfinite(out[j]));
+            assert_true(fabs((double)out[j] - x[j]) <= i8_bound(step));
+            if (j == 100) continue;
+            int q = i8_code(row, j);
+            assert_true(q >= 0 && q <= 3); /* 255 / 1e4 * 127 rounds to 3 */
+            small += q == 0;
         }
+        assert_true(small > D / 2);
     }
-    assert_true(clamped > 0); /* about 1 test row in 10 has a pixel above the training max */
-    assert_true(in_range > NTEST * D / 2);
-
-    /* Negative values beyond the range clamp to -127 (never -128), and the code is symmetric. */
-    float neg[D];
-    uint8_t row_neg[D];
-    for (int j = 0; j < D; j++) neg[j] = -2.0f * maxv[j] - 1.0f;
-    rerank_encode(&s, neg, row_neg);
-    for (int j = 0; j < D; j++) assert_int_equal((int8_t)row_neg[j], maxv[j] > 0 ? -127 : 0);
-    for (int j = 0; j < D; j++) neg[j] = -f->test[j];
-    rerank_encode(&s, f->test, row);
-    rerank_encode(&s, neg, row_neg);
-    for (int j = 0; j < D; j++) assert_int_equal((int8_t)row_neg[j], -(int8_t)row[j]);
     rerank_free(&s);
 }
 
-/* Fashion-MNIST's first pixel is 0 in all of the first 2000 training images (the test set has
- * it up to 4): its scale is 0, and anything there - huge, infinite, NaN - decodes to 0. */
-static void test_int8_zero_dimension(void **state)
+/* An all-zero vector (and a -0 one) has step 0, all codes 0, and decodes to +0, never NaN.
+ * Vectors whose components are all non-finite behave the same. */
+static void test_int8_zero_vector(void **state)
 {
-    fixture *f = *state;
-    for (int i = 0; i < NTRAIN; i++) assert_true(f->train[(size_t)i * D] == 0.0f);
     rerank_store s;
-    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, D, f->train, NTRAIN), SCANN_OK);
-    assert_true(s.scale[0] == 0.0f && s.inv_scale[0] == 0.0f);
-    static const float probes[] = {0.0f, 4.0f, 1e30f, -1e30f, INFINITY, NAN};
+    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, D, NULL, 0), SCANN_OK);
     float x[D], out[D];
-    uint8_t row[D];
-    memcpy(x, f->test, sizeof x);
-    for (size_t p = 0; p < sizeof probes / sizeof probes[0]; p++) {
-        x[0] = probes[p];
+    uint8_t row[I8_BYTES];
+    static const float fills[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY};
+    for (size_t p = 0; p < sizeof fills / sizeof fills[0]; p++) {
+        for (int j = 0; j < D; j++) x[j] = fills[p];
+        if (p >= 2) x[7] = -INFINITY, x[8] = NAN; /* mixed non-finite values */
+        memset(out, 0xff, sizeof out);             /* NaN bits: decode must overwrite them */
         rerank_encode(&s, x, row);
         rerank_decode(&s, row, out);
-        assert_int_equal((int8_t)row[0], 0);
-        assert_true(out[0] == 0.0f && !signbit(out[0]));
-        for (int j = 0; j < D; j++) assert_false(isnan(out[j]));
+        assert_true(i8_step(row) == 0.0f);
+        for (int j = 0; j < D; j++) {
+            assert_int_equal(i8_code(row, j), 0);
+            assert_true(out[j] == 0.0f && !signbit(out[j]));
+        }
+    }
+    rerank_free(&s);
+}
+
+/* NaN and infinite components are left out of the step and decode to 0; the finite ones
+ * round-trip within half a step of the step set by the finite maximum alone. */
+static void test_int8_non_finite(void **state)
+{
+    fixture *f = *state;
+    rerank_store s;
+    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, D, NULL, 0), SCANN_OK);
+    static const float bad[] = {NAN, -NAN, INFINITY, -INFINITY};
+    float x[D], out[D];
+    uint8_t row[I8_BYTES];
+    for (int i = 0; i < 20; i++) {
+        memcpy(x, f->test + (size_t)i * D, sizeof x);
+        for (int j = i; j < D; j += 37) x[j] = bad[(j / 37) % 4];
+        float m = finite_max(x, D);
+        rerank_encode(&s, x, row);
+        rerank_decode(&s, row, out);
+        float step = i8_step(row);
+        assert_true(step == (float)((double)m / 127.0));
+        for (int j = 0; j < D; j++) {
+            assert_false(isnan(out[j]));
+            if (!isfinite(x[j])) {
+                assert_int_equal(i8_code(row, j), 0);
+                assert_true(out[j] == 0.0f);
+            } else {
+                assert_true(fabs((double)out[j] - x[j]) <= i8_bound(step));
+            }
+        }
+    }
+    rerank_free(&s);
+}
+
+/* -128 is never used and rounding is symmetric, so negating a vector negates its codes and
+ * keeps its step. Checked on pixels, unit vectors, and values with exact .5 ties. */
+static void test_int8_negation_symmetry(void **state)
+{
+    fixture *f = *state;
+    rerank_store s;
+    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, D, NULL, 0), SCANN_OK);
+    float neg[D], ties[D];
+    uint8_t row[I8_BYTES], row_neg[I8_BYTES];
+    for (int j = 0; j < D; j++) ties[j] = (float)(j % 255) - 127.0f + 0.5f * (j % 2);
+    for (int i = 0; i < 2 * NQ + 1; i++) {
+        const float *x = i == 2 * NQ ? ties : (i % 2 ? f->test_unit : f->test) + (size_t)i * D;
+        for (int j = 0; j < D; j++) neg[j] = -x[j];
+        rerank_encode(&s, x, row);
+        rerank_encode(&s, neg, row_neg);
+        assert_true(i8_step(row) == i8_step(row_neg));
+        for (int j = 0; j < D; j++) {
+            assert_int_equal(i8_code(row_neg, j), -i8_code(row, j));
+            assert_true(i8_code(row, j) != -128);
+        }
     }
     rerank_free(&s);
 }
@@ -258,7 +362,7 @@ static double store_overlap(scann_reorder kind, const float *base, const float *
 {
     const dist_kernels *dk = dist_kernels_for(cpu_select());
     rerank_store s;
-    assert_int_equal(rerank_init(&s, kind, D, base, NTRAIN), SCANN_OK);
+    assert_int_equal(rerank_init(&s, kind, D, NULL, 0), SCANN_OK); /* no store needs training */
     uint8_t *rows = malloc(s.row_bytes * NTRAIN);
     for (int i = 0; i < NTRAIN; i++)
         rerank_encode(&s, base + (size_t)i * D, rows + s.row_bytes * i);
@@ -291,7 +395,11 @@ static void test_ranking_overlap(void **state)
                   bf_l2, bf_ip, i8_l2, i8_ip);
     /* Raw pixels are exact in bf16, so its L2 ranking is the float store's. Measured (every
      * kernel set; 500 neighbours, so one miss is 0.002): float 1.000, bf16 l2 1.000, bf16 ip on
-     * unit vectors 0.986, int8 l2 0.996, int8 ip 0.988. Floors sit a few misses below. */
+     * unit vectors 0.986, int8 (per-vector scale) l2 0.996, int8 ip 0.978. The per-dimension
+     * int8 store this replaced measured l2 0.996, ip 0.988 here: Fashion-MNIST's dark border
+     * pixels suit per-dimension scales, and near-duplicate images share one grid there, so the
+     * per-vector store is not better on this data (it is on GloVe-100, see rerank.c). Floors
+     * sit a few misses below. */
     assert_true(bf_l2 == fl);
     assert_true(fl >= 0.99);
     assert_true(bf_ip >= 0.97);
@@ -331,18 +439,19 @@ static void test_row_bytes(void **state)
 {
     static const scann_reorder kinds[] = {SCANN_REORDER_FLOAT, SCANN_REORDER_BF16,
                                           SCANN_REORDER_INT8, SCANN_REORDER_NONE};
-    static const size_t per_dim[] = {4, 2, 1, 0};
+    static const size_t per_dim[] = {4, 2, 1, 0}, fixed[] = {0, 0, 4, 0}; /* int8: d + 4 */
     float train[2 * D];
     for (int j = 0; j < 2 * D; j++) train[j] = (float)(j % 7) - 3.0f;
     for (int d = 1; d <= D; d += D - 1) {
         for (int k = 0; k < 4; k++) {
-            rerank_store s;
-            assert_int_equal(rerank_init(&s, kinds[k], d, train, 2), SCANN_OK);
-            assert_int_equal(s.row_bytes, per_dim[k] * d);
+            /* Training data is ignored: with or without it the store is the same. */
+            rerank_store s, t;
+            assert_int_equal(rerank_init(&s, kinds[k], d, NULL, 0), SCANN_OK);
+            assert_int_equal(rerank_init(&t, kinds[k], d, train, 2), SCANN_OK);
+            assert_int_equal(s.row_bytes, per_dim[k] * d + fixed[k]);
             assert_int_equal(s.d, d);
-            /* Only int8 carries per-dimension state. */
-            assert_int_equal(s.scale != NULL, kinds[k] == SCANN_REORDER_INT8);
-            rerank_free(&s);
+            assert_int_equal(t.row_bytes, s.row_bytes);
+            rerank_free(&s), rerank_free(&t);
         }
     }
 }
@@ -355,18 +464,19 @@ static void test_bad_arguments(void **state)
     assert_int_equal(rerank_init(&s, (scann_reorder)-1, 4, NULL, 0), SCANN_ERR_INVALID_ARGUMENT);
     assert_int_equal(rerank_init(&s, SCANN_REORDER_FLOAT, 0, NULL, 0), SCANN_ERR_INVALID_ARGUMENT);
     assert_int_equal(rerank_init(&s, SCANN_REORDER_BF16, -3, NULL, 0), SCANN_ERR_INVALID_ARGUMENT);
-    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, 4, train, 0), SCANN_ERR_INVALID_ARGUMENT);
-    assert_non_null(strstr(scann_last_error(), "int8 rerank needs training data"));
-    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, 4, NULL, 1), SCANN_ERR_INVALID_ARGUMENT);
     assert_int_equal(rerank_init(NULL, SCANN_REORDER_FLOAT, 4, NULL, 0),
                      SCANN_ERR_INVALID_ARGUMENT);
-    /* A failed init leaves nothing to free; free is idempotent and accepts a zeroed store. */
-    assert_null(s.scale);
+    /* int8 needs no training data: NULL / 0, rows without a count, or a count without rows. */
+    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, 4, NULL, 0), SCANN_OK);
+    assert_int_equal(s.row_bytes, 8);
     rerank_free(&s);
-    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, 4, train, 1), SCANN_OK);
+    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, 4, train, 0), SCANN_OK);
     rerank_free(&s);
-    assert_null(s.scale);
-    assert_null(s.inv_scale);
+    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, 4, NULL, 1), SCANN_OK);
+    rerank_free(&s);
+    /* A failed init leaves a store free accepts; free is idempotent and accepts a zeroed store. */
+    assert_int_equal(rerank_init(&s, SCANN_REORDER_INT8, 0, NULL, 0), SCANN_ERR_INVALID_ARGUMENT);
+    rerank_free(&s);
     rerank_free(&s);
     rerank_store z;
     memset(&z, 0, sizeof z);
@@ -381,8 +491,11 @@ int main(void)
         cmocka_unit_test(test_bf16_round_to_nearest_even),
         cmocka_unit_test(test_bf16_nan_and_inf),
         cmocka_unit_test(test_bf16_store_relative_error),
-        cmocka_unit_test(test_int8_error_and_clamp),
-        cmocka_unit_test(test_int8_zero_dimension),
+        cmocka_unit_test(test_int8_error_bound),
+        cmocka_unit_test(test_int8_huge_component),
+        cmocka_unit_test(test_int8_zero_vector),
+        cmocka_unit_test(test_int8_non_finite),
+        cmocka_unit_test(test_int8_negation_symmetry),
         cmocka_unit_test(test_ranking_overlap),
         cmocka_unit_test(test_float_store_exact),
         cmocka_unit_test(test_row_bytes),

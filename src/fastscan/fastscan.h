@@ -46,6 +46,13 @@ static inline size_t fs_lut_bytes(int m) { return (size_t)16 * fs_m4(m); }
 /* Write vector slot i (0..31) of a block from its m unpacked 4-bit codes (values 0..15, one per
  * byte). The block must have been zeroed (or hold this slot's old codes to overwrite). */
 void fs_pack_one(uint8_t *block, int m, int i, const uint8_t *codes);
+/* The code of sub-space j of vector slot i (0..31), straight from the layout above. */
+static inline int fs_code_at(const uint8_t *block, int j, int i)
+{
+    uint8_t b = block[16 * j + (i & 15)];
+    return i < 16 ? b & 15 : b >> 4;
+}
+
 /* Read vector slot i of a block back into m unpacked codes. */
 void fs_unpack_one(const uint8_t *block, int m, int i, uint8_t *codes);
 

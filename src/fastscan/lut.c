@@ -26,6 +26,42 @@
 
 #include "fastscan.h"
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+/* SSE2 is part of x86-64, so this is the baseline path, not an ISA variant: it computes the
+ * same bytes as the scalar code below (min/max are exact, the arithmetic is the same float
+ * ops, truncation is the conversion instruction, and _mm_max_ps(t, 0) maps NaN to 0 as the
+ * scalar compare does). It exists because this runs once per query over every table entry. */
+static void row_range4(const float *row, float *lo, float *hi)
+{
+    __m128 a = _mm_loadu_ps(row), b = _mm_loadu_ps(row + 4), c = _mm_loadu_ps(row + 8),
+           d = _mm_loadu_ps(row + 12);
+    __m128 mn = _mm_min_ps(_mm_min_ps(a, b), _mm_min_ps(c, d));
+    __m128 mx = _mm_max_ps(_mm_max_ps(a, b), _mm_max_ps(c, d));
+    mn = _mm_min_ps(mn, _mm_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
+    mn = _mm_min_ps(mn, _mm_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
+    mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(1, 0, 3, 2)));
+    mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(2, 3, 0, 1)));
+    *lo = _mm_cvtss_f32(mn);
+    *hi = _mm_cvtss_f32(mx);
+}
+
+static void quantize_row(const float *row, float lo, float a, uint8_t *out)
+{
+    __m128 vlo = _mm_set1_ps(lo), va = _mm_set1_ps(a), half = _mm_set1_ps(0.5f),
+           zero = _mm_setzero_ps();
+    __m128i q[4];
+    for (int i = 0; i < 4; i++) {
+        __m128 t = _mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(row + 4 * i), vlo), va);
+        t = _mm_add_ps(_mm_max_ps(t, zero), half);
+        q[i] = _mm_cvttps_epi32(t);
+    }
+    /* Saturating packs clamp to [0, 255], as the scalar path's t < 255 test does. */
+    __m128i w = _mm_packus_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3]));
+    _mm_storeu_si128((__m128i *)out, w);
+}
+#else
 static void row_range(const float *row, float *lo, float *hi)
 {
     float mn = row[0], mx = row[0];
@@ -37,13 +73,23 @@ static void row_range(const float *row, float *lo, float *hi)
     *hi = mx;
 }
 
-/* round-half-up of t, clamped to a byte; a NaN lands on 0 (the first test fails). */
+/* round-half-up of t, clamped to a byte; a NaN lands on 0 (the first test fails). For t >= 0
+ * truncation is floor, so the conversion instruction does the rounding: floorf would be a libm
+ * call per entry on baseline x86-64 (no SSE4.1), 3,000+ calls a query at 196 sub-spaces. */
 static uint8_t quantize_one(float t)
 {
     t = t > 0.0f ? t : 0.0f;
-    t = floorf(t + 0.5f);
-    return (uint8_t)(t < 255.0f ? t : 255.0f);
+    t = t + 0.5f;
+    return (uint8_t)(t < 255.0f ? (int)t : 255);
 }
+
+static void row_range4(const float *row, float *lo, float *hi) { row_range(row, lo, hi); }
+
+static void quantize_row(const float *row, float lo, float a, uint8_t *out)
+{
+    for (int k = 0; k < 16; k++) out[k] = quantize_one((row[k] - lo) * a);
+}
+#endif
 
 void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float *bias)
 {
@@ -51,7 +97,7 @@ void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float 
     double sum_span = 0.0, sum_min = 0.0;
     for (int j = 0; j < m; j++) {
         float lo, hi;
-        row_range(lut + 16 * j, &lo, &hi);
+        row_range4(lut + 16 * j, &lo, &hi);
         float span = hi - lo;
         max_span = span > max_span ? span : max_span;
         sum_span += span;
@@ -67,10 +113,9 @@ void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float 
     }
 
     for (int j = 0; j < m; j++) {
-        const float *row = lut + 16 * j;
         float lo, hi;
-        row_range(row, &lo, &hi);
-        for (int k = 0; k < 16; k++) out[16 * j + k] = quantize_one((row[k] - lo) * a);
+        row_range4(lut + 16 * j, &lo, &hi);
+        quantize_row(lut + 16 * j, lo, a, out + 16 * j);
     }
     memset(out + (size_t)16 * m, 0, (size_t)16 * (fs_m4(m) - m));
     *scale = a;
