@@ -4,12 +4,13 @@
 #   make bench    the main job: fetch Fashion-MNIST, build, print the benchmark table
 #   make test     every test: unit tests, then the same under ASan+UBSan
 #   make install  install into PREFIX (default /usr/local)
+#   make fuzz     clang + libFuzzer: fuzz the index loader for FUZZ_SECONDS (default 20)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 DATASET ?= fashion-mnist
 
-.PHONY: all build peers bench bench-all test test-release test-sanitize install clean
+.PHONY: all build peers bench bench-all test test-release test-sanitize fuzz install clean
 
 all: build
 
@@ -47,8 +48,17 @@ test-sanitize:
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
+FUZZ_SECONDS ?= 20
+fuzz:
+	@scripts/install-deps.sh test
+	@cmake -S . -B $(BUILD)-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	    -DSCANN_BUILD_FUZZ=ON -DSCANN_BUILD_TESTS=OFF -DSCANN_BUILD_PYTHON=OFF \
+	    -DFUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build $(BUILD)-fuzz -j$(JOBS) --target fuzz_load fuzz_seeds
+	@cd $(BUILD)-fuzz && ctest --output-on-failure -R '^fuzz_'
+
 install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-test $(BUILD)-asan
+	rm -rf $(BUILD) $(BUILD)-test $(BUILD)-asan $(BUILD)-fuzz

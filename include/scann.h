@@ -175,6 +175,34 @@ scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x
 scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, const float *q, int k,
                                 const scann_search_params *params, float *dist, int64_t *ids);
 
+/* ---- persistence ----------------------------------------------------------------------- */
+
+/*
+ * Save the index (parameters, partitions, codebooks, lists, rerank rows) in the versioned
+ * binary format of docs/FORMAT.md. The file is written to a temporary name, fsynced and renamed,
+ * so a crash mid-save leaves any previous file intact. Safe to call while searches run.
+ */
+scann_status scann_index_save(const scann_index *ix, const char *path);
+/* Save into a newly allocated buffer (*buf, *len); free it with scann_buffer_free. */
+scann_status scann_index_save_buffer(const scann_index *ix, void **buf, size_t *len);
+/*
+ * Load a saved index. Every count, size, offset and checksum is validated before use: a
+ * truncated, corrupt or hostile file gives SCANN_ERR_FORMAT, never a crash or an allocation
+ * larger than the file justifies. num_threads of the loaded index is 0 (= all cores) unless
+ * changed with scann_index_set_num_threads.
+ */
+scann_status scann_index_load(const char *path, scann_index **out);
+scann_status scann_index_load_buffer(const void *buf, size_t len, scann_index **out);
+/*
+ * Map a saved file read-only and search it in place: the big arrays are not copied, so several
+ * processes share one copy in the page cache. The mapping lives until scann_index_free. Such an
+ * index is read-only: train, add and remove return SCANN_ERR_UNSUPPORTED.
+ */
+scann_status scann_index_load_mmap(const char *path, scann_index **out);
+
+/* Threads used by calls that do not say (0 = number of online cores). */
+scann_status scann_index_set_num_threads(scann_index *ix, int num_threads);
+
 /* ---- inspection ------------------------------------------------------------------------ */
 
 int64_t scann_index_ntotal(const scann_index *ix); /* vectors stored; 0 for NULL */

@@ -16,16 +16,27 @@ fashion-mnist)
     args=(--base "$data/$name/base.fvecs" --query "$data/$name/query.fvecs"
           --gt "$data/$name/gt-l2.ivecs" --metric l2)
     backends=(--index FLAT
+              --index IVF_FLAT,nlist=256 --search nprobe=2,4,8,16
+              --index IVF_PQ,nlist=256,m=196 --search nprobe=4,8,16
+              --index SCANN,nlist=256,dims_per_block=4 --search "nprobe=2,4,8;reorder_k=20,40"
+              --index SCANN,nlist=256,dims_per_block=4,reorder=int8 --search "nprobe=4,8;reorder_k=40"
               --peer hnsw:M=16,efc=200 --search ef=10,20,40,80
-              --peer faiss:IVF256,Flat --search nprobe=1,2,4,8,16
-              --peer faiss:IVF256,PQ196x4fs,RFlat --search "nprobe=2,4,8;k_factor=4")
+              --peer faiss:IVF256,Flat --search nprobe=2,4,8,16
+              --peer faiss:IVF256,PQ196x4fs,RFlat --search "nprobe=4,8;k_factor=4,8")
     ;;
 glove-100)
     args=(--base "$data/$name/base.fvecs" --query "$data/$name/query.fvecs"
           --gt "$data/$name/gt-cosine.ivecs" --metric cosine)
     backends=(--index FLAT
+              --index IVF_FLAT,nlist=1024 --search nprobe=16,32,64
+              --index IVF_PQ,nlist=1024,m=50 --search nprobe=32,64
+              --index SCANN,nlist=1024 --search "nprobe=16,32,64;reorder_k=50,100"
+              --index SCANN,nlist=1024,reorder=int8 --search "nprobe=32,64;reorder_k=100"
+              --index SCANN,nlist=1024,reorder=none --search nprobe=32,64
               --peer hnsw:M=16,efc=200 --search ef=48,96,192
-              --peer faiss:IVF1024,Flat --search nprobe=8,16,32,64)
+              --peer hnsw:M=32,efc=200 --search ef=48,96
+              --peer faiss:IVF1024,Flat --search nprobe=32,64
+              --peer faiss:IVF1024,PQ50x4fs,RFlat --search "nprobe=32,64;k_factor=8")
     ;;
 *) echo "bench.sh: unknown data set '$name' (fashion-mnist, glove-100)" >&2; exit 2 ;;
 esac

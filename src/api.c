@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "error.h"
 #include "index.h"
@@ -94,6 +95,7 @@ void scann_index_free(scann_index *ix)
 {
     if (!ix) return;
     if (ix->ops) ix->ops->destroy(ix);
+    if (ix->map_base) munmap(ix->map_base, ix->map_len); /* after destroy: arrays point in */
     free(ix);
 }
 
@@ -143,6 +145,8 @@ scann_status scann_index_train(scann_index *ix, int64_t n, int dim, const float 
 {
     scann_status st = check_vectors(ix, n, dim, x, "train");
     if (st) return st;
+    if (ix->map_base)
+        return err_set(SCANN_ERR_UNSUPPORTED, "train: read-only (memory-mapped) index");
     const float *xs;
     float *owned;
     if ((st = maybe_normalize(ix, n, x, &xs, &owned))) return st;
@@ -156,6 +160,7 @@ scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x
 {
     scann_status st = check_vectors(ix, n, dim, x, "add");
     if (st) return st;
+    if (ix->map_base) return err_set(SCANN_ERR_UNSUPPORTED, "add: read-only (memory-mapped) index");
     if (!ix->trained)
         return err_set(SCANN_ERR_NOT_TRAINED, "add: %s index must be trained before add",
                        scann_index_kind_name(ix->p.kind));
@@ -219,6 +224,16 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     if (st) return st;
     if (index_uses_ip(ix))
         for (size_t i = 0; i < (size_t)nq * (size_t)k; i++) dist[i] = -dist[i];
+    return SCANN_OK;
+}
+
+scann_status scann_index_set_num_threads(scann_index *ix, int num_threads)
+{
+    if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "set_num_threads: index is NULL");
+    if (num_threads < 0 || num_threads > 4096)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "set_num_threads: num_threads=%d is outside "
+                       "[0, 4096]", num_threads);
+    ix->p.num_threads = num_threads ? num_threads : threads_online();
     return SCANN_OK;
 }
 

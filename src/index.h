@@ -14,6 +14,9 @@
 #include "distance/distance.h"
 #include "scann.h"
 
+struct fmt_writer;
+struct fmt_reader;
+
 /* Search knobs after defaults are resolved; see scann_search_params. */
 typedef struct search_ctx {
     int nprobe;
@@ -30,6 +33,12 @@ typedef struct index_ops {
                            const search_ctx *sc, float *score, int64_t *ids);
     size_t (*memory)(const scann_index *ix);
     void (*destroy)(scann_index *ix);
+    /* Persistence (format.h, docs/FORMAT.md). save writes the kind's sections. load fills an
+     * index just created from the file's parameters, with ntotal already set, from validated
+     * sections; on failure the caller frees the index, so destroy must cope with a partial
+     * load. Only trained indexes reach either. */
+    scann_status (*save)(const scann_index *ix, struct fmt_writer *w);
+    scann_status (*load)(scann_index *ix, struct fmt_reader *r);
 } index_ops;
 
 struct scann_index {
@@ -39,6 +48,10 @@ struct scann_index {
     int64_t ntotal;           /* vectors stored */
     int trained;              /* train succeeded (FLAT: always 1) */
     void *impl;               /* the kind's own state */
+    /* scann_index_load_mmap: the read-only file mapping the kind's arrays point into, unmapped
+     * by scann_index_free after destroy; NULL otherwise. A mapped index rejects train/add. */
+    void *map_base;
+    size_t map_len;
 };
 
 /* Metric as the kinds see it: cosine is inner product on normalised vectors. */

@@ -18,6 +18,7 @@
 
 #include "blas.h"
 #include "error.h"
+#include "format.h"
 #include "index.h"
 #include "threads.h"
 #include "topk.h"
@@ -38,6 +39,7 @@ typedef struct flat {
     float *norms;
     int64_t *ids;
     int64_t cap;
+    int mapped; /* x and ids point into a read-only file mapping (flat_load): not freed */
 } flat;
 
 static scann_status flat_train(scann_index *ix, int64_t n, const float *x) { return SCANN_OK; }
@@ -273,14 +275,20 @@ static void flat_destroy(scann_index *ix)
 {
     flat *f = ix->impl;
     if (!f) return;
-    free(f->x);
+    if (!f->mapped) {
+        free(f->x);
+        free(f->ids);
+    }
     free(f->norms);
-    free(f->ids);
     free(f);
     ix->impl = NULL;
 }
 
-static const index_ops flat_ops = {flat_train, flat_add, flat_search, flat_memory, flat_destroy};
+static scann_status flat_save(const scann_index *ix, struct fmt_writer *w);
+static scann_status flat_load(scann_index *ix, struct fmt_reader *r);
+
+static const index_ops flat_ops = {flat_train, flat_add, flat_search, flat_memory, flat_destroy,
+                                   flat_save, flat_load};
 
 scann_status flat_init(scann_index *ix)
 {
@@ -289,5 +297,53 @@ scann_status flat_init(scann_index *ix)
     ix->impl = f;
     ix->ops = &flat_ops;
     ix->trained = 1;
+    return SCANN_OK;
+}
+
+/* ---- persistence (format.h, docs/FORMAT.md) ----------------------------------------------- */
+
+/* Sections IDS (ntotal ids) and VECS (ntotal rows, normalised for cosine as held). Norms are
+ * not stored: load recomputes them with this machine's kernel, as add would. */
+static scann_status flat_save(const scann_index *ix, fmt_writer *w)
+{
+    const flat *f = ix->impl;
+    size_t n = (size_t)ix->ntotal, d = (size_t)ix->p.dim;
+    fmt_section(w, FMT_IDS, f->ids, n * sizeof(int64_t));
+    return fmt_section(w, FMT_VECS, f->x, n * d * sizeof(float));
+}
+
+static scann_status flat_load(scann_index *ix, fmt_reader *r)
+{
+    flat *f = ix->impl;
+    int64_t n = ix->ntotal;
+    size_t d = (size_t)ix->p.dim;
+    const uint8_t *ids, *x;
+    scann_status st;
+    if ((st = fmt_take(r, FMT_IDS, (uint64_t)n, sizeof(int64_t), &ids)) ||
+        (st = fmt_take(r, FMT_VECS, (uint64_t)n, d * sizeof(float), &x)))
+        return st;
+    if (fmt_mapped(r)) {
+        f->mapped = 1; /* cap stays 0: memory() counts the heap, not the mapping */
+        f->ids = (int64_t *)ids;
+        f->x = (float *)x;
+        if (!index_uses_ip(ix) && n > 0 && !(f->norms = malloc((size_t)n * sizeof(float))))
+            return err_nomem("FLAT norms", (size_t)n * sizeof(float));
+    } else {
+        if ((st = flat_reserve(ix, f, n))) return st;
+        if (n > 0) {
+            memcpy(f->ids, ids, (size_t)n * sizeof(int64_t));
+            memcpy(f->x, x, (size_t)n * d * sizeof(float));
+        }
+    }
+    for (int64_t i = 0; i < n; i++)
+        if (f->ids[i] < 0)
+            return fmt_fail(r, "section IDS (ids): id %lld is %lld, ids must be >= 0",
+                            (long long)i, (long long)f->ids[i]);
+    if ((st = fmt_check_finite(r, FMT_VECS, f->x, (size_t)n * d))) return st;
+    if (!index_uses_ip(ix))
+        for (int64_t i = 0; i < n; i++) {
+            const float *row = f->x + (size_t)i * d;
+            f->norms[i] = ix->dk->ip(row, row, d);
+        }
     return SCANN_OK;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "format.h"
 #include "index.h"
 #include "ivf.h"
 #include "threads.h"
@@ -135,8 +136,11 @@ static void ivfflat_destroy(scann_index *ix)
     ix->impl = NULL;
 }
 
+static scann_status ivfflat_save(const scann_index *ix, struct fmt_writer *w);
+static scann_status ivfflat_load(scann_index *ix, struct fmt_reader *r);
+
 static const index_ops ivfflat_ops = {ivfflat_train, ivfflat_add, ivfflat_search, ivfflat_memory,
-                                      ivfflat_destroy};
+                                      ivfflat_destroy, ivfflat_save, ivfflat_load};
 
 scann_status ivfflat_init(scann_index *ix)
 {
@@ -145,4 +149,24 @@ scann_status ivfflat_init(scann_index *ix)
     ix->impl = f;
     ix->ops = &ivfflat_ops;
     return SCANN_OK;
+}
+
+/* ---- persistence (format.h, docs/FORMAT.md) ----------------------------------------------- */
+
+/* The ivf sections; CODE holds the float vectors in list order. */
+static scann_status ivfflat_save(const scann_index *ix, fmt_writer *w)
+{
+    return fmt_put_ivf(w, &((const ivfflat *)ix->impl)->v);
+}
+
+static scann_status ivfflat_load(scann_index *ix, fmt_reader *r)
+{
+    ivfflat *f = ix->impl;
+    size_t d = (size_t)ix->p.dim;
+    scann_status st = fmt_take_ivf(r, ix, &f->v, d * sizeof(float), 0);
+    for (int l = 0; l < f->v.nlist && !st; l++) {
+        const ivf_list *L = &f->v.lists[l];
+        st = fmt_check_finite(r, FMT_CODE, (const float *)L->codes, (size_t)L->size * d);
+    }
+    return st;
 }

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "format.h"
 #include "index.h"
 #include "ivf.h"
 #include "pq.h"
@@ -289,8 +290,11 @@ static void ivfpq_destroy(scann_index *ix)
     ix->impl = NULL;
 }
 
+static scann_status ivfpq_save(const scann_index *ix, struct fmt_writer *w);
+static scann_status ivfpq_load(scann_index *ix, struct fmt_reader *r);
+
 static const index_ops ivfpq_ops = {ivfpq_train, ivfpq_add, ivfpq_search, ivfpq_memory,
-                                    ivfpq_destroy};
+                                    ivfpq_destroy, ivfpq_save, ivfpq_load};
 
 scann_status ivfpq_init(scann_index *ix)
 {
@@ -302,4 +306,29 @@ scann_status ivfpq_init(scann_index *ix)
     ix->impl = f;
     ix->ops = &ivfpq_ops;
     return SCANN_OK;
+}
+
+/* ---- persistence (format.h, docs/FORMAT.md) ----------------------------------------------- */
+
+/* The ivf sections (CODE: m bytes a vector; RROW when reorder is not none) and CDBK. The L2
+ * precomputed tables are not stored: rebuilding them at load is cheaper than reading them. */
+static scann_status ivfpq_save(const scann_index *ix, fmt_writer *w)
+{
+    const ivfpq *f = ix->impl;
+    fmt_put_ivf(w, &f->v);
+    return fmt_section(w, FMT_CDBK, f->pq.codebooks, pq_memory(&f->pq));
+}
+
+static scann_status ivfpq_load(scann_index *ix, fmt_reader *r)
+{
+    ivfpq *f = ix->impl;
+    int d = ix->p.dim, m = ix->p.pq_m;
+    scann_status st;
+    if (m < 1) return fmt_fail(r, "header: pq_m=%d in a trained IVF_PQ index", m);
+    if ((st = pq_init(&f->pq, d, m, IVFPQ_KSUB)) ||
+        (st = fmt_take_floats(r, FMT_CDBK, (size_t)IVFPQ_KSUB * d, f->pq.codebooks)) ||
+        (st = rerank_init(&f->rr, ix->p.reorder, d, NULL, 0)) ||
+        (st = fmt_take_ivf(r, ix, &f->v, (size_t)m, f->rr.row_bytes)))
+        return st;
+    return index_uses_ip(ix) ? SCANN_OK : build_precomp(f);
 }

@@ -26,6 +26,7 @@
 #include "avq.h"
 #include "error.h"
 #include "fastscan/fastscan.h"
+#include "format.h"
 #include "index.h"
 #include "ivf.h"
 #include "pq.h"
@@ -55,7 +56,7 @@ typedef struct scann_impl {
 
 static void scann_release(scann_impl *s)
 {
-    if (s->codes)
+    if (s->codes && !s->v.mapped) /* mapped: blocks point into the file (scann_load) */
         for (int l = 0; l < s->v.nlist; l++) free(s->codes[l].data);
     free(s->codes);
     s->codes = NULL;
@@ -294,15 +295,23 @@ static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
     int m = s->pq.m, npairs = fs_m4(m) / 2;
     const uint8_t *lut = c->scratch + (size_t)worker * worker_bytes(m) +
                          (size_t)m * SCANN_KSUB * sizeof(float);
-    /* The centre's score on the table's integer scale; 0 for L2, where codes are not residual. */
-    int64_t bias = s->residual ? (int64_t)lrintf(cscore * c->qscale[qi]) : 0;
+    /* The centre's score on the table's integer scale; 0 for L2, where codes are not residual.
+     * Clamped to +-2^40, far beyond real scores, so that extreme centres or codebooks (a
+     * hostile index file, or one whose code tables have near-zero spans) cannot overflow the
+     * int64 arithmetic below; NaN goes to +2^40, which skips the list. */
+    float biasf = s->residual ? cscore * c->qscale[qi] : 0.0f;
+    int64_t bias = fabsf(biasf) < 0x1p40f ? (int64_t)lrintf(biasf)
+                   : biasf < 0            ? -(INT64_C(1) << 40)
+                                          : INT64_C(1) << 40;
     size_t bb = fs_block_bytes(m);
     uint16_t sums[FS_BLOCK];
     int nb = blocks_for(L->size);
     for (int b = 0; b < nb; b++) {
         float thr_f = topk_threshold(h);
-        /* Heap scores are integers (S + bias), so the conversion is exact. */
-        int64_t thr = isinf(thr_f) ? 65535 : (int64_t)thr_f - bias;
+        /* Heap scores are integers (S + bias), so the conversion is exact. Once the heap is
+         * full only strictly better sums pass: integer scores tie often, and a tie with the
+         * k-th candidate is not worth a heap update (the codes cannot rank it anyway). */
+        int64_t thr = isinf(thr_f) ? 65535 : (int64_t)thr_f - 1 - bias;
         if (thr < 0) return; /* the bias alone is worse than the k-th best: skip the list */
         uint32_t mask = s->kernel(s->codes[l].data + (size_t)b * bb, lut, npairs,
                                   (uint16_t)(thr > 65535 ? 65535 : thr), sums);
@@ -380,8 +389,11 @@ static void scann_destroy(scann_index *ix)
     ix->impl = NULL;
 }
 
+static scann_status scann_save(const scann_index *ix, struct fmt_writer *w);
+static scann_status scann_load(scann_index *ix, struct fmt_reader *r);
+
 static const index_ops scann_ops = {scann_train, scann_add, scann_search, scann_memory,
-                                    scann_destroy};
+                                    scann_destroy, scann_save, scann_load};
 
 scann_status scann_init(scann_index *ix)
 {
@@ -397,5 +409,57 @@ scann_status scann_init(scann_index *ix)
     s->kernel = fs_kernel_for(ix->dk->isa);
     ix->impl = s;
     ix->ops = &scann_ops;
+    return SCANN_OK;
+}
+
+/* ---- persistence (format.h, docs/FORMAT.md) ----------------------------------------------- */
+
+/* The ivf sections (no CODE: code_size is 0; RROW when reorder is not none), CDBK, and BLKS:
+ * each list's ceil(size / 32) packed blocks, lists in order. */
+static scann_status scann_save(const scann_index *ix, fmt_writer *w)
+{
+    const scann_impl *s = ix->impl;
+    size_t bb = fs_block_bytes(s->pq.m);
+    fmt_put_ivf(w, &s->v);
+    fmt_section(w, FMT_CDBK, s->pq.codebooks, pq_memory(&s->pq));
+    fmt_begin(w, FMT_BLKS);
+    for (int l = 0; l < s->v.nlist; l++)
+        fmt_put(w, s->codes[l].data, (size_t)blocks_for(s->v.lists[l].size) * bb);
+    return fmt_end(w);
+}
+
+static scann_status scann_load(scann_index *ix, fmt_reader *r)
+{
+    scann_impl *s = ix->impl;
+    int d = ix->p.dim, m = (d + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
+    scann_status st;
+    s->residual = index_uses_ip(ix);
+    if ((st = pq_init(&s->pq, d, m, SCANN_KSUB)) ||
+        (st = fmt_take_floats(r, FMT_CDBK, (size_t)SCANN_KSUB * d, s->pq.codebooks)) ||
+        (st = rerank_init(&s->rr, ix->p.reorder, d, NULL, 0)) ||
+        (st = fmt_take_ivf(r, ix, &s->v, 0, s->rr.row_bytes)))
+        return st;
+    /* as scann_train decides it: narrow stores hold the code's error */
+    s->rr_error = s->rr.kind == SCANN_REORDER_BF16 || s->rr.kind == SCANN_REORDER_INT8;
+    size_t bb = fs_block_bytes(m);
+    uint64_t nblocks = 0;
+    for (int l = 0; l < s->v.nlist; l++) nblocks += (uint64_t)blocks_for(s->v.lists[l].size);
+    const uint8_t *blk;
+    if ((st = fmt_take(r, FMT_BLKS, nblocks, bb, &blk))) return st;
+    s->codes = calloc((size_t)s->v.nlist, sizeof(fs_blocks));
+    if (!s->codes) return err_nomem("SCANN code lists", (size_t)s->v.nlist * sizeof(fs_blocks));
+    for (int l = 0; l < s->v.nlist; l++) {
+        fs_blocks *B = &s->codes[l];
+        size_t nb = (size_t)blocks_for(s->v.lists[l].size);
+        if (nb == 0) continue;
+        if (s->v.mapped) { /* 64-byte aligned: bb is a multiple of 64; cap 0 = not on the heap */
+            B->data = (uint8_t *)blk;
+        } else {
+            if (!(B->data = malloc(nb * bb))) return err_nomem("SCANN code blocks", nb * bb);
+            memcpy(B->data, blk, nb * bb);
+            B->cap = (int64_t)nb;
+        }
+        blk += nb * bb;
+    }
     return SCANN_OK;
 }

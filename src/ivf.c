@@ -32,7 +32,7 @@ scann_status ivf_init(ivf *v, int nlist, int d, size_t code_size, size_t extra_s
 
 void ivf_free(ivf *v)
 {
-    if (v->lists)
+    if (v->lists && !v->mapped)
         for (int l = 0; l < v->nlist; l++) {
             free(v->lists[l].ids);
             free(v->lists[l].codes);

@@ -36,6 +36,8 @@ typedef struct ivf {
     float *centres;    /* nlist x d */
     float *cnorm2;     /* nlist squared norms (L2 probing through sgemm) */
     ivf_list *lists;   /* nlist lists */
+    int mapped;        /* list arrays point into a read-only file mapping (format.c): ivf_free
+                        * leaves them alone, and nothing may append */
 } ivf;
 
 static inline int64_t ivf_loc(int32_t list, int64_t offset) { return (int64_t)list << 32 | offset; }

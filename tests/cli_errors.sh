@@ -43,5 +43,39 @@ if "$scann" bench --base "$tmp/b.fvecs" --query "$tmp/q.fvecs" --gt "$tmp/g.ivec
 else
     echo "FAIL: bench FLAT: $(cat "$tmp/out" "$tmp/r.csv" 2>&1)"; fail=1
 fi
+
+# Index files: build saves, search loads (or maps) and measures; damaged files are refused.
+expect_fail "build without --out" "$scann" build --base "$tmp/b.fvecs" --metric l2 --index FLAT
+expect_fail "build bad spec" "$scann" build --base "$tmp/b.fvecs" --metric l2 --index "FLAT,x=1" --out "$tmp/ix.scann"
+expect_fail "build into a missing directory" "$scann" build --base "$tmp/b.fvecs" --metric l2 --index FLAT --out "$tmp/no/ix.scann"
+for spec in FLAT "IVF_FLAT,nlist=2,nprobe=2"; do
+    for how in "" --mmap; do
+        rm -f "$tmp/ix.scann" "$tmp/r2.csv"
+        if "$scann" build --base "$tmp/b.fvecs" --metric l2 --index "$spec" --out "$tmp/ix.scann" > "$tmp/out" 2>&1 &&
+           "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --gt "$tmp/g.ivecs" --k 3 $how --csv "$tmp/r2.csv" >> "$tmp/out" 2>&1 &&
+           grep -q ',1.00000,' "$tmp/r2.csv"; then
+            echo "ok: build + search $how $spec: recall 1 on a tiny file"
+        else
+            echo "FAIL: build + search $how $spec: $(cat "$tmp/out" "$tmp/r2.csv" 2>&1)"; fail=1
+        fi
+    done
+done
+if "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --k 3 --out "$tmp/ids.ivecs" > "$tmp/out" 2>&1 &&
+   [ "$(od -An -tu4 -v "$tmp/ids.ivecs" | tr -s ' \n' ' ')" = " 3 1 0 2 " ]; then
+    echo "ok: search without gt writes the neighbours"
+else
+    echo "FAIL: search without gt: $(cat "$tmp/out"; od -An -tu4 -v "$tmp/ids.ivecs" 2>&1)"; fail=1
+fi
+cp "$tmp/ix.scann" "$tmp/bad.scann"
+printf '\377' | dd of="$tmp/bad.scann" bs=1 seek=200 conv=notrunc 2>/dev/null
+head -c 100 "$tmp/ix.scann" > "$tmp/short.scann"
+expect_fail "search without a file" "$scann" search --query "$tmp/q.fvecs" --k 3
+expect_fail "search a missing file" "$scann" search "$tmp/nope.scann" --query "$tmp/q.fvecs" --k 3
+expect_fail "search a corrupt file" "$scann" search "$tmp/bad.scann" --query "$tmp/q.fvecs" --gt "$tmp/g.ivecs" --k 3
+expect_fail "search a corrupt file, mapped" "$scann" search "$tmp/bad.scann" --query "$tmp/q.fvecs" --k 3 --mmap
+expect_fail "search a truncated file" "$scann" search "$tmp/short.scann" --query "$tmp/q.fvecs" --k 3
+expect_fail "search a vector file" "$scann" search "$tmp/b.fvecs" --query "$tmp/q.fvecs" --k 3
+expect_fail "search with --metric" "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --k 3 --metric l2
+expect_fail "search k > n" "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --k 4
 [ $fail = 0 ] && echo "cli_errors: all passed"
 exit $fail

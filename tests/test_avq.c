@@ -30,7 +30,7 @@ static void test_eta_formula_and_guards(void **state)
 {
     (void)state;
     /* The paper's GloVe setting: 99 * 0.04 / 0.96. */
-    assert_true(fabsf(avq_eta(0.2f, 100, 1.0f) - 4.125f) < 1e-5f);
+    assert_true(fabs((double)avq_eta(0.2f, 100, 1.0f) - (4.125f)) < 1e-5f);
     /* d = 768 gives "about 32" (DESIGN 2.4). */
     assert_true(fabs(avq_eta(0.2f, 768, 1.0f) - 767 * 0.04 / 0.96) < 1e-3);
     /* ||x|| = 2: (d - 1) T^2 / (4 - T^2). */

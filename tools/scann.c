@@ -1,5 +1,6 @@
 /*
- * scann.c - the command-line tool: exact ground truth (gt), benchmarks (bench), info.
+ * scann.c - the command-line tool: exact ground truth (gt), benchmarks (bench), index files
+ * (build saves one, search loads or maps one and measures it), info.
  *
  * Peers (hnswlib, faiss) live in a separate binary, scann-peers, so the library and this tool
  * never depend on C++ or faiss; `scann bench --peer ...` runs it from the same directory with
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,6 +31,9 @@ static void usage(FILE *f)
             "  scann bench --base B --query Q --gt G --metric M [--k 10] [--threads N]\n"
             "              [--csv OUT] [--latency-queries 1000] [--search GRID]\n"
             "              (--index SPEC [--search GRID] | --peer P [--search GRID])...\n"
+            "  scann build --base B --metric M --index SPEC --out FILE [--threads N]\n"
+            "  scann search FILE --query Q --k K [--gt G] [--search GRID] [--threads N]\n"
+            "               [--csv OUT] [--latency-queries 1000] [--mmap] [--out IDS.ivecs]\n"
             "  scann info\n"
             "\n"
             "Vector files: .fvecs .bvecs .ivecs .npy (float32). SPEC: FLAT, IVF_FLAT,nlist=1024, ...\n"
@@ -37,7 +42,11 @@ static void usage(FILE *f)
             "  --peer faiss:IVF1024,Flat  (any faiss factory string; grid keys: nprobe, k_factor)\n"
             "GRID is key=v1,v2;key2=w1,w2 and every combination runs (keys: nprobe, reorder_k).\n"
             "A --search right after an --index/--peer applies to it alone; one before any\n"
-            "backend is the default for all.\n");
+            "backend is the default for all.\n"
+            "build trains SPEC on the base, adds it and saves the index to FILE. search loads\n"
+            "FILE (--mmap: maps it read-only) and, with --gt, prints the bench table (build_s =\n"
+            "load time); without --gt it prints QPS per grid point and --out writes the first\n"
+            "point's ids.\n");
 }
 
 static void die(const char *what)
@@ -48,6 +57,8 @@ static void die(const char *what)
 
 typedef struct args {
     const char *base, *query, *gt, *out, *grid, *csv, *metric;
+    const char *file; /* search: the index file */
+    int mmap;         /* search: map the file instead of loading it */
     /* Backends in command-line order; a --search right after one applies to it alone, a
      * --search before any backend is the default grid. */
     const char *backend[16];
@@ -69,16 +80,21 @@ static int parse_int_arg(const char *flag, const char *v, int lo, int hi)
     return (int)x;
 }
 
-static void parse_args(int argc, char **argv, args *a)
+/* Options from argv[first] on (search takes its FILE before them). */
+static void parse_args(int argc, char **argv, int first, args *a)
 {
     memset(a, 0, sizeof *a);
     a->k = 10;
     a->threads = 0;
-    for (int i = 2; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         const char *f = argv[i];
         if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
             usage(stdout);
             exit(0);
+        }
+        if (!strcmp(f, "--mmap")) { /* the one flag without a value */
+            a->mmap = 1;
+            continue;
         }
         if (i + 1 >= argc) {
             fprintf(stderr, "scann: %s needs a value (see scann --help)\n", f);
@@ -271,6 +287,166 @@ static void lib_destroy(void *self)
     b->dist = NULL;
 }
 
+/* ---- build and search: index files ------------------------------------------------------- */
+
+static int cmd_build(const args *a)
+{
+    need(a->base, "--base");
+    need(a->out, "--out");
+    scann_metric metric = need_metric(a);
+    if (a->nbackend != 1 || a->backend_is_peer[0]) {
+        fprintf(stderr, "scann build: give exactly one --index SPEC\n");
+        return 2;
+    }
+    float *base;
+    int64_t n;
+    int d;
+    if (scann_vecs_read(a->base, &base, &n, &d)) die("reading --base");
+    scann_index_params p;
+    if (scann_index_params_parse(a->backend[0], d, metric, &p)) die("--index");
+    progress bar;
+    p.num_threads = a->threads;
+    p.progress = progress_callback;
+    p.progress_user_data = &bar;
+    double t0 = bench_now();
+    progress_start(&bar, "build");
+    scann_index *ix;
+    if (scann_index_create(&p, &ix)) die("creating the index");
+    if (scann_index_train(ix, n, d, base) || scann_index_add(ix, n, d, base, NULL)) {
+        progress_done(&bar);
+        die("building the index");
+    }
+    progress_done(&bar);
+    double t1 = bench_now();
+    if (scann_index_save(ix, a->out)) die("saving --out");
+    double t2 = bench_now();
+    char desc[256] = "";
+    scann_index_describe(ix, desc, sizeof desc);
+    struct stat sb;
+    long long bytes = stat(a->out, &sb) == 0 ? (long long)sb.st_size : -1;
+    fprintf(stderr, "scann build: %s (%s), %lld x %d: built in %.2f s, saved %lld bytes to %s in "
+            "%.2f s\n", desc, scann_metric_name(metric), (long long)n, d, t1 - t0, bytes, a->out,
+            t2 - t1);
+    scann_index_free(ix);
+    scann_buffer_free(base);
+    return 0;
+}
+
+/* The bench backend over an index file: "build" loads (or maps) it, the rest is lib_*. */
+typedef struct file_backend {
+    lib_backend lib; /* first: lib_* callbacks take the same pointer */
+    const char *path;
+    int mmap;
+} file_backend;
+
+static int file_load(void *self, const bench_data *d, int threads, char *err, size_t errlen)
+{
+    file_backend *b = self;
+    scann_status st = b->mmap ? scann_index_load_mmap(b->path, &b->lib.ix)
+                              : scann_index_load(b->path, &b->lib.ix);
+    if (!st) st = scann_index_set_num_threads(b->lib.ix, threads);
+    if (st) {
+        snprintf(err, errlen, "%s", scann_last_error());
+        return 1;
+    }
+    if (scann_index_dim(b->lib.ix) != d->dim) {
+        snprintf(err, errlen, "%s: the index has dimension %d, the queries %d", b->path,
+                 scann_index_dim(b->lib.ix), d->dim);
+        return 1;
+    }
+    if (scann_index_ntotal(b->lib.ix) < 1) {
+        snprintf(err, errlen, "%s: the index holds no vectors", b->path);
+        return 1;
+    }
+    char desc[256] = "";
+    scann_index_describe(b->lib.ix, desc, sizeof desc);
+    fprintf(stderr, "scann search: %s: %s (%s), %lld vectors, %s\n", b->path, desc,
+            scann_metric_name(scann_index_get_metric(b->lib.ix)),
+            (long long)scann_index_ntotal(b->lib.ix), b->mmap ? "mapped" : "loaded");
+    return 0;
+}
+
+/* Without ground truth: QPS of one batch search per grid point; --out gets the first's ids. */
+static int search_no_gt(bench_backend *b, const bench_data *d, const args *a)
+{
+    char err[512] = "";
+    bench_point *pts = NULL;
+    int npts = 0, rc = 1;
+    int64_t *ids = malloc((size_t)d->nq * a->k * sizeof(int64_t));
+    int32_t *out = a->out ? malloc((size_t)d->nq * a->k * sizeof(int32_t)) : NULL;
+    if (!ids || (a->out && !out)) {
+        snprintf(err, sizeof err, "out of memory");
+        goto done;
+    }
+    if (bench_grid_parse(a->grid, &pts, &npts, err, sizeof err)) goto done;
+    double t0 = bench_now();
+    if (b->build(b->self, d, a->threads, err, sizeof err)) goto done;
+    double load_s = bench_now() - t0;
+    printf("%-40s %-26s %8s %9s\n", "index", "params", "load_s", "QPS");
+    for (int i = 0; i < npts; i++) {
+        if (b->set_params(b->self, &pts[i], err, sizeof err)) goto done;
+        double t1 = bench_now();
+        if (b->search(b->self, d->query, d->nq, a->k, a->threads, ids, err, sizeof err)) goto done;
+        double t = bench_now() - t1;
+        printf("%-40s %-26s %8.3f %9.0f\n", b->label, pts[i].text, load_s, d->nq / t);
+        if (i == 0 && out) {
+            for (size_t j = 0; j < (size_t)d->nq * a->k; j++)
+                out[j] = ids[j] > INT32_MAX ? -1 : (int32_t)ids[j];
+            if (scann_ivecs_write(a->out, out, d->nq, a->k)) {
+                snprintf(err, sizeof err, "writing --out: %s", scann_last_error());
+                goto done;
+            }
+        }
+    }
+    rc = 0;
+done:
+    if (rc) fprintf(stderr, "scann search: %s\n", err);
+    free(ids);
+    free(out);
+    free(pts);
+    return rc;
+}
+
+static int cmd_search(const args *a)
+{
+    need(a->file, "FILE (scann search FILE --query Q ...)");
+    need(a->query, "--query");
+    if (a->nbackend || a->metric || a->base) {
+        fprintf(stderr, "scann search: --index, --peer, --metric and --base come from FILE\n");
+        return 2;
+    }
+    bench_data d = {0};
+    int qdim = 0, gdim = 0;
+    int64_t ngt = 0;
+    if (scann_vecs_read(a->query, &d.query, &d.nq, &qdim)) die("reading --query");
+    d.dim = qdim;
+    if (a->gt) {
+        if (scann_ivecs_read(a->gt, &d.gt, &ngt, &gdim)) die("reading --gt");
+        d.gt_k = gdim;
+        if (ngt != d.nq || gdim < a->k) {
+            fprintf(stderr, "scann search: --gt has %lld rows of %d, expected %lld rows of at "
+                    "least --k %d\n", (long long)ngt, gdim, (long long)d.nq, a->k);
+            bench_data_free(&d);
+            return 1;
+        }
+    }
+    file_backend fb = {.path = a->file, .mmap = a->mmap};
+    bench_backend b = {.self = &fb, .build = file_load, .set_params = lib_set_params,
+                       .search = lib_search, .memory = lib_memory, .destroy = lib_destroy};
+    snprintf(b.label, sizeof b.label, "%s%s", a->file, a->mmap ? " (mmap)" : "");
+    int rc;
+    if (a->gt) {
+        bench_opts o = {NULL, a->query, a->gt, SCANN_METRIC_L2, a->k, a->threads, a->grid, a->csv,
+                        1, a->latency_queries};
+        rc = bench_run(&b, &d, &o);
+    } else {
+        rc = search_no_gt(&b, &d, a);
+    }
+    b.destroy(b.self);
+    bench_data_free(&d);
+    return rc;
+}
+
 /* ---- bench: peers through scann-peers ---------------------------------------------------- */
 
 static int run_peer(const args *a, const char *peer, const char *grid, int first,
@@ -380,9 +556,14 @@ int main(int argc, char **argv)
     args a;
     blas_prefer_one_thread(); /* the library parallelises itself; see blas.h */
     if (!strcmp(argv[1], "info")) return cmd_info();
-    parse_args(argc, argv, &a);
+    /* search FILE ...: the file comes before the options */
+    int has_file = !strcmp(argv[1], "search") && argc > 2 && strncmp(argv[2], "-", 1) != 0;
+    parse_args(argc, argv, has_file ? 3 : 2, &a);
+    if (has_file) a.file = argv[2];
     if (!strcmp(argv[1], "gt")) return cmd_gt(&a);
     if (!strcmp(argv[1], "bench")) return cmd_bench(&a, self_path);
+    if (!strcmp(argv[1], "build")) return cmd_build(&a);
+    if (!strcmp(argv[1], "search")) return cmd_search(&a);
     fprintf(stderr, "scann: unknown command '%s' (see scann --help)\n", argv[1]);
     return 2;
 }

@@ -1,0 +1,833 @@
+/*
+ * _pyscann.c - the CPython extension behind pyscann: one type, _pyscann.Index, that owns a
+ * scann_index handle, the exception classes that scann_status maps to, and a BLAS helper.
+ * python/pyscann/__init__.py adds the keyword-argument constructor and re-exports all of it.
+ *
+ * Invariants and choices:
+ * - Arrays: float32, C-contiguous, aligned, native-endian input is passed to the library as is
+ *   (no copy); any other float or integer array is converted once to that layout. Booleans,
+ *   complex numbers, strings and objects are rejected with ValueError rather than guessed at.
+ * - The GIL is released around every call that scans vectors (train, add, search, save, load),
+ *   so Python threads searching one index run in parallel, as scann.h allows.
+ * - scann.h forbids train/add concurrently with anything else on an index; a Python program
+ *   must not be able to crash by trying, so each object carries a readers-writer lock: searches,
+ *   save and the inspection getters share it, train/add/set-threads hold it alone. The lock is
+ *   only ever waited for without the GIL, so the GIL and the lock cannot deadlock.
+ * - scann_last_error() is thread-local: it is copied right after the failing call, on the same
+ *   OS thread, before anything else can run.
+ * - Ctrl-C: indexes created here get a progress callback that takes the GIL and runs Python's
+ *   signal handlers, so a KeyboardInterrupt cancels a long train or add (kinds that support
+ *   cancelling; the others finish the call and then raise it).
+ * - Persistence and scann_index_set_num_threads are referenced weakly: the module links and
+ *   imports against a libscann that does not define them yet, and then reports
+ *   has_persistence = False and raises NotImplementedError instead of crashing.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "scann.h"
+
+/* Resolved to NULL when the libscann linked in does not define them (see the header comment). */
+#pragma weak scann_index_save
+#pragma weak scann_index_save_buffer
+#pragma weak scann_index_load
+#pragma weak scann_index_load_buffer
+#pragma weak scann_index_load_mmap
+#pragma weak scann_index_set_num_threads
+/* OpenBLAS's own knobs: present only when the BLAS linked in is OpenBLAS. */
+extern void openblas_set_num_threads(int n) __attribute__((weak));
+extern int openblas_get_num_threads(void) __attribute__((weak));
+
+/* TODO(issue 6, remove): expose Index.remove(ids) once include/scann.h declares
+ * scann_index_remove; it is not part of the C API yet, so the binding does not offer it. */
+
+/* ---- exceptions ------------------------------------------------------------------------ */
+
+static PyObject *Error;                  /* pyscann.Error, base of everything below */
+static PyObject *status_exc[SCANN_ERR_INTERNAL + 1]; /* class raised for each scann_status */
+
+static const struct {
+    scann_status status;
+    const char *name;   /* attribute of the module */
+    PyObject **builtin; /* second base, so callers can catch the usual built-in class */
+    const char *doc;
+} exc_table[] = {
+    {SCANN_ERR_INVALID_ARGUMENT, "InvalidArgumentError", &PyExc_ValueError,
+     "A parameter, count, dtype or shape is out of range (also a ValueError)."},
+    {SCANN_ERR_DIMENSION, "DimensionError", &PyExc_ValueError,
+     "Vectors' dimension differs from the index's (also a ValueError)."},
+    {SCANN_ERR_INVALID_DATA, "InvalidDataError", &PyExc_ValueError,
+     "NaN or infinity in input vectors (also a ValueError)."},
+    {SCANN_ERR_NOT_TRAINED, "NotTrainedError", &PyExc_RuntimeError,
+     "add or search before train on a kind that needs training (also a RuntimeError)."},
+    {SCANN_ERR_EMPTY, "EmptyIndexError", &PyExc_RuntimeError,
+     "Search on an index without vectors (also a RuntimeError)."},
+    {SCANN_ERR_OUT_OF_MEMORY, "OutOfMemoryError", &PyExc_MemoryError,
+     "The library could not allocate memory (also a MemoryError)."},
+    {SCANN_ERR_IO, "FileError", &PyExc_OSError,
+     "Opening, reading or writing a file failed (also an OSError)."},
+    {SCANN_ERR_FORMAT, "FormatError", &PyExc_ValueError,
+     "A saved index is truncated, corrupt or of another kind (also a ValueError)."},
+    {SCANN_ERR_UNSUPPORTED, "UnsupportedError", &PyExc_RuntimeError,
+     "A valid request this index cannot do, e.g. add to a memory-mapped index "
+     "(also a RuntimeError)."},
+    {SCANN_ERR_CANCELLED, "CancelledError", &PyExc_RuntimeError,
+     "The call was cancelled (also a RuntimeError)."},
+    {SCANN_ERR_INTERNAL, "InternalError", &PyExc_RuntimeError,
+     "A bug in libscann: please report it with the message (also a RuntimeError)."},
+};
+
+static int add_exceptions(PyObject *m)
+{
+    Error = PyErr_NewExceptionWithDoc(
+        "pyscann.Error",
+        "Base class of every error libscann reports. Each subclass also derives from the "
+        "built-in exception a Python user would expect (ValueError, RuntimeError, MemoryError, "
+        "OSError); .status is the scann_status code and .status_name its name.",
+        NULL, NULL);
+    if (!Error || PyModule_AddObjectRef(m, "Error", Error) < 0) return -1;
+    for (size_t i = 0; i < sizeof exc_table / sizeof exc_table[0]; i++) {
+        char qualname[64];
+        snprintf(qualname, sizeof qualname, "pyscann.%s", exc_table[i].name);
+        PyObject *bases = PyTuple_Pack(2, Error, *exc_table[i].builtin);
+        if (!bases) return -1;
+        PyObject *cls = PyErr_NewExceptionWithDoc(qualname, exc_table[i].doc, bases, NULL);
+        Py_DECREF(bases);
+        if (!cls || PyModule_AddObjectRef(m, exc_table[i].name, cls) < 0) return -1;
+        status_exc[exc_table[i].status] = cls;
+    }
+    return 0;
+}
+
+/* Raise the class for st with msg (the library's thread-local message, already copied). */
+static PyObject *raise_status(scann_status st, const char *msg)
+{
+    PyObject *cls = (unsigned)st <= SCANN_ERR_INTERNAL && status_exc[st] ? status_exc[st] : Error;
+    PyObject *exc = PyObject_CallFunction(cls, "s", msg && *msg ? msg : scann_status_name(st));
+    if (!exc) return NULL;
+    PyObject *code = PyLong_FromLong((long)st);
+    PyObject *name = PyUnicode_FromString(scann_status_name(st));
+    int bad = !code || !name || PyObject_SetAttrString(exc, "status", code) < 0 ||
+              PyObject_SetAttrString(exc, "status_name", name) < 0;
+    Py_XDECREF(code);
+    Py_XDECREF(name);
+    if (bad) {
+        Py_DECREF(exc);
+        return NULL;
+    }
+    PyErr_SetObject(cls, exc);
+    Py_DECREF(exc);
+    return NULL;
+}
+
+/* A binding-level argument error: same class as the library's INVALID_ARGUMENT. */
+static PyObject *raise_invalid(const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return raise_status(SCANN_ERR_INVALID_ARGUMENT, msg);
+}
+
+/* Copy of scann_last_error(), taken on the calling thread right after a failed call. */
+typedef struct {
+    char text[1024];
+} errmsg;
+
+static void errmsg_take(errmsg *e, scann_status st)
+{
+    if (st == SCANN_OK) {
+        e->text[0] = '\0';
+        return;
+    }
+    snprintf(e->text, sizeof e->text, "%s", scann_last_error());
+}
+
+/* ---- arrays ---------------------------------------------------------------------------- */
+
+/*
+ * Rows of float32 from obj, C-contiguous: a new reference to obj itself when it already has
+ * that layout (zero copy), otherwise a converted copy. allow_1d: a 1-D array is one row.
+ * Sets *n, *d. what names the argument in messages ("search: q").
+ */
+static PyArrayObject *as_float_rows(PyObject *obj, const char *what, int allow_1d, int64_t *n,
+                                    int *d)
+{
+    PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    if (!a) return NULL;
+    char kind = PyArray_DESCR(a)->kind;
+    if (kind != 'f' && kind != 'i' && kind != 'u') {
+        PyObject *dt = PyObject_Str((PyObject *)PyArray_DESCR(a));
+        raise_invalid("%s has dtype %s; expected a float or integer array", what,
+                      dt ? PyUnicode_AsUTF8(dt) : "?");
+        Py_XDECREF(dt);
+        Py_DECREF(a);
+        return NULL;
+    }
+    int nd = PyArray_NDIM(a);
+    if (nd != 2 && !(allow_1d && nd == 1)) {
+        raise_invalid("%s must be a 2-D array (n, dim)%s; got %d dimension%s", what,
+                      allow_1d ? " or one 1-D vector" : "", nd, nd == 1 ? "" : "s");
+        Py_DECREF(a);
+        return NULL;
+    }
+    npy_intp rows = nd == 2 ? PyArray_DIM(a, 0) : 1;
+    npy_intp cols = nd == 2 ? PyArray_DIM(a, 1) : PyArray_DIM(a, 0);
+    if (cols > INT_MAX) {
+        raise_invalid("%s has %lld columns, more than any index dimension", what,
+                      (long long)cols);
+        Py_DECREF(a);
+        return NULL;
+    }
+    /* Steals the descr reference; returns a itself (incref'd) when nothing needs converting. */
+    PyArrayObject *f = (PyArrayObject *)PyArray_FromArray(
+        a, PyArray_DescrFromType(NPY_FLOAT32), NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    Py_DECREF(a);
+    if (!f) return NULL;
+    *n = (int64_t)rows;
+    *d = (int)cols;
+    return f;
+}
+
+/* ids for add: 1-D, n integers, as C-contiguous int64 (no copy when they already are). */
+static PyArrayObject *as_ids(PyObject *obj, int64_t n)
+{
+    PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
+    if (!a) return NULL;
+    char kind = PyArray_DESCR(a)->kind;
+    if (kind != 'i' && kind != 'u') {
+        PyObject *dt = PyObject_Str((PyObject *)PyArray_DESCR(a));
+        raise_invalid("add: ids have dtype %s; expected integers", dt ? PyUnicode_AsUTF8(dt) : "?");
+        Py_XDECREF(dt);
+        Py_DECREF(a);
+        return NULL;
+    }
+    if (PyArray_NDIM(a) != 1 || PyArray_DIM(a, 0) != n) {
+        raise_invalid("add: ids must be a 1-D array of %lld ids (one per row of x)", (long long)n);
+        Py_DECREF(a);
+        return NULL;
+    }
+    /* uint64 ids above INT64_MAX wrap to negative values, which the library rejects. */
+    PyArrayObject *f = (PyArrayObject *)PyArray_FromArray(
+        a, PyArray_DescrFromType(NPY_INT64), NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    Py_DECREF(a);
+    return f;
+}
+
+/* Optional int keyword: None -> 0 (the library's default), otherwise an int in C int range. */
+static int opt_int(PyObject *o, const char *name, int *out)
+{
+    *out = 0;
+    if (!o || o == Py_None) return 0;
+    long v = PyLong_AsLong(o);
+    if (v == -1 && PyErr_Occurred()) return -1;
+    if (v < INT_MIN || v > INT_MAX) {
+        raise_invalid("%s=%ld is out of range", name, v);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+/* ---- the Index type -------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    scann_index *ix;       /* NULL until __init__ or a load succeeded */
+    int threads;           /* last thread count given (0 = all online cores) */
+    int cancelled;         /* set by the progress hook once a KeyboardInterrupt is pending */
+    int lock_ready;        /* lock was initialised (tp_dealloc must not destroy it otherwise) */
+    pthread_rwlock_t lock; /* see the header comment */
+} IndexObject;
+
+static PyTypeObject IndexType;
+
+/*
+ * Take the lock shared (write = 0) or alone (write = 1). Tries first without giving up the GIL;
+ * otherwise waits with the GIL released. Fails only on a re-entrant call from a signal handler
+ * that runs inside this index's own train/add (glibc reports EDEADLK).
+ */
+static int lock_index(IndexObject *self, int write)
+{
+    int rc = write ? pthread_rwlock_trywrlock(&self->lock) : pthread_rwlock_tryrdlock(&self->lock);
+    if (rc == EBUSY || rc == EAGAIN) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = write ? pthread_rwlock_wrlock(&self->lock) : pthread_rwlock_rdlock(&self->lock);
+        Py_END_ALLOW_THREADS
+    }
+    if (rc) {
+        PyErr_Format(PyExc_RuntimeError, "index is busy (re-entrant call while it is %s)",
+                     rc == EDEADLK ? "being modified by this thread" : strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+static void unlock_index(IndexObject *self) { pthread_rwlock_unlock(&self->lock); }
+
+static int check_ready(IndexObject *self)
+{
+    if (self->ix) return 0;
+    PyErr_SetString(PyExc_RuntimeError, "Index is not initialised (call __init__ or Index.load)");
+    return -1;
+}
+
+/* Progress hook: runs Python's signal handlers so Ctrl-C cancels a long train or add. Called on
+ * the thread that called the library, which released the GIL; takes it for the check only. */
+static int progress_check_signals(void *user_data, const char *stage, double frac)
+{
+    IndexObject *self = user_data;
+    if (self->cancelled) return 1;
+    PyGILState_STATE g = PyGILState_Ensure();
+    if (PyErr_CheckSignals() < 0) self->cancelled = 1; /* the exception stays pending */
+    PyGILState_Release(g);
+    return self->cancelled;
+}
+
+static IndexObject *index_alloc(PyTypeObject *type)
+{
+    IndexObject *self = (IndexObject *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    /* Writers first: with glibc's default (readers first), a steady stream of searches from
+     * a few threads would keep an add waiting forever. No thread ever takes the lock twice. */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int rc = pthread_rwlock_init(&self->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (rc) {
+        Py_DECREF(self);
+        return (IndexObject *)PyErr_NoMemory();
+    }
+    self->lock_ready = 1;
+    return self;
+}
+
+static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    return (PyObject *)index_alloc(type);
+}
+
+static void Index_dealloc(IndexObject *self)
+{
+    scann_index_free(self->ix); /* nobody else holds a reference, so nobody holds the lock */
+    if (self->lock_ready) pthread_rwlock_destroy(&self->lock);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int parse_metric(PyObject *o, scann_metric *out)
+{
+    if (PyLong_Check(o)) {
+        long v = PyLong_AsLong(o);
+        if (v < SCANN_METRIC_L2 || v > SCANN_METRIC_COSINE) {
+            raise_invalid("metric=%ld is not a metric (0 = l2, 1 = ip, 2 = cosine)", v);
+            return -1;
+        }
+        *out = (scann_metric)v;
+        return 0;
+    }
+    if (!PyUnicode_Check(o)) {
+        PyErr_SetString(PyExc_TypeError, "metric must be a str ('l2', 'ip', 'cosine')");
+        return -1;
+    }
+    scann_status st = scann_metric_parse(PyUnicode_AsUTF8(o), out);
+    if (st) {
+        errmsg e;
+        errmsg_take(&e, st);
+        raise_status(st, e.text);
+        return -1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(Index_init_doc,
+             "Index(spec, dim, metric='l2', threads=None)\n\n"
+             "Create an empty index from a spec string ('FLAT', 'IVF_FLAT,nlist=1024',\n"
+             "'IVF_PQ,nlist=1024,m=50', 'SCANN,nlist=1024,reorder=int8'). threads: threads per\n"
+             "call, 0 = all online cores, None = the spec's 'threads' key or 0.");
+
+static int Index_init(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"spec", "dim", "metric", "threads", NULL};
+    const char *spec;
+    int dim;
+    PyObject *metric_o = NULL, *threads_o = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "si|OO:Index", kwlist, &spec, &dim, &metric_o,
+                                     &threads_o))
+        return -1;
+    if (self->ix) {
+        PyErr_SetString(PyExc_RuntimeError, "Index is already initialised");
+        return -1;
+    }
+    scann_metric metric = SCANN_METRIC_L2;
+    if (metric_o && parse_metric(metric_o, &metric) < 0) return -1;
+    scann_index_params p;
+    scann_status st = scann_index_params_parse(spec, dim, metric, &p);
+    errmsg e;
+    errmsg_take(&e, st);
+    if (st) return raise_status(st, e.text), -1;
+    if (threads_o != Py_None) {
+        int t;
+        if (opt_int(threads_o, "threads", &t) < 0) return -1;
+        p.num_threads = t;
+    }
+    p.progress = progress_check_signals;
+    p.progress_user_data = self;
+    scann_index *ix = NULL;
+    st = scann_index_create(&p, &ix);
+    errmsg_take(&e, st);
+    if (st) return raise_status(st, e.text), -1;
+    self->ix = ix;
+    self->threads = p.num_threads;
+    return 0;
+}
+
+PyDoc_STRVAR(Index_train_doc,
+             "train(x)\n\nLearn partitions and codebooks from the rows of x (n, dim); a no-op for "
+             "FLAT.");
+
+static PyObject *Index_train(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"x", NULL};
+    PyObject *xo;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:train", kwlist, &xo)) return NULL;
+    if (check_ready(self) < 0) return NULL;
+    int64_t n;
+    int d;
+    PyArrayObject *x = as_float_rows(xo, "train: x", 0, &n, &d);
+    if (!x) return NULL;
+    if (lock_index(self, 1) < 0) return Py_DECREF(x), NULL;
+    const float *data = PyArray_DATA(x);
+    scann_status st;
+    errmsg e;
+    self->cancelled = 0;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_train(self->ix, n, d, data);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    unlock_index(self);
+    Py_DECREF(x);
+    if (PyErr_Occurred()) return NULL; /* KeyboardInterrupt raised in the progress hook */
+    if (st) return raise_status(st, e.text);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Index_add_doc,
+             "add(x, ids=None)\n\nAdd the rows of x (n, dim). ids: n integers (int64-convertible, "
+             "not negative),\nor None for ntotal, ntotal + 1, ...");
+
+static PyObject *Index_add(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"x", "ids", NULL};
+    PyObject *xo, *ids_o = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:add", kwlist, &xo, &ids_o)) return NULL;
+    if (check_ready(self) < 0) return NULL;
+    int64_t n;
+    int d;
+    PyArrayObject *x = as_float_rows(xo, "add: x", 0, &n, &d), *ids = NULL;
+    if (!x) return NULL;
+    if (ids_o != Py_None && !(ids = as_ids(ids_o, n))) return Py_DECREF(x), NULL;
+    if (lock_index(self, 1) < 0) {
+        Py_DECREF(x);
+        Py_XDECREF(ids);
+        return NULL;
+    }
+    const float *data = PyArray_DATA(x);
+    const int64_t *idp = ids ? PyArray_DATA(ids) : NULL;
+    scann_status st;
+    errmsg e;
+    self->cancelled = 0;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_add(self->ix, n, d, data, idp);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    unlock_index(self);
+    Py_DECREF(x);
+    Py_XDECREF(ids);
+    if (PyErr_Occurred()) return NULL;
+    if (st) return raise_status(st, e.text);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Index_search_doc,
+             "search(q, k, nprobe=None, reorder_k=None, threads=None) -> (distances, ids)\n\n"
+             "k nearest neighbours of each row of q (nq, dim); a 1-D q is one query. Returns\n"
+             "float32 distances and int64 ids, both (nq, k), best first: squared L2 (smaller is\n"
+             "better), inner product or cosine similarity (larger is better). Missing results\n"
+             "have id -1. None = the index's default for that knob.");
+
+static PyObject *Index_search(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"q", "k", "nprobe", "reorder_k", "threads", NULL};
+    PyObject *qo, *nprobe_o = Py_None, *reorder_o = Py_None, *threads_o = Py_None;
+    int k;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oi|OOO:search", kwlist, &qo, &k, &nprobe_o,
+                                     &reorder_o, &threads_o))
+        return NULL;
+    if (check_ready(self) < 0) return NULL;
+    scann_search_params sp;
+    if (opt_int(nprobe_o, "nprobe", &sp.nprobe) < 0 ||
+        opt_int(reorder_o, "reorder_k", &sp.reorder_k) < 0 ||
+        opt_int(threads_o, "threads", &sp.num_threads) < 0)
+        return NULL;
+    if (k < 1) return raise_invalid("search: k=%d must be at least 1", k);
+    int64_t nq;
+    int d;
+    PyArrayObject *q = as_float_rows(qo, "search: q", 1, &nq, &d);
+    if (!q) return NULL;
+    npy_intp dims[2] = {(npy_intp)nq, k};
+    PyArrayObject *dist = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    PyArrayObject *ids = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_INT64);
+    if (!dist || !ids || lock_index(self, 0) < 0) goto fail;
+    const float *qp = PyArray_DATA(q);
+    float *dp = PyArray_DATA(dist);
+    int64_t *ip = PyArray_DATA(ids);
+    scann_status st;
+    errmsg e;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_search(self->ix, nq, d, qp, k, &sp, dp, ip);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    unlock_index(self);
+    Py_DECREF(q);
+    if (st) {
+        Py_DECREF(dist);
+        Py_DECREF(ids);
+        return raise_status(st, e.text);
+    }
+    return Py_BuildValue("(NN)", dist, ids);
+fail:
+    Py_DECREF(q);
+    Py_XDECREF(dist);
+    Py_XDECREF(ids);
+    return NULL;
+}
+
+static PyObject *no_symbol(const char *name)
+{
+    PyErr_Format(PyExc_NotImplementedError, "%s is not in the libscann this module was built "
+                 "against (not implemented yet)", name);
+    return NULL;
+}
+
+PyDoc_STRVAR(Index_save_doc, "save(path)\n\nWrite the index to path (atomically: a temporary file "
+                             "renamed into place).");
+
+static PyObject *Index_save(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"path", NULL};
+    PyObject *path_b;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&:save", kwlist, PyUnicode_FSConverter, &path_b))
+        return NULL;
+    if (!scann_index_save) return Py_DECREF(path_b), no_symbol("scann_index_save");
+    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return Py_DECREF(path_b), NULL;
+    const char *path = PyBytes_AS_STRING(path_b);
+    scann_status st;
+    errmsg e;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_save(self->ix, path);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    unlock_index(self);
+    Py_DECREF(path_b);
+    if (st) return raise_status(st, e.text);
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(Index_to_bytes_doc, "to_bytes() -> bytes\n\nThe index in its file format, in memory.");
+
+static PyObject *Index_to_bytes(IndexObject *self, PyObject *unused)
+{
+    if (!scann_index_save_buffer) return no_symbol("scann_index_save_buffer");
+    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    void *buf = NULL;
+    size_t len = 0;
+    scann_status st;
+    errmsg e;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_save_buffer(self->ix, &buf, &len);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    unlock_index(self);
+    if (st) return raise_status(st, e.text);
+    PyObject *out = PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
+    scann_buffer_free(buf);
+    return out;
+}
+
+/* Wrap a freshly loaded handle in an object of class cls (without calling __init__). */
+static PyObject *wrap_loaded(PyTypeObject *cls, scann_index *ix)
+{
+    IndexObject *self = index_alloc(cls);
+    if (!self) {
+        scann_index_free(ix);
+        return NULL;
+    }
+    self->ix = ix;
+    self->threads = 0; /* scann.h: a loaded index uses all cores until told otherwise */
+    return (PyObject *)self;
+}
+
+PyDoc_STRVAR(Index_load_doc,
+             "load(path, mmap=False) -> Index  (classmethod)\n\n"
+             "Read an index written by save(). mmap=True maps the file read-only and searches it\n"
+             "in place (shared page cache); such an index cannot be trained or added to.");
+
+static PyObject *Index_load(PyObject *cls, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"path", "mmap", NULL};
+    PyObject *path_b;
+    int use_mmap = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O&|p:load", kwlist, PyUnicode_FSConverter, &path_b,
+                                     &use_mmap))
+        return NULL;
+    scann_status (*loader)(const char *, scann_index **) =
+        use_mmap ? scann_index_load_mmap : scann_index_load;
+    if (!loader) {
+        Py_DECREF(path_b);
+        return no_symbol(use_mmap ? "scann_index_load_mmap" : "scann_index_load");
+    }
+    const char *path = PyBytes_AS_STRING(path_b);
+    scann_index *ix = NULL;
+    scann_status st;
+    errmsg e;
+    Py_BEGIN_ALLOW_THREADS
+    st = loader(path, &ix);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(path_b);
+    if (st) return raise_status(st, e.text);
+    return wrap_loaded((PyTypeObject *)cls, ix);
+}
+
+PyDoc_STRVAR(Index_from_bytes_doc,
+             "from_bytes(data) -> Index  (classmethod)\n\nRebuild an index from to_bytes()'s "
+             "output (any bytes-like object).");
+
+static PyObject *Index_from_bytes(PyObject *cls, PyObject *arg)
+{
+    if (!scann_index_load_buffer) return no_symbol("scann_index_load_buffer");
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    scann_index *ix = NULL;
+    scann_status st;
+    errmsg e;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_load_buffer(view.buf, (size_t)view.len, &ix);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    if (st) return raise_status(st, e.text);
+    return wrap_loaded((PyTypeObject *)cls, ix);
+}
+
+PyDoc_STRVAR(Index_describe_doc,
+             "describe() -> str\n\nA spec string that recreates this index's parameters.");
+
+static PyObject *Index_describe(IndexObject *self, PyObject *unused)
+{
+    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    char buf[512];
+    scann_status st = scann_index_describe(self->ix, buf, sizeof buf);
+    errmsg e;
+    errmsg_take(&e, st);
+    unlock_index(self);
+    if (st) return raise_status(st, e.text);
+    return PyUnicode_FromString(buf);
+}
+
+/* ---- properties ------------------------------------------------------------------------ */
+
+static PyObject *Index_get_ntotal(IndexObject *self, void *c)
+{
+    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    int64_t n = scann_index_ntotal(self->ix);
+    unlock_index(self);
+    return PyLong_FromLongLong(n);
+}
+
+static PyObject *Index_get_dim(IndexObject *self, void *c)
+{
+    if (check_ready(self) < 0) return NULL;
+    return PyLong_FromLong(scann_index_dim(self->ix)); /* fixed at creation: no lock */
+}
+
+static PyObject *Index_get_metric(IndexObject *self, void *c)
+{
+    if (check_ready(self) < 0) return NULL;
+    return PyUnicode_FromString(scann_metric_name(scann_index_get_metric(self->ix)));
+}
+
+static PyObject *Index_get_kind(IndexObject *self, void *c)
+{
+    if (check_ready(self) < 0) return NULL;
+    return PyUnicode_FromString(scann_index_kind_name(scann_index_get_kind(self->ix)));
+}
+
+static PyObject *Index_get_kernel(IndexObject *self, void *c)
+{
+    if (check_ready(self) < 0) return NULL;
+    return PyUnicode_FromString(scann_index_kernel_name(self->ix));
+}
+
+static PyObject *Index_get_is_trained(IndexObject *self, void *c)
+{
+    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    int t = scann_index_is_trained(self->ix);
+    unlock_index(self);
+    return PyBool_FromLong(t);
+}
+
+static PyObject *Index_get_memory_bytes(IndexObject *self, void *c)
+{
+    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    size_t bytes = 0;
+    scann_status st = scann_index_memory(self->ix, &bytes);
+    errmsg e;
+    errmsg_take(&e, st);
+    unlock_index(self);
+    if (st) return raise_status(st, e.text);
+    return PyLong_FromSize_t(bytes);
+}
+
+static PyObject *Index_get_threads(IndexObject *self, void *c)
+{
+    if (check_ready(self) < 0) return NULL;
+    return PyLong_FromLong(self->threads);
+}
+
+static int Index_set_threads(IndexObject *self, PyObject *value, void *c)
+{
+    if (!value) {
+        PyErr_SetString(PyExc_AttributeError, "threads cannot be deleted");
+        return -1;
+    }
+    if (check_ready(self) < 0) return -1;
+    if (!scann_index_set_num_threads) return no_symbol("scann_index_set_num_threads"), -1;
+    int t;
+    if (opt_int(value, "threads", &t) < 0) return -1;
+    if (lock_index(self, 1) < 0) return -1;
+    scann_status st = scann_index_set_num_threads(self->ix, t);
+    errmsg e;
+    errmsg_take(&e, st);
+    if (!st) self->threads = t;
+    unlock_index(self);
+    if (st) return raise_status(st, e.text), -1;
+    return 0;
+}
+
+static PyMethodDef Index_methods[] = {
+    {"train", (PyCFunction)(void (*)(void))Index_train, METH_VARARGS | METH_KEYWORDS,
+     Index_train_doc},
+    {"add", (PyCFunction)(void (*)(void))Index_add, METH_VARARGS | METH_KEYWORDS, Index_add_doc},
+    {"search", (PyCFunction)(void (*)(void))Index_search, METH_VARARGS | METH_KEYWORDS,
+     Index_search_doc},
+    {"save", (PyCFunction)(void (*)(void))Index_save, METH_VARARGS | METH_KEYWORDS,
+     Index_save_doc},
+    {"to_bytes", (PyCFunction)Index_to_bytes, METH_NOARGS, Index_to_bytes_doc},
+    {"load", (PyCFunction)(void (*)(void))Index_load, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
+     Index_load_doc},
+    {"from_bytes", (PyCFunction)Index_from_bytes, METH_O | METH_CLASS, Index_from_bytes_doc},
+    {"describe", (PyCFunction)Index_describe, METH_NOARGS, Index_describe_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Index_getset[] = {
+    {"ntotal", (getter)Index_get_ntotal, NULL, "Number of vectors stored.", NULL},
+    {"dim", (getter)Index_get_dim, NULL, "Vector dimension.", NULL},
+    {"metric", (getter)Index_get_metric, NULL, "'l2', 'ip' or 'cosine'.", NULL},
+    {"kind", (getter)Index_get_kind, NULL, "'FLAT', 'IVF_FLAT', 'IVF_PQ' or 'SCANN'.", NULL},
+    {"kernel", (getter)Index_get_kernel, NULL,
+     "Distance kernel family chosen for this CPU: 'scalar', 'avx2' or 'avx512'.", NULL},
+    {"is_trained", (getter)Index_get_is_trained, NULL, "Whether train() has succeeded.", NULL},
+    {"memory_bytes", (getter)Index_get_memory_bytes, NULL,
+     "Bytes the index holds on the heap (vectors, codes, ids, tables).", NULL},
+    {"threads", (getter)Index_get_threads, (setter)Index_set_threads,
+     "Threads per call when a call does not say (0 = all online cores).", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject IndexType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "pyscann._pyscann.Index",
+    .tp_basicsize = sizeof(IndexObject),
+    .tp_dealloc = (destructor)Index_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = Index_init_doc,
+    .tp_methods = Index_methods,
+    .tp_getset = Index_getset,
+    .tp_init = (initproc)Index_init,
+    .tp_new = Index_new,
+};
+
+/* ---- module functions ------------------------------------------------------------------ */
+
+PyDoc_STRVAR(set_blas_single_thread_doc,
+             "set_blas_single_thread() -> bool\n\n"
+             "Make OpenBLAS single-threaded for the whole process (openblas_set_num_threads(1)).\n"
+             "libscann runs its own threads and calls sgemm from each; a multi-threaded BLAS on\n"
+             "top of them oversubscribes the cores. Importing pyscann never changes this by\n"
+             "itself, since numpy shares the BLAS. Returns False when the BLAS is not OpenBLAS.");
+
+static PyObject *set_blas_single_thread(PyObject *m, PyObject *unused)
+{
+    if (!openblas_set_num_threads) Py_RETURN_FALSE;
+    openblas_set_num_threads(1);
+    Py_RETURN_TRUE;
+}
+
+PyDoc_STRVAR(blas_num_threads_doc,
+             "blas_num_threads() -> int or None\n\nOpenBLAS's thread count, or None when the BLAS "
+             "is not OpenBLAS.");
+
+static PyObject *blas_num_threads(PyObject *m, PyObject *unused)
+{
+    if (!openblas_get_num_threads) Py_RETURN_NONE;
+    return PyLong_FromLong(openblas_get_num_threads());
+}
+
+static PyMethodDef module_methods[] = {
+    {"set_blas_single_thread", set_blas_single_thread, METH_NOARGS, set_blas_single_thread_doc},
+    {"blas_num_threads", blas_num_threads, METH_NOARGS, blas_num_threads_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_pyscann",
+    .m_doc = "Low-level binding of libscann; use the pyscann package instead.",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC PyInit__pyscann(void)
+{
+    import_array();
+    if (PyType_Ready(&IndexType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module_def);
+    if (!m) return NULL;
+    int persistence = scann_index_save && scann_index_save_buffer && scann_index_load &&
+                      scann_index_load_buffer && scann_index_load_mmap;
+    char version[32];
+    snprintf(version, sizeof version, "%d.%d.%d", SCANN_VERSION_MAJOR, SCANN_VERSION_MINOR,
+             SCANN_VERSION_PATCH);
+    if (add_exceptions(m) < 0 || PyModule_AddObjectRef(m, "Index", (PyObject *)&IndexType) < 0 ||
+        PyModule_AddStringConstant(m, "scann_version", version) < 0 ||
+        PyModule_AddObjectRef(m, "has_persistence", persistence ? Py_True : Py_False) < 0 ||
+        PyModule_AddObjectRef(m, "has_set_num_threads",
+                              scann_index_set_num_threads ? Py_True : Py_False) < 0 ||
+        PyModule_AddObjectRef(m, "has_remove", Py_False) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
