@@ -21,8 +21,9 @@
  *   better), the inner product for SCANN_METRIC_IP and the cosine similarity for
  *   SCANN_METRIC_COSINE (larger is better). Missing results (fewer candidates than k, possible
  *   with nprobe < nlist) have id -1.
- * - Thread safety: searches on one index may run concurrently with each other. train and add
- *   must not run concurrently with anything else on the same index.
+ * - Thread safety: every call on one index may come from any thread at any time. Searches,
+ *   save and the inspection calls share the index; train, add and remove take it alone (a
+ *   readers-writer lock that lets a waiting writer in before new readers).
  * - No global mutable state: kernels are chosen per index from the CPU's features.
  * - Threads: the library runs up to num_threads threads of its own per call and calls BLAS
  *   (sgemm) from each of them. With a multi-threaded BLAS, set it to one thread
@@ -115,11 +116,24 @@ typedef struct scann_index_params {
     void *progress_user_data;   /* passed back to progress */
 } scann_index_params;
 
-/* Per-call search knobs. They never modify the index, so concurrent searches are safe. */
+/* Per-call search knobs. They never modify the index, so concurrent searches are safe.
+ * Zero-initialise it (scann_search_params sp = {0};): every field's zero means "default" or
+ * "off", and fields added in later versions keep that meaning. */
+/* Filter callback: non-zero when the vector with this external id may be returned. Called from
+ * the library's search threads, possibly concurrently. */
+typedef int (*scann_filter_fn)(void *user_data, int64_t id);
+
 typedef struct scann_search_params {
     int nprobe;      /* partitions to scan (IVF kinds), in [1, nlist]; 0 = the index's nprobe */
     int reorder_k;   /* candidates re-scored exactly (IVF_PQ, SCANN); 0 = default (10 * k) */
     int num_threads; /* threads for this call; 0 = the index's num_threads */
+    /* Filtered search: only ids the filters allow are returned. A query that finds fewer
+     * than k allowed vectors in its nprobe lists is searched again over every list, so k
+     * results come back whenever k allowed vectors exist. */
+    const uint64_t *allow_bits; /* id i allowed iff i < allow_nbits and bit i%64 of word i/64 */
+    int64_t allow_nbits;        /* bits in allow_bits */
+    scann_filter_fn allow_fn;   /* optional callback; with allow_bits set, both must allow */
+    void *allow_user_data;      /* passed to allow_fn */
 } scann_search_params;
 
 typedef struct scann_index scann_index;
@@ -174,6 +188,15 @@ scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x
  */
 scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, const float *q, int k,
                                 const scann_search_params *params, float *dist, int64_t *ids);
+
+/*
+ * Remove vectors by external id; ids the index does not hold are ignored. *removed (may be
+ * NULL) gets how many were removed. Removed ids are never returned again. Cost: one pass over
+ * the stored ids (the index keeps no id map, to keep memory at codes plus ids).
+ * Adding an id the index already holds replaces that vector (upsert); ids repeated within one
+ * add call are rejected.
+ */
+scann_status scann_index_remove(scann_index *ix, int64_t n, const int64_t *ids, int64_t *removed);
 
 /* ---- persistence ----------------------------------------------------------------------- */
 

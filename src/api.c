@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 
 #include "error.h"
+#include "idset.h"
 #include "index.h"
 #include "spec.h"
 #include "threads.h"
@@ -69,6 +70,16 @@ scann_status scann_index_create(const scann_index_params *p, scann_index **out)
     ix->p = *p;
     if (ix->p.num_threads == 0) ix->p.num_threads = threads_online();
     ix->dk = dist_kernels_for(cpu_select());
+    /* Writers first: a steady stream of searches must not starve an add (seen from Python). */
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    int lock_failed = pthread_rwlock_init(&ix->lock, &attr);
+    pthread_rwlockattr_destroy(&attr);
+    if (lock_failed) {
+        free(ix);
+        return err_set(SCANN_ERR_OUT_OF_MEMORY, "index: cannot create its lock");
+    }
     switch (p->kind) {
     case SCANN_INDEX_FLAT: st = flat_init(ix); break;
     case SCANN_INDEX_IVF_FLAT: st = ivfflat_init(ix); break;
@@ -76,6 +87,7 @@ scann_status scann_index_create(const scann_index_params *p, scann_index **out)
     default: st = scann_init(ix); break;
     }
     if (st) {
+        pthread_rwlock_destroy(&ix->lock);
         free(ix);
         return st;
     }
@@ -96,6 +108,7 @@ void scann_index_free(scann_index *ix)
     if (!ix) return;
     if (ix->ops) ix->ops->destroy(ix);
     if (ix->map_base) munmap(ix->map_base, ix->map_len); /* after destroy: arrays point in */
+    pthread_rwlock_destroy(&ix->lock);
     free(ix);
 }
 
@@ -150,8 +163,69 @@ scann_status scann_index_train(scann_index *ix, int64_t n, int dim, const float 
     const float *xs;
     float *owned;
     if ((st = maybe_normalize(ix, n, x, &xs, &owned))) return st;
+    pthread_rwlock_wrlock(&ix->lock);
     st = ix->ops->train(ix, n, xs);
+    pthread_rwlock_unlock(&ix->lock);
     free(owned);
+    return st;
+}
+
+/*
+ * Add under the write lock, replacing vectors whose ids already exist (upsert): find the old
+ * copies first, add (all or nothing), then drop the old copies, a step that cannot fail. Adds
+ * only append, so the locations found before the add still point at the old copies.
+ */
+static scann_status add_locked(scann_index *ix, int64_t n, const float *x, const int64_t *ids,
+                               int fresh_ids)
+{
+    idset set = {0};
+    int64_t *old = NULL, nold = 0, dup = -1;
+    scann_status st = SCANN_OK;
+    if (!fresh_ids) {
+        if ((st = idset_build(&set, ids, n, &dup))) return st;
+        if (dup >= 0) {
+            idset_free(&set);
+            return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                           "add: ids[%lld]=%lld appears twice in this call", (long long)dup,
+                           (long long)ids[dup]);
+        }
+    }
+    pthread_rwlock_wrlock(&ix->lock);
+    if (!fresh_ids && ix->ntotal > 0) st = ix->ops->collect(ix, &set, &old, &nold);
+    if (!st) st = ix->ops->add(ix, n, x, ids);
+    if (!st && nold > 0) {
+        ix->ops->remove_locs(ix, old, nold);
+        ix->ntotal -= nold;
+    }
+    pthread_rwlock_unlock(&ix->lock);
+    free(old);
+    idset_free(&set);
+    return st;
+}
+
+scann_status scann_index_remove(scann_index *ix, int64_t n, const int64_t *ids, int64_t *removed)
+{
+    if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: index is NULL");
+    if (n < 0) return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: n=%lld is negative", (long long)n);
+    if (n > 0 && !ids) return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: ids is NULL");
+    if (ix->map_base)
+        return err_set(SCANN_ERR_UNSUPPORTED, "remove: read-only (memory-mapped) index");
+    if (removed) *removed = 0;
+    if (n == 0) return SCANN_OK;
+    idset set;
+    int64_t dup, *locs = NULL, nlocs = 0;
+    scann_status st = idset_build(&set, ids, n, &dup);
+    if (st) return st;
+    pthread_rwlock_wrlock(&ix->lock);
+    if (ix->trained && ix->ntotal > 0) st = ix->ops->collect(ix, &set, &locs, &nlocs);
+    if (!st && nlocs > 0) {
+        ix->ops->remove_locs(ix, locs, nlocs);
+        ix->ntotal -= nlocs;
+    }
+    pthread_rwlock_unlock(&ix->lock);
+    if (!st && removed) *removed = nlocs;
+    free(locs);
+    idset_free(&set);
     return st;
 }
 
@@ -180,17 +254,40 @@ scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x
     const float *xs;
     float *owned = NULL;
     st = maybe_normalize(ix, n, x, &xs, &owned);
-    if (!st) st = ix->ops->add(ix, n, xs, ids);
+    if (!st) st = add_locked(ix, n, xs, ids, own_ids != NULL);
     free(owned);
     free(own_ids);
     return st;
 }
 
-scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, const float *q, int k,
-                                const scann_search_params *params, float *dist, int64_t *ids)
+/*
+ * A selective filter can leave a query's probed lists with fewer than k allowed vectors. Such a
+ * query is searched again over every list, which finds all allowed vectors' candidates; for
+ * FLAT the first search already saw every vector.
+ */
+static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const float *q, int k,
+                                      const search_ctx *sc, float *dist, int64_t *ids)
 {
-    scann_status st = check_vectors(ix, nq, dim, q, "search");
-    if (st) return st;
+    if (ix->p.kind == SCANN_INDEX_FLAT) return SCANN_OK;
+    search_ctx all = *sc;
+    all.nprobe = ix->p.nlist;
+    if (all.reorder_k < k) all.reorder_k = k;
+    size_t d = (size_t)ix->p.dim;
+    for (int64_t i = 0; i < nq; i++) {
+        if (ids[i * k + k - 1] >= 0) continue;
+        scann_status st = ix->ops->search(ix, 1, q + (size_t)i * d, k, &all, dist + i * k,
+                                          ids + i * k);
+        if (st) return st;
+    }
+    return SCANN_OK;
+}
+
+/* Searches take the lock through a const handle: the lock is the one mutable part of it. */
+static pthread_rwlock_t *lock_of(const scann_index *ix) { return (pthread_rwlock_t *)&ix->lock; }
+
+/* Checks of the index's state for a search; called under the read lock. */
+static scann_status check_searchable(const scann_index *ix, int k)
+{
     if (!ix->trained)
         return err_set(SCANN_ERR_NOT_TRAINED, "search: %s index is not trained",
                        scann_index_kind_name(ix->p.kind));
@@ -198,9 +295,18 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     if (k < 1 || k > ix->ntotal)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: k=%d is outside [1, %lld] (ntotal)", k,
                        (long long)ix->ntotal);
+    return SCANN_OK;
+}
+
+scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, const float *q, int k,
+                                const scann_search_params *params, float *dist, int64_t *ids)
+{
+    scann_status st = check_vectors(ix, nq, dim, q, "search");
+    if (st) return st;
+    if (k < 1) return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: k=%d must be at least 1", k);
     if (nq > 0 && (!dist || !ids))
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: dist or ids output is NULL");
-    search_ctx sc = {0, 0, ix->p.num_threads};
+    search_ctx sc = {0, 0, ix->p.num_threads, NULL};
     if (params) {
         if (params->nprobe < 0 || params->reorder_k < 0 || params->num_threads < 0)
             return err_set(SCANN_ERR_INVALID_ARGUMENT,
@@ -209,17 +315,24 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
         if (params->reorder_k > 0 && params->reorder_k < k)
             return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: reorder_k=%d is smaller than k=%d",
                            params->reorder_k, k);
+        if (params->allow_bits && params->allow_nbits < 0)
+            return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: allow_nbits=%lld is negative",
+                           (long long)params->allow_nbits);
         sc.nprobe = params->nprobe;
         sc.reorder_k = params->reorder_k;
         if (params->num_threads > 0) sc.num_threads = params->num_threads;
+        if (params->allow_bits || params->allow_fn) sc.filter = params;
     }
     if (sc.reorder_k == 0) sc.reorder_k = 10 * k;
-    if (nq == 0) return SCANN_OK;
 
     const float *qs;
-    float *owned;
-    if ((st = maybe_normalize(ix, nq, q, &qs, &owned))) return st;
-    st = ix->ops->search(ix, nq, qs, k, &sc, dist, ids);
+    float *owned = NULL;
+    pthread_rwlock_rdlock(lock_of(ix));
+    st = check_searchable(ix, k);
+    if (!st && nq > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
+    if (!st && nq > 0) st = ix->ops->search(ix, nq, qs, k, &sc, dist, ids);
+    if (!st && nq > 0 && sc.filter) st = filtered_fallback(ix, nq, qs, k, &sc, dist, ids);
+    pthread_rwlock_unlock(lock_of(ix));
     free(owned);
     if (st) return st;
     if (index_uses_ip(ix))
@@ -249,7 +362,9 @@ const char *scann_index_kernel_name(const scann_index *ix) { return ix ? ix->dk-
 scann_status scann_index_memory(const scann_index *ix, size_t *bytes)
 {
     if (!ix || !bytes) return err_set(SCANN_ERR_INVALID_ARGUMENT, "index or bytes is NULL");
+    pthread_rwlock_rdlock(lock_of(ix));
     *bytes = sizeof *ix + ix->ops->memory(ix);
+    pthread_rwlock_unlock(lock_of(ix));
     return SCANN_OK;
 }
 

@@ -449,17 +449,23 @@ scann_status scann_index_save_buffer(const scann_index *ix, void **buf, size_t *
 {
     if (!ix || !buf || !len)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "save_buffer: index, buf or len is NULL");
+    /* One read lock over both passes: an add in between would change the size. */
+    pthread_rwlock_t *lock = (pthread_rwlock_t *)&ix->lock;
+    pthread_rwlock_rdlock(lock);
     fmt_writer count = {.fd = -1, .counting = 1};
+    uint8_t *mem = NULL;
     scann_status st = save_index(ix, &count);
-    if (st) return st;
-    if (count.pos > SIZE_MAX) return err_nomem("index buffer", SIZE_MAX);
-    uint8_t *mem = malloc((size_t)count.pos);
-    if (!mem) return err_nomem("index buffer", (size_t)count.pos);
-    fmt_writer w = {.mem = mem, .fd = -1};
-    st = save_index(ix, &w);
-    if (!st && w.pos != count.pos)
-        st = err_set(SCANN_ERR_INTERNAL, "save_buffer: %llu bytes written, %llu counted",
-                     (unsigned long long)w.pos, (unsigned long long)count.pos);
+    if (!st && count.pos > SIZE_MAX) st = err_nomem("index buffer", SIZE_MAX);
+    if (!st && !(mem = malloc((size_t)count.pos)))
+        st = err_nomem("index buffer", (size_t)count.pos);
+    if (!st) {
+        fmt_writer w = {.mem = mem, .fd = -1};
+        st = save_index(ix, &w);
+        if (!st && w.pos != count.pos)
+            st = err_set(SCANN_ERR_INTERNAL, "save_buffer: %llu bytes written, %llu counted",
+                         (unsigned long long)w.pos, (unsigned long long)count.pos);
+    }
+    pthread_rwlock_unlock(lock);
     if (st) {
         free(mem);
         return st;
@@ -517,7 +523,11 @@ scann_status scann_index_save(const scann_index *ix, const char *path)
         if (w.fd < 0) w_io_fail(&w, "cannot create the temporary file", errno);
     }
     scann_status st = w.st;
-    if (!st) st = save_index(ix, &w);
+    if (!st) {
+        pthread_rwlock_rdlock((pthread_rwlock_t *)&ix->lock);
+        st = save_index(ix, &w);
+        pthread_rwlock_unlock((pthread_rwlock_t *)&ix->lock);
+    }
     /* fsync and close are where delayed errors (ENOSPC, EIO) surface. */
     if (!st && fsync(w.fd) != 0) st = w_io_fail(&w, "fsync failed", errno);
     if (w.fd >= 0 && close(w.fd) != 0 && !st) st = w_io_fail(&w, "close failed", errno);

@@ -10,6 +10,8 @@
 #ifndef SCANN_INDEX_H
 #define SCANN_INDEX_H
 
+#include <pthread.h>
+
 #include "cpu.h"
 #include "distance/distance.h"
 #include "scann.h"
@@ -22,7 +24,21 @@ typedef struct search_ctx {
     int nprobe;
     int reorder_k;
     int num_threads;
+    const scann_search_params *filter; /* NULL = no filter; else its allow_* fields apply */
 } search_ctx;
+
+/* Whether a search may return this external id (search_ctx.filter). */
+static inline int search_allows(const search_ctx *sc, int64_t id)
+{
+    const scann_search_params *f = sc->filter;
+    if (!f) return 1;
+    if (f->allow_bits &&
+        (id >= f->allow_nbits || !(f->allow_bits[id >> 6] >> (id & 63) & 1)))
+        return 0;
+    return !f->allow_fn || f->allow_fn(f->allow_user_data, id);
+}
+
+struct idset;
 
 typedef struct index_ops {
     scann_status (*train)(scann_index *ix, int64_t n, const float *x);
@@ -39,6 +55,13 @@ typedef struct index_ops {
      * load. Only trained indexes reach either. */
     scann_status (*save)(const scann_index *ix, struct fmt_writer *w);
     scann_status (*load)(scann_index *ix, struct fmt_reader *r);
+    /* Updates. A location ("loc") is the kind's handle on a stored vector: a row for FLAT,
+     * ivf_loc(list, offset) for the IVF kinds. collect finds the locations of the ids in the
+     * set (malloc'ed array, in increasing order within each list); remove_locs deletes them
+     * and cannot fail. Adding appends, so locations collected before an add stay valid. */
+    scann_status (*collect)(const scann_index *ix, const struct idset *set, int64_t **locs,
+                            int64_t *n);
+    void (*remove_locs)(scann_index *ix, const int64_t *locs, int64_t n);
 } index_ops;
 
 struct scann_index {
@@ -52,6 +75,7 @@ struct scann_index {
      * by scann_index_free after destroy; NULL otherwise. A mapped index rejects train/add. */
     void *map_base;
     size_t map_len;
+    pthread_rwlock_t lock;    /* searches share it; train, add and remove hold it alone */
 };
 
 /* Metric as the kinds see it: cosine is inner product on normalised vectors. */

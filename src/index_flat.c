@@ -18,6 +18,7 @@
 
 #include "blas.h"
 #include "error.h"
+#include "idset.h"
 #include "format.h"
 #include "index.h"
 #include "threads.h"
@@ -91,6 +92,7 @@ typedef struct direct_job {
     int64_t nranges;   /* row ranges per query */
     float *part_score; /* (nq * nranges) * k partial results */
     int64_t *part_id;
+    const search_ctx *sc;
 } direct_job;
 
 static void direct_task(void *ctx, int64_t task, int worker)
@@ -115,19 +117,21 @@ static void direct_task(void *ctx, int64_t task, int worker)
             ix->dk->l2_rows(q, xb, m, d, buf);
         }
         for (size_t i = 0; i < m; i++)
-            if (buf[i] <= topk_threshold(&h)) topk_push(&h, buf[i], f->ids[b + (int64_t)i]);
+            if (buf[i] <= topk_threshold(&h) && search_allows(j->sc, f->ids[b + (int64_t)i]))
+                topk_push(&h, buf[i], f->ids[b + (int64_t)i]);
     }
     topk_finish(&h, h.score, h.id);
 }
 
 static scann_status flat_search_direct(const scann_index *ix, int64_t nq, const float *q, int k,
-                                       int nthreads, float *score, int64_t *ids)
+                                       const search_ctx *sc, float *score, int64_t *ids)
 {
     /* A lone query (or fewer queries than threads) is split by rows so threads still help. */
+    int nthreads = sc->num_threads;
     int64_t nranges = nq >= nthreads ? 1 : (nthreads + nq - 1) / nq;
     if (nranges > ix->ntotal) nranges = 1;
     if (nranges == 1) {
-        direct_job j = {ix, q, k, 1, score, ids};
+        direct_job j = {ix, q, k, 1, score, ids, sc};
         par_for(nthreads, nq, direct_task, &j);
         return SCANN_OK;
     }
@@ -139,7 +143,7 @@ static scann_status flat_search_direct(const scann_index *ix, int64_t nq, const 
         free(pi);
         return err_nomem("FLAT partial results", parts * 12);
     }
-    direct_job j = {ix, q, k, nranges, ps, pi};
+    direct_job j = {ix, q, k, nranges, ps, pi, sc};
     par_for(nthreads, nq * nranges, direct_task, &j);
     for (int64_t qi = 0; qi < nq; qi++) {
         topk h;
@@ -167,11 +171,13 @@ typedef struct gemm_job {
     float *cand_score;  /* per worker: qb * kk */
     int64_t *cand_row;  /* per worker: qb * kk (row numbers, not external ids) */
     topk *heaps;        /* per worker: qb */
+    const search_ctx *sc;
 } gemm_job;
 
 /* Offer a block of scores; a 16-wide minimum skips groups that cannot enter (most of them
  * once the heap is warm) and vectorizes. */
-static void offer_block(topk *h, const float *s, int64_t row0, size_t m)
+static void offer_block(topk *h, const float *s, int64_t row0, size_t m, const search_ctx *sc,
+                        const int64_t *ids)
 {
     size_t j = 0;
     for (; j + 16 <= m; j += 16) {
@@ -179,10 +185,12 @@ static void offer_block(topk *h, const float *s, int64_t row0, size_t m)
         for (int t = 1; t < 16; t++) mn = s[j + t] < mn ? s[j + t] : mn;
         if (mn > topk_threshold(h)) continue;
         for (int t = 0; t < 16; t++)
-            if (s[j + t] <= topk_threshold(h)) topk_push(h, s[j + t], row0 + (int64_t)(j + t));
+            if (s[j + t] <= topk_threshold(h) && search_allows(sc, ids[row0 + (int64_t)(j + t)]))
+                topk_push(h, s[j + t], row0 + (int64_t)(j + t));
     }
     for (; j < m; j++)
-        if (s[j] <= topk_threshold(h)) topk_push(h, s[j], row0 + (int64_t)j);
+        if (s[j] <= topk_threshold(h) && search_allows(sc, ids[row0 + (int64_t)j]))
+            topk_push(h, s[j], row0 + (int64_t)j);
 }
 
 static void gemm_task(void *ctx, int64_t task, int worker)
@@ -209,7 +217,7 @@ static void gemm_task(void *ctx, int64_t task, int worker)
                 for (int t = 0; t < xb; t++) s[t] = -s[t];
             else
                 for (int t = 0; t < xb; t++) s[t] = f->norms[x0 + t] - 2.0f * s[t];
-            offer_block(&heaps[i], s, x0, (size_t)xb);
+            offer_block(&heaps[i], s, x0, (size_t)xb, j->sc, f->ids);
         }
     }
     /* Exact re-score of the survivors with the same kernel the direct path uses. */
@@ -228,8 +236,9 @@ static void gemm_task(void *ctx, int64_t task, int worker)
 }
 
 static scann_status flat_search_gemm(const scann_index *ix, int64_t nq, const float *q, int k,
-                                     int nthreads, float *score, int64_t *ids)
+                                     const search_ctx *sc, float *score, int64_t *ids)
 {
+    int nthreads = sc->num_threads;
     int large = ix->p.dim > 256;
     int qb = large ? FLAT_QB_LARGE_D : FLAT_QB_SMALL_D;
     /* Smaller blocks rather than idle threads when the batch is short. */
@@ -243,7 +252,7 @@ static scann_status flat_search_gemm(const scann_index *ix, int64_t nq, const fl
     size_t gb = (size_t)nthreads * qb * xb, cb = (size_t)nthreads * qb * kk;
     gemm_job j = {ix, q, nq, k, kk, qb, xb, score, ids, malloc(gb * sizeof(float)),
                   malloc(cb * sizeof(float)), malloc(cb * sizeof(int64_t)),
-                  malloc((size_t)nthreads * qb * sizeof(topk))};
+                  malloc((size_t)nthreads * qb * sizeof(topk)), sc};
     scann_status st = SCANN_OK;
     if (!j.gemm_buf || !j.cand_score || !j.cand_row || !j.heaps)
         st = err_nomem("FLAT search scratch", gb * 4 + cb * 12);
@@ -259,8 +268,8 @@ static scann_status flat_search_gemm(const scann_index *ix, int64_t nq, const fl
 static scann_status flat_search(const scann_index *ix, int64_t nq, const float *q, int k,
                                 const search_ctx *sc, float *score, int64_t *ids)
 {
-    if (nq < FLAT_GEMM_MIN_NQ) return flat_search_direct(ix, nq, q, k, sc->num_threads, score, ids);
-    return flat_search_gemm(ix, nq, q, k, sc->num_threads, score, ids);
+    if (nq < FLAT_GEMM_MIN_NQ) return flat_search_direct(ix, nq, q, k, sc, score, ids);
+    return flat_search_gemm(ix, nq, q, k, sc, score, ids);
 }
 
 static size_t flat_memory(const scann_index *ix)
@@ -287,8 +296,43 @@ static void flat_destroy(scann_index *ix)
 static scann_status flat_save(const scann_index *ix, struct fmt_writer *w);
 static scann_status flat_load(scann_index *ix, struct fmt_reader *r);
 
+/* ---- updates: a location is a row ------------------------------------------------------ */
+
+static scann_status flat_collect(const scann_index *ix, const idset *set, int64_t **locs,
+                                 int64_t *n)
+{
+    const flat *f = ix->impl;
+    int64_t cnt = 0;
+    for (int64_t r = 0; r < ix->ntotal; r++) cnt += idset_has(set, f->ids[r]);
+    *n = cnt;
+    *locs = NULL;
+    if (cnt == 0) return SCANN_OK;
+    int64_t *out = malloc((size_t)cnt * sizeof(int64_t));
+    if (!out) return err_nomem("removal rows", (size_t)cnt * 8);
+    cnt = 0;
+    for (int64_t r = 0; r < ix->ntotal; r++)
+        if (idset_has(set, f->ids[r])) out[cnt++] = r;
+    *locs = out;
+    return SCANN_OK;
+}
+
+/* Backwards, filling each hole with the last row: rows still to be removed are never moved. */
+static void flat_remove_locs(scann_index *ix, const int64_t *rows, int64_t n)
+{
+    flat *f = ix->impl;
+    size_t d = (size_t)ix->p.dim;
+    int64_t size = ix->ntotal;
+    for (int64_t k = n - 1; k >= 0; k--) {
+        int64_t r = rows[k], last = --size;
+        if (r == last) continue;
+        memcpy(f->x + (size_t)r * d, f->x + (size_t)last * d, d * sizeof(float));
+        f->ids[r] = f->ids[last];
+        if (f->norms) f->norms[r] = f->norms[last];
+    }
+}
+
 static const index_ops flat_ops = {flat_train, flat_add, flat_search, flat_memory, flat_destroy,
-                                   flat_save, flat_load};
+                                   flat_save, flat_load, flat_collect, flat_remove_locs};
 
 scann_status flat_init(scann_index *ix)
 {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "idset.h"
 #include "format.h"
 #include "index.h"
 #include "ivf.h"
@@ -70,6 +71,7 @@ static scann_status ivfflat_add(scann_index *ix, int64_t n, const float *x, cons
 typedef struct ivfflat_scan {
     const scann_index *ix;
     const float *q;
+    const search_ctx *sc;
 } ivfflat_scan;
 
 static void ivfflat_begin(void *ctx, int64_t qi, int worker) {}
@@ -93,7 +95,8 @@ static void ivfflat_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, to
             ix->dk->l2_rows(q, xb, m, d, buf);
         }
         for (size_t i = 0; i < m; i++)
-            if (buf[i] <= topk_threshold(h)) topk_push(h, buf[i], L->ids[b + (int64_t)i]);
+            if (buf[i] <= topk_threshold(h) && search_allows(s->sc, L->ids[b + (int64_t)i]))
+                topk_push(h, buf[i], L->ids[b + (int64_t)i]);
     }
 }
 
@@ -112,7 +115,7 @@ static scann_status ivfflat_search(const scann_index *ix, int64_t nq, const floa
     }
     st = ivf_probe(&f->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, sc->num_threads, lists, cscore);
     if (st) goto done;
-    ivfflat_scan ctx = {ix, q};
+    ivfflat_scan ctx = {ix, q, sc};
     ivf_scanner scanner = {&ctx, ivfflat_begin, ivfflat_scan_list};
     st = ivf_search_lists(nq, k, nprobe, sc->num_threads, lists, cscore, &scanner, score, ids);
 done:
@@ -139,8 +142,20 @@ static void ivfflat_destroy(scann_index *ix)
 static scann_status ivfflat_save(const scann_index *ix, struct fmt_writer *w);
 static scann_status ivfflat_load(scann_index *ix, struct fmt_reader *r);
 
-static const index_ops ivfflat_ops = {ivfflat_train, ivfflat_add, ivfflat_search, ivfflat_memory,
-                                      ivfflat_destroy, ivfflat_save, ivfflat_load};
+static scann_status ivfflat_collect(const scann_index *ix, const idset *set, int64_t **locs,
+                                    int64_t *n)
+{
+    return ivf_collect(&((const ivfflat *)ix->impl)->v, set, locs, n);
+}
+
+static void ivfflat_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
+{
+    ivf_remove_locs(&((ivfflat *)ix->impl)->v, locs, n, NULL, NULL);
+}
+
+static const index_ops ivfflat_ops = {ivfflat_train,   ivfflat_add,     ivfflat_search,
+                                      ivfflat_memory,  ivfflat_destroy, ivfflat_save,
+                                      ivfflat_load,    ivfflat_collect, ivfflat_remove_locs};
 
 scann_status ivfflat_init(scann_index *ix)
 {

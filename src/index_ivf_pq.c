@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "idset.h"
 #include "format.h"
 #include "index.h"
 #include "ivf.h"
@@ -185,6 +186,7 @@ typedef struct ivfpq_scan {
     const float *q;
     int use_loc;    /* push (list, offset) locations for the rerank stage, else external ids */
     float *scratch; /* per worker: query table, list table (m * 256 each) */
+    const search_ctx *sc;
 } ivfpq_scan;
 
 static float *worker_tables(const ivfpq_scan *s, int worker)
@@ -232,7 +234,8 @@ static void ivfpq_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
         }
         for (; j < m; j++) a0 += tab[(size_t)j * IVFPQ_KSUB + code[j]];
         float sc = cscore + ((a0 + a1) + (a2 + a3));
-        if (sc <= topk_threshold(h)) topk_push(h, sc, s->use_loc ? ivf_loc(l, i) : L->ids[i]);
+        if (sc <= topk_threshold(h) && search_allows(s->sc, L->ids[i]))
+            topk_push(h, sc, s->use_loc ? ivf_loc(l, i) : L->ids[i]);
     }
 }
 
@@ -259,7 +262,7 @@ static scann_status ivfpq_search(const scann_index *ix, int64_t nq, const float 
     }
     if ((st = ivf_probe(&f->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, nt, lists, cscore)))
         goto done;
-    ivfpq_scan ctx = {ix, q, rerank, scratch};
+    ivfpq_scan ctx = {ix, q, rerank, scratch, sc};
     ivf_scanner scanner = {&ctx, ivfpq_begin, ivfpq_scan_list};
     if ((st = ivf_search_lists(nq, kk, nprobe, nt, lists, cscore, &scanner, cs, cl))) goto done;
     if (rerank)
@@ -293,8 +296,20 @@ static void ivfpq_destroy(scann_index *ix)
 static scann_status ivfpq_save(const scann_index *ix, struct fmt_writer *w);
 static scann_status ivfpq_load(scann_index *ix, struct fmt_reader *r);
 
-static const index_ops ivfpq_ops = {ivfpq_train, ivfpq_add, ivfpq_search, ivfpq_memory,
-                                    ivfpq_destroy, ivfpq_save, ivfpq_load};
+static scann_status ivfpq_collect(const scann_index *ix, const idset *set, int64_t **locs,
+                                  int64_t *n)
+{
+    return ivf_collect(&((const ivfpq *)ix->impl)->v, set, locs, n);
+}
+
+static void ivfpq_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
+{
+    ivf_remove_locs(&((ivfpq *)ix->impl)->v, locs, n, NULL, NULL);
+}
+
+static const index_ops ivfpq_ops = {ivfpq_train,   ivfpq_add,     ivfpq_search,
+                                    ivfpq_memory,  ivfpq_destroy, ivfpq_save,
+                                    ivfpq_load,    ivfpq_collect, ivfpq_remove_locs};
 
 scann_status ivfpq_init(scann_index *ix)
 {

@@ -25,6 +25,7 @@
 
 #include "avq.h"
 #include "error.h"
+#include "idset.h"
 #include "fastscan/fastscan.h"
 #include "format.h"
 #include "index.h"
@@ -261,6 +262,7 @@ typedef struct scann_scan {
     uint8_t *scratch; /* per worker: float table, uint8 table */
     float *qscale;    /* per query: table scale a */
     float *qbias;     /* per query: sum of table row minima */
+    const search_ctx *sc;
 } scann_scan;
 
 static size_t worker_bytes(int m)
@@ -320,7 +322,8 @@ static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
             int i = __builtin_ctz(mask);
             mask &= mask - 1;
             int64_t off = (int64_t)b * FS_BLOCK + i;
-            topk_push(h, (float)(sums[i] + bias), c->use_loc ? ivf_loc(l, off) : L->ids[off]);
+            if (search_allows(c->sc, L->ids[off]))
+                topk_push(h, (float)(sums[i] + bias), c->use_loc ? ivf_loc(l, off) : L->ids[off]);
         }
     }
 }
@@ -348,7 +351,7 @@ static scann_status scann_search(const scann_index *ix, int64_t nq, const float 
     }
     if ((st = ivf_probe(&s->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, nt, lists, cscore)))
         goto done;
-    scann_scan ctx = {ix, q, rerank, scratch, qscale, qbias};
+    scann_scan ctx = {ix, q, rerank, scratch, qscale, qbias, sc};
     ivf_scanner scanner = {&ctx, scann_begin, scann_scan_list};
     if ((st = ivf_search_lists(nq, kk, nprobe, nt, lists, cscore, &scanner, cs, cl))) goto done;
     if (rerank) {
@@ -392,8 +395,38 @@ static void scann_destroy(scann_index *ix)
 static scann_status scann_save(const scann_index *ix, struct fmt_writer *w);
 static scann_status scann_load(scann_index *ix, struct fmt_reader *r);
 
-static const index_ops scann_ops = {scann_train, scann_add, scann_search, scann_memory,
-                                    scann_destroy, scann_save, scann_load};
+/* ---- updates ----------------------------------------------------------------------------- */
+
+static scann_status scann_collect(const scann_index *ix, const idset *set, int64_t **locs,
+                                  int64_t *n)
+{
+    return ivf_collect(&((const scann_impl *)ix->impl)->v, set, locs, n);
+}
+
+/* The packed code follows its id: slot `from` moves to `to`, then slot `from` is cleared so the
+ * padding of a list's last block stays zero. Nibble by nibble: no buffer, cannot fail. */
+static void move_code(void *ctx, int32_t l, int64_t from, int64_t to)
+{
+    scann_impl *s = ctx;
+    size_t bb = fs_block_bytes(s->pq.m);
+    uint8_t *src = s->codes[l].data + (size_t)(from / FS_BLOCK) * bb;
+    uint8_t *dst = s->codes[l].data + (size_t)(to / FS_BLOCK) * bb;
+    int fi = (int)(from % FS_BLOCK), ti = (int)(to % FS_BLOCK);
+    for (int j = 0; j < s->pq.m; j++) {
+        if (from != to) fs_set_code(dst, j, ti, fs_code_at(src, j, fi));
+        fs_set_code(src, j, fi, 0);
+    }
+}
+
+static void scann_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
+{
+    scann_impl *s = ix->impl;
+    ivf_remove_locs(&s->v, locs, n, move_code, s);
+}
+
+static const index_ops scann_ops = {scann_train,   scann_add,     scann_search,
+                                    scann_memory,  scann_destroy, scann_save,
+                                    scann_load,    scann_collect, scann_remove_locs};
 
 scann_status scann_init(scann_index *ix)
 {

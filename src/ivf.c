@@ -6,6 +6,7 @@
 
 #include "blas.h"
 #include "error.h"
+#include "idset.h"
 #include "kmeans.h"
 #include "rerank.h"
 #include "threads.h"
@@ -146,6 +147,54 @@ scann_status ivf_resolve_nprobe(int call, int index_default, int nlist, int *npr
                        nlist);
     *nprobe = np;
     return SCANN_OK;
+}
+
+scann_status ivf_collect(const ivf *v, const idset *s, int64_t **locs, int64_t *n)
+{
+    int64_t cap = 0, cnt = 0, *out = NULL;
+    for (int l = 0; l < v->nlist; l++) {
+        const ivf_list *L = &v->lists[l];
+        for (int64_t i = 0; i < L->size; i++) {
+            if (!idset_has(s, L->ids[i])) continue;
+            if (cnt == cap) {
+                cap = cap ? 2 * cap : 64;
+                int64_t *grown = realloc(out, (size_t)cap * sizeof(int64_t));
+                if (!grown) {
+                    free(out);
+                    return err_nomem("removal locations", (size_t)cap * 8);
+                }
+                out = grown;
+            }
+            out[cnt++] = ivf_loc(l, i);
+        }
+    }
+    *locs = out;
+    *n = cnt;
+    return SCANN_OK;
+}
+
+void ivf_remove_locs(ivf *v, const int64_t *locs, int64_t n,
+                     void (*move)(void *ctx, int32_t l, int64_t from, int64_t to), void *ctx)
+{
+    /* Backwards: offsets fall within each list, so the last vector that fills a hole is never
+     * one still waiting to be removed. */
+    for (int64_t k = n - 1; k >= 0; k--) {
+        int32_t l = ivf_loc_list(locs[k]);
+        int64_t off = ivf_loc_offset(locs[k]);
+        ivf_list *L = &v->lists[l];
+        int64_t last = L->size - 1;
+        if (off != last) {
+            L->ids[off] = L->ids[last];
+            if (v->code_size)
+                memcpy(L->codes + (size_t)off * v->code_size,
+                       L->codes + (size_t)last * v->code_size, v->code_size);
+            if (v->extra_size)
+                memcpy(L->extra + (size_t)off * v->extra_size,
+                       L->extra + (size_t)last * v->extra_size, v->extra_size);
+        }
+        if (move) move(ctx, l, last, off);
+        L->size--;
+    }
 }
 
 size_t ivf_memory(const ivf *v)

@@ -111,6 +111,18 @@ scann_status ivf_rerank(const ivf *v, const struct rerank_store *rr, const dist_
                         int ip, const float *q, int64_t nq, int k, int kk, const int64_t *cand_loc,
                         const ivf_rerank_base *base, int nthreads, float *score, int64_t *ids);
 
+struct idset;
+/* Locations (ivf_loc) of the stored vectors whose ids are in s, list by list, increasing
+ * offsets; *locs is malloc'ed (NULL when none). */
+scann_status ivf_collect(const ivf *v, const struct idset *s, int64_t **locs, int64_t *n);
+/*
+ * Remove the vectors at locs (as ivf_collect returns them): each hole is filled with its list's
+ * last vector. move(ctx, l, from, to) lets a kind move what it stores outside the list in the
+ * same way (from == to: only clear slot from); may be NULL. Cannot fail.
+ */
+void ivf_remove_locs(ivf *v, const int64_t *locs, int64_t n,
+                     void (*move)(void *ctx, int32_t l, int64_t from, int64_t to), void *ctx);
+
 /* nlist for n training vectors: params' nlist, or about sqrt(n); errors when nlist > n. */
 scann_status ivf_resolve_nlist(int requested, int64_t n, int *nlist);
 /* nprobe for a search: the call's, else the index's, else max(1, nlist / 16); must be <= nlist. */

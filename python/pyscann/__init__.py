@@ -139,4 +139,4 @@ class Index(_pyscann.Index):
         # pickle / multiprocessing: the index travels in its file format (needs persistence).
         return (type(self).from_bytes, (self.to_bytes(),))
 
-    # remove(ids): TODO(issue 6) - libscann has no scann_index_remove yet (see _pyscann.c).
+    # remove(ids) -> int is inherited from the extension type.

@@ -46,8 +46,7 @@
 extern void openblas_set_num_threads(int n) __attribute__((weak));
 extern int openblas_get_num_threads(void) __attribute__((weak));
 
-/* TODO(issue 6, remove): expose Index.remove(ids) once include/scann.h declares
- * scann_index_remove; it is not part of the C API yet, so the binding does not offer it. */
+
 
 /* ---- exceptions ------------------------------------------------------------------------ */
 
@@ -212,7 +211,7 @@ static PyArrayObject *as_ids(PyObject *obj, int64_t n)
         Py_DECREF(a);
         return NULL;
     }
-    if (PyArray_NDIM(a) != 1 || PyArray_DIM(a, 0) != n) {
+    if (PyArray_NDIM(a) != 1 || (n >= 0 && PyArray_DIM(a, 0) != n)) {
         raise_invalid("add: ids must be a 1-D array of %lld ids (one per row of x)", (long long)n);
         Py_DECREF(a);
         return NULL;
@@ -459,6 +458,36 @@ static PyObject *Index_add(IndexObject *self, PyObject *args, PyObject *kw)
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(Index_remove_doc,
+             "remove(ids) -> int\n\nRemove the vectors with these ids (1-D integers); ids not in "
+             "the index are\nignored. Returns how many were removed.");
+
+static PyObject *Index_remove(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"ids", NULL};
+    PyObject *ids_o;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:remove", kwlist, &ids_o)) return NULL;
+    if (check_ready(self) < 0) return NULL;
+    PyArrayObject *ids = as_ids(ids_o, -1);
+    if (!ids) return NULL;
+    if (lock_index(self, 1) < 0) {
+        Py_DECREF(ids);
+        return NULL;
+    }
+    int64_t n = PyArray_DIM(ids, 0), removed = 0;
+    const int64_t *idp = PyArray_DATA(ids);
+    scann_status st;
+    errmsg e;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_remove(self->ix, n, idp, &removed);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    unlock_index(self);
+    Py_DECREF(ids);
+    if (st) return raise_status(st, e.text);
+    return PyLong_FromLongLong(removed);
+}
+
 PyDoc_STRVAR(Index_search_doc,
              "search(q, k, nprobe=None, reorder_k=None, threads=None) -> (distances, ids)\n\n"
              "k nearest neighbours of each row of q (nq, dim); a 1-D q is one query. Returns\n"
@@ -475,7 +504,7 @@ static PyObject *Index_search(IndexObject *self, PyObject *args, PyObject *kw)
                                      &reorder_o, &threads_o))
         return NULL;
     if (check_ready(self) < 0) return NULL;
-    scann_search_params sp;
+    scann_search_params sp = {0}; /* zeroed: fields added later default to off */
     if (opt_int(nprobe_o, "nprobe", &sp.nprobe) < 0 ||
         opt_int(reorder_o, "reorder_k", &sp.reorder_k) < 0 ||
         opt_int(threads_o, "threads", &sp.num_threads) < 0)
@@ -730,6 +759,8 @@ static PyMethodDef Index_methods[] = {
     {"train", (PyCFunction)(void (*)(void))Index_train, METH_VARARGS | METH_KEYWORDS,
      Index_train_doc},
     {"add", (PyCFunction)(void (*)(void))Index_add, METH_VARARGS | METH_KEYWORDS, Index_add_doc},
+    {"remove", (PyCFunction)(void (*)(void))Index_remove, METH_VARARGS | METH_KEYWORDS,
+     Index_remove_doc},
     {"search", (PyCFunction)(void (*)(void))Index_search, METH_VARARGS | METH_KEYWORDS,
      Index_search_doc},
     {"save", (PyCFunction)(void (*)(void))Index_save, METH_VARARGS | METH_KEYWORDS,
@@ -825,7 +856,7 @@ PyMODINIT_FUNC PyInit__pyscann(void)
         PyModule_AddObjectRef(m, "has_persistence", persistence ? Py_True : Py_False) < 0 ||
         PyModule_AddObjectRef(m, "has_set_num_threads",
                               scann_index_set_num_threads ? Py_True : Py_False) < 0 ||
-        PyModule_AddObjectRef(m, "has_remove", Py_False) < 0) {
+        PyModule_AddObjectRef(m, "has_remove", Py_True) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -589,3 +589,28 @@ def test_annb_metrics_and_dict_params(base, truth_cosine, queries):
     assert PyScann("dot", "FLAT")._metric == "ip"
     with pytest.raises(ValueError, match="hamming"):
         PyScann("hamming")
+
+
+@pytest.mark.parametrize("spec", ["FLAT", "IVF_FLAT,nlist=16", "SCANN,nlist=16,dims_per_block=4"])
+def test_remove_and_upsert(spec, base):
+    index = pyscann.Index(spec, dim=base.shape[1], metric="l2", threads=2)
+    index.train(base)
+    ids = np.arange(1000, 1000 + len(base), dtype=np.int64)
+    index.add(base, ids=ids)
+    gone = ids[::4]
+    assert index.remove(gone) == len(gone)
+    assert index.remove(np.array([5], dtype=np.int64)) == 0  # not in the index
+    assert index.ntotal == len(base) - len(gone)
+    _, found = index.search(base[:40], 1, nprobe=16, reorder_k=50)
+    for row in range(40):
+        if row % 4 == 0:
+            assert found[row, 0] != 1000 + row  # removed ids never come back
+        else:
+            assert found[row, 0] == 1000 + row
+    # Upsert: id 1001 now holds row 7's vector.
+    index.add(base[7:8], ids=np.array([1001], dtype=np.int64))
+    assert index.ntotal == len(base) - len(gone)
+    with pytest.raises(ValueError):
+        index.remove(np.zeros((2, 2), dtype=np.int64))
+    with pytest.raises(ValueError):
+        index.add(base[:2], ids=np.array([9, 9], dtype=np.int64))  # repeated in one call

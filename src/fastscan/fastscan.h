@@ -53,6 +53,13 @@ static inline int fs_code_at(const uint8_t *block, int j, int i)
     return i < 16 ? b & 15 : b >> 4;
 }
 
+/* Set the code of sub-space j of vector slot i (c in 0..15), leaving the other nibble alone. */
+static inline void fs_set_code(uint8_t *block, int j, int i, int c)
+{
+    uint8_t *b = &block[16 * j + (i & 15)];
+    *b = i < 16 ? (uint8_t)((*b & 0xF0) | c) : (uint8_t)((*b & 0x0F) | c << 4);
+}
+
 /* Read vector slot i of a block back into m unpacked codes. */
 void fs_unpack_one(const uint8_t *block, int m, int i, uint8_t *codes);
 
