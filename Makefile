@@ -2,7 +2,7 @@
 # packages it needs first (scripts/install-deps.sh: a no-op when they are present).
 #   make          build the library, the CLI and the peer driver into build/
 #   make bench    the main job: fetch Fashion-MNIST, build, print the benchmark table
-#   make test     every test: unit tests, then the same under ASan+UBSan
+#   make test     every test: unit tests, the same under ASan+UBSan, then a short fuzz run
 #   make install  install into PREFIX (default /usr/local)
 #   make fuzz     clang + libFuzzer: fuzz the index loader for FUZZ_SECONDS (default 20)
 BUILD ?= build
@@ -33,7 +33,7 @@ bench-all: build
 	@scripts/bench.sh fashion-mnist
 	@scripts/bench.sh glove-100
 
-test: test-release test-sanitize
+test: test-release test-sanitize fuzz
 
 test-release:
 	@scripts/install-deps.sh test

@@ -27,6 +27,7 @@
 
 #define IVFPQ_KSUB 256
 #define IVFPQ_TRAIN_PQ 65536   /* PQ training rows: 256 per centre, faiss's default */
+#define IVFPQ_PQ_ITERS 12      /* codebook k-means rounds (ScaNN trains its codebooks for 10) */
 #define IVFPQ_ADD_CHUNK 16384
 
 typedef struct ivfpq {
@@ -46,16 +47,6 @@ static void ivfpq_release(ivfpq *f)
 }
 
 static int default_m(int d) { return d >= 4 ? d / 4 : 1; }
-
-/* residual rows: out[i] = x[i] - centre(assign[i]) */
-static void residuals(const ivf *v, const float *x, int64_t n, const int32_t *assign, float *out)
-{
-    size_t d = (size_t)v->d;
-    for (int64_t i = 0; i < n; i++) {
-        const float *c = v->centres + (size_t)assign[i] * d;
-        for (size_t t = 0; t < d; t++) out[(size_t)i * d + t] = x[(size_t)i * d + t] - c[t];
-    }
-}
 
 static scann_status build_precomp(ivfpq *f)
 {
@@ -118,8 +109,9 @@ static scann_status ivfpq_train(scann_index *ix, int64_t n, const float *x)
         goto fail;
     }
     if ((st = ivf_assign(&fresh.v, smp, ns, ix->p.num_threads, assign))) goto fail;
-    residuals(&fresh.v, smp, ns, assign, res);
-    if ((st = pq_train(&fresh.pq, res, ns, 25, ix->p.seed + 2, ix->p.num_threads, ix->dk)))
+    ivf_residuals(&fresh.v, smp, ns, assign, res);
+    if ((st = pq_train(&fresh.pq, res, ns, IVFPQ_PQ_ITERS, ix->p.seed + 2, ix->p.num_threads,
+                       ix->dk)))
         goto fail;
     if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
     /* The lists are still empty, so their rerank row size can be set now. */
@@ -161,7 +153,7 @@ static scann_status ivfpq_add(scann_index *ix, int64_t n, const float *x, const 
     for (int64_t c = 0; c < n; c += chunk) {
         int64_t rows = n - c < chunk ? n - c : chunk;
         const float *xc = x + (size_t)c * d;
-        residuals(&f->v, xc, rows, assign + c, res);
+        ivf_residuals(&f->v, xc, rows, assign + c, res);
         if ((st = pq_encode(&f->pq, res, rows, ix->p.num_threads, codes))) goto done;
         for (int64_t i = 0; i < rows; i++) {
             if (rb) rerank_encode(&f->rr, xc + (size_t)i * d, row);

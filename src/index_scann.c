@@ -70,15 +70,6 @@ static int blocks_for(int64_t n) { return (int)((n + FS_BLOCK - 1) / FS_BLOCK); 
 
 /* ---- train ------------------------------------------------------------------------------- */
 
-static void residuals(const ivf *v, const float *x, int64_t n, const int32_t *assign, float *out)
-{
-    size_t d = (size_t)v->d;
-    for (int64_t i = 0; i < n; i++) {
-        const float *c = v->centres + (size_t)assign[i] * d;
-        for (size_t t = 0; t < d; t++) out[(size_t)i * d + t] = x[(size_t)i * d + t] - c[t];
-    }
-}
-
 static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
 {
     scann_impl *s = ix->impl;
@@ -124,7 +115,7 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
             goto fail;
         }
         if ((st = ivf_assign(&fresh.v, smp, ns, nt, assign))) goto fail;
-        residuals(&fresh.v, smp, ns, assign, res);
+        ivf_residuals(&fresh.v, smp, ns, assign, res);
         train_rows = res;
     }
     if ((st = pq_train(&fresh.pq, train_rows, ns, SCANN_PQ_ITERS, ix->p.seed + 2, nt, ix->dk)))
@@ -222,7 +213,7 @@ static scann_status scann_add(scann_index *ix, int64_t n, const float *x, const 
         int64_t rows = n - c < chunk ? n - c : chunk;
         const float *xc = x + (size_t)c * d, *enc = xc;
         if (s->residual) {
-            residuals(&s->v, xc, rows, assign + c, res);
+            ivf_residuals(&s->v, xc, rows, assign + c, res);
             enc = res;
         }
         /* The weight is along the original vector x, not along the residual (DESIGN 2.4). */

@@ -106,6 +106,15 @@ scann_status ivf_append(ivf *v, int32_t l, int64_t id, const uint8_t *code, cons
     return SCANN_OK;
 }
 
+void ivf_residuals(const ivf *v, const float *x, int64_t n, const int32_t *assign, float *out)
+{
+    size_t d = (size_t)v->d;
+    for (int64_t i = 0; i < n; i++) {
+        const float *c = v->centres + (size_t)assign[i] * d;
+        for (size_t t = 0; t < d; t++) out[(size_t)i * d + t] = x[(size_t)i * d + t] - c[t];
+    }
+}
+
 scann_status ivf_reserve(ivf *v, const int32_t *assign, int64_t n)
 {
     int64_t *count = calloc((size_t)v->nlist, sizeof(int64_t));

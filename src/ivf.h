@@ -55,6 +55,9 @@ scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t
 /* Nearest centre (L2) of each of n vectors. */
 scann_status ivf_assign(const ivf *v, const float *x, int64_t n, int nthreads, int32_t *list);
 
+/* out[i] = x[i] - centre(assign[i]) for n rows: what IVF_PQ and SCANN encode. */
+void ivf_residuals(const ivf *v, const float *x, int64_t n, const int32_t *assign, float *out);
+
 /* Make room for n more vectors assigned to lists assign[0..n): after it succeeds, ivf_append
  * of those vectors cannot fail, so an add either happens whole or not at all. */
 scann_status ivf_reserve(ivf *v, const int32_t *assign, int64_t n);

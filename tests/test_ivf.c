@@ -188,45 +188,36 @@ static void test_ivf_pq_recall(void **state)
     scann_index_free(ip);
 }
 
-static void expect(scann_status got, scann_status want, const char *needle)
-{
-    if (got != want)
-        fail_msg("got %s, want %s (%s)", scann_status_name(got), scann_status_name(want),
-                 scann_last_error());
-    if (needle && !strstr(scann_last_error(), needle))
-        fail_msg("message '%s' does not mention '%s'", scann_last_error(), needle);
-}
-
 static void test_ivf_bad_parameters(void **state)
 {
     fixture *f = *state;
     scann_index *ix;
-    expect(scann_index_create_from_spec("IVF_FLAT,nprobe=0", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "nprobe=0");
-    expect(scann_index_create_from_spec("IVF_PQ,m=700", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "m=700");
-    expect(scann_index_create_from_spec("IVF_PQ,m=1000", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "m=1000");
+    TD_EXPECT(scann_index_create_from_spec("IVF_FLAT,nprobe=0", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "nprobe=0");
+    TD_EXPECT(scann_index_create_from_spec("IVF_PQ,m=700", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "m=700");
+    TD_EXPECT(scann_index_create_from_spec("IVF_PQ,m=1000", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "m=1000");
 
-    expect(scann_index_create_from_spec("IVF_FLAT,nlist=100", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_create_from_spec("IVF_FLAT,nlist=100", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);
     float dist[K];
     int64_t ids[K];
-    expect(scann_index_add(ix, 10, D, f->base, NULL), SCANN_ERR_NOT_TRAINED, "trained");
-    expect(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_NOT_TRAINED, "trained");
-    expect(scann_index_train(ix, 50, D, f->base), SCANN_ERR_INVALID_ARGUMENT, "nlist=100");
+    TD_EXPECT(scann_index_add(ix, 10, D, f->base, NULL), SCANN_ERR_NOT_TRAINED, "trained");
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_NOT_TRAINED, "trained");
+    TD_EXPECT(scann_index_train(ix, 50, D, f->base), SCANN_ERR_INVALID_ARGUMENT, "nlist=100");
     assert_false(scann_index_is_trained(ix));
-    expect(scann_index_train(ix, 1000, D, f->base), SCANN_OK, NULL);
-    expect(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_EMPTY, NULL);
-    expect(scann_index_add(ix, 1000, D, f->base, NULL), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_train(ix, 1000, D, f->base), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_EMPTY, NULL);
+    TD_EXPECT(scann_index_add(ix, 1000, D, f->base, NULL), SCANN_OK, NULL);
     scann_search_params sp = {.nprobe = 101};
-    expect(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "nprobe=101");
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "nprobe=101");
     sp.nprobe = 100;
-    expect(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_OK, NULL);
-    expect(scann_index_train(ix, 1000, D, f->base), SCANN_ERR_UNSUPPORTED, "already holds");
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_train(ix, 1000, D, f->base), SCANN_ERR_UNSUPPORTED, "already holds");
     char desc[128];
-    expect(scann_index_describe(ix, desc, sizeof desc), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_describe(ix, desc, sizeof desc), SCANN_OK, NULL);
     assert_string_equal(desc, "IVF_FLAT,nlist=100,nprobe=0");
     scann_index_free(ix);
 
-    expect(scann_index_create_from_spec("IVF_PQ,nlist=4", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);
-    expect(scann_index_train(ix, 100, D, f->base), SCANN_ERR_INVALID_ARGUMENT, "256");
+    TD_EXPECT(scann_index_create_from_spec("IVF_PQ,nlist=4", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_train(ix, 100, D, f->base), SCANN_ERR_INVALID_ARGUMENT, "256");
     scann_index_free(ix);
 }
 

@@ -187,41 +187,32 @@ static void test_scann_anisotropic_helps_inner_product(void **state)
     scann_index_free(plain), scann_index_free(avq);
 }
 
-static void expect(scann_status got, scann_status want, const char *needle)
-{
-    if (got != want)
-        fail_msg("got %s, want %s (%s)", scann_status_name(got), scann_status_name(want),
-                 scann_last_error());
-    if (needle && !strstr(scann_last_error(), needle))
-        fail_msg("message '%s' does not mention '%s'", scann_last_error(), needle);
-}
-
 static void test_scann_bad_parameters(void **state)
 {
     fixture *f = *state;
     scann_index *ix;
-    expect(scann_index_create_from_spec("SCANN,dims_per_block=800", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "dims_per_block=800");
-    expect(scann_index_create_from_spec("SCANN,reorder=fp8", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "fp8");
-    expect(scann_index_create_from_spec("SCANN,nlist=16", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_create_from_spec("SCANN,dims_per_block=800", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "dims_per_block=800");
+    TD_EXPECT(scann_index_create_from_spec("SCANN,reorder=fp8", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "fp8");
+    TD_EXPECT(scann_index_create_from_spec("SCANN,nlist=16", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);
     float dist[K];
     int64_t ids[K];
-    expect(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_NOT_TRAINED, NULL);
-    expect(scann_index_train(ix, 8, D, f->base), SCANN_ERR_INVALID_ARGUMENT, NULL);
-    expect(scann_index_train(ix, 500, D, f->base), SCANN_OK, NULL);
-    expect(scann_index_add(ix, 500, D, f->base, NULL), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_NOT_TRAINED, NULL);
+    TD_EXPECT(scann_index_train(ix, 8, D, f->base), SCANN_ERR_INVALID_ARGUMENT, NULL);
+    TD_EXPECT(scann_index_train(ix, 500, D, f->base), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_add(ix, 500, D, f->base, NULL), SCANN_OK, NULL);
     scann_search_params sp = {.reorder_k = 5};
-    expect(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "reorder_k=5");
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "reorder_k=5");
     sp = (scann_search_params){.nprobe = 17};
-    expect(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "nprobe=17");
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "nprobe=17");
     /* Lists shorter than a block and not a multiple of 32: every stored vector finds itself. */
     sp = (scann_search_params){.nprobe = 16, .reorder_k = 50};
     for (int i = 0; i < 500; i += 7) {
-        expect(scann_index_search(ix, 1, D, f->base + i * D, K, &sp, dist, ids), SCANN_OK, NULL);
+        TD_EXPECT(scann_index_search(ix, 1, D, f->base + i * D, K, &sp, dist, ids), SCANN_OK, NULL);
         assert_int_equal(ids[0], i);
         assert_true(dist[0] == 0.0f);
     }
     char desc[160];
-    expect(scann_index_describe(ix, desc, sizeof desc), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_describe(ix, desc, sizeof desc), SCANN_OK, NULL);
     assert_string_equal(desc, "SCANN,nlist=16,nprobe=0,dims_per_block=2,aq_threshold=0,reorder=float");
     scann_index_free(ix);
 }

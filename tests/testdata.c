@@ -5,6 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
 static const char *fashion_path[2] = {
     "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz",
     "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"};
@@ -81,5 +86,19 @@ void td_exact_knn(const float *base, int64_t n, const float *q, int64_t nq, int 
             rs[pos] = s;
             ri[pos] = i;
         }
+    }
+}
+
+void td_expect_impl(scann_status got, scann_status want, const char *needle, const char *file,
+                    int line)
+{
+    if (got != want) {
+        print_error("got %s, want %s (%s)\n", scann_status_name(got), scann_status_name(want),
+                    scann_last_error());
+        _fail(file, line);
+    }
+    if (needle && !strstr(scann_last_error(), needle)) {
+        print_error("message '%s' does not mention '%s'\n", scann_last_error(), needle);
+        _fail(file, line);
     }
 }

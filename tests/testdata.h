@@ -7,6 +7,8 @@
 
 #include <stdint.h>
 
+#include "scann.h"
+
 #define TD_FASHION_DIM 784
 
 /* First `rows` images of Fashion-MNIST's train (which=0) or test (which=1) set as floats in
@@ -20,5 +22,11 @@ void td_exact_knn(const float *base, int64_t n, const float *q, int64_t nq, int 
                   int64_t *ids, double *scores);
 /* Double-precision score of q against x (same convention). */
 double td_score(const float *q, const float *x, int dim, int ip);
+
+/* Fail the current cmocka test unless got == want and, when needle is not NULL, the last
+ * error message contains needle. (cmocka.h must be included before this header.) */
+#define TD_EXPECT(got, want, needle) td_expect_impl((got), (want), (needle), __FILE__, __LINE__)
+void td_expect_impl(scann_status got, scann_status want, const char *needle, const char *file,
+                    int line);
 
 #endif
