@@ -5,6 +5,7 @@
 #   make test     every test: unit tests, the same under ASan+UBSan, then a short fuzz run
 #   make install  install into PREFIX (default /usr/local)
 #   make fuzz     clang + libFuzzer: fuzz the index loader for FUZZ_SECONDS (default 20)
+MAKEFLAGS += --no-print-directory
 BUILD ?= build
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local

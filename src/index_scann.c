@@ -261,25 +261,58 @@ static size_t worker_bytes(int m)
     return ((size_t)m * SCANN_KSUB * sizeof(float) + fs_lut_bytes(m) + 63) & ~(size_t)63;
 }
 
-static void scann_begin(void *ctx, int64_t qi, int worker)
+/* Query q's uint8 table into out (fs_lut_bytes(m)), its scale and bias; lut: m * 16 floats of
+ * scratch. The one routine behind both search paths, so they scan identical tables. */
+static void query_table(const scann_impl *s, const float *q, float *lut, uint8_t *out,
+                        float *scale, float *bias)
 {
-    const scann_scan *c = ctx;
-    const scann_impl *s = c->ix->impl;
     const pq *p = &s->pq;
-    uint8_t *w = c->scratch + (size_t)worker * worker_bytes(p->m);
-    float *lut = (float *)w;
-    const float *q = c->q + (size_t)qi * p->d;
     if (s->residual) {
         pq_lut_ip(p, q, lut);
         for (size_t i = 0; i < (size_t)p->m * SCANN_KSUB; i++) lut[i] = -lut[i];
     } else {
         pq_lut_l2(p, q, lut);
     }
-    fs_lut_quantize(lut, p->m, w + (size_t)p->m * SCANN_KSUB * sizeof(float), &c->qscale[qi],
-                    &c->qbias[qi]);
+    fs_lut_quantize(lut, p->m, out, scale, bias);
 }
 
-static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk *h, int worker)
+static void scann_begin(void *ctx, int64_t qi, int worker)
+{
+    const scann_scan *c = ctx;
+    const scann_impl *s = c->ix->impl;
+    const pq *p = &s->pq;
+    uint8_t *w = c->scratch + (size_t)worker * worker_bytes(p->m);
+    query_table(s, c->q + (size_t)qi * p->d, (float *)w,
+                w + (size_t)p->m * SCANN_KSUB * sizeof(float), &c->qscale[qi], &c->qbias[qi]);
+}
+
+/* The centre's score on query qi's integer scale; 0 for L2, where codes are not residual.
+ * Clamped to +-2^40, far beyond real scores, so that extreme centres or codebooks (a hostile
+ * index file, or one whose code tables have near-zero spans) cannot overflow the int64
+ * arithmetic of the scans; NaN goes to +2^40, which skips the list. */
+static inline int64_t list_bias(const scann_scan *c, int64_t qi, float cscore)
+{
+    const scann_impl *s = c->ix->impl;
+    float biasf = s->residual ? cscore * c->qscale[qi] : 0.0f;
+    return fabsf(biasf) < 0x1p40f ? (int64_t)lrintf(biasf)
+           : biasf < 0            ? -(INT64_C(1) << 40)
+                                  : INT64_C(1) << 40;
+}
+
+/* The kernel's threshold for a collector threshold thr_f and a list bias: S + bias <= thr_f.
+ * Collector scores are integers (S + bias), so the conversion is exact. A tie with the
+ * threshold must pass the kernel: the collector lets it in when its id is smaller, which keeps
+ * the kept set "the kk best by (score, id)", independent of the order lists are scanned in
+ * (the batch path scans them in another order than a lone query). Negative: the bias alone is
+ * worse than the threshold, and the rest of the list can be skipped. */
+static inline int64_t kernel_threshold(float thr_f, int64_t bias)
+{
+    int64_t thr = isinf(thr_f) ? 65535 : (int64_t)thr_f - bias;
+    return thr > 65535 ? 65535 : thr;
+}
+
+static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk_res *r,
+                            int worker)
 {
     const scann_scan *c = ctx;
     const scann_impl *s = c->ix->impl;
@@ -288,35 +321,230 @@ static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
     int m = s->pq.m, npairs = fs_m4(m) / 2;
     const uint8_t *lut = c->scratch + (size_t)worker * worker_bytes(m) +
                          (size_t)m * SCANN_KSUB * sizeof(float);
-    /* The centre's score on the table's integer scale; 0 for L2, where codes are not residual.
-     * Clamped to +-2^40, far beyond real scores, so that extreme centres or codebooks (a
-     * hostile index file, or one whose code tables have near-zero spans) cannot overflow the
-     * int64 arithmetic below; NaN goes to +2^40, which skips the list. */
-    float biasf = s->residual ? cscore * c->qscale[qi] : 0.0f;
-    int64_t bias = fabsf(biasf) < 0x1p40f ? (int64_t)lrintf(biasf)
-                   : biasf < 0            ? -(INT64_C(1) << 40)
-                                          : INT64_C(1) << 40;
+    int64_t bias = list_bias(c, qi, cscore);
     size_t bb = fs_block_bytes(m);
     uint16_t sums[FS_BLOCK];
     int nb = blocks_for(L->size);
     for (int b = 0; b < nb; b++) {
-        float thr_f = topk_threshold(h);
-        /* Heap scores are integers (S + bias), so the conversion is exact. Once the heap is
-         * full only strictly better sums pass: integer scores tie often, and a tie with the
-         * k-th candidate is not worth a heap update (the codes cannot rank it anyway). */
-        int64_t thr = isinf(thr_f) ? 65535 : (int64_t)thr_f - 1 - bias;
-        if (thr < 0) return; /* the bias alone is worse than the k-th best: skip the list */
-        uint32_t mask = s->kernel(s->codes[l].data + (size_t)b * bb, lut, npairs,
-                                  (uint16_t)(thr > 65535 ? 65535 : thr), sums);
+        int64_t thr = kernel_threshold(topk_res_threshold(r), bias);
+        if (thr < 0) return;
+        uint32_t mask = s->kernel(s->codes[l].data + (size_t)b * bb, lut, npairs, (uint16_t)thr,
+                                  sums);
         if (b == nb - 1 && L->size % FS_BLOCK) mask &= (1u << (L->size % FS_BLOCK)) - 1;
         while (mask) {
             int i = __builtin_ctz(mask);
             mask &= mask - 1;
             int64_t off = (int64_t)b * FS_BLOCK + i;
             if (search_allows(c->sc, L->ids[off]))
-                topk_push(h, (float)(sums[i] + bias), c->use_loc ? ivf_loc(l, off) : L->ids[off]);
+                topk_res_push(r, (float)(sums[i] + bias),
+                              c->use_loc ? ivf_loc(l, off) : L->ids[off]);
         }
     }
+}
+
+/* ---- batch search: several queries per pass over a list ----------------------------------
+ *
+ * A task takes a chunk of queries, builds their tables, groups their (query, list) probes by
+ * list (counting sort), and scans each probed list once for all the chunk's queries that probe
+ * it (once per wave of probe ranks, see batch_task): per block, the multi-query kernel serves
+ * up to FS_MAX_QB queries per call, loading and splitting the block's codes once for them.
+ * Each query keeps its own reservoir, bias and threshold, so its candidates are exactly what
+ * scann_scan_list finds: the kept set does not depend on the order lists are scanned in
+ * (kernel_threshold). On a 2-core Zen 4 the kernel costs about 15% less per query and block
+ * (AVX-512 four queries a call, AVX2 two; GloVe at nprobe 32 averages 3 per call) and a GloVe
+ * batch runs 6-7% faster than one query at a time (nprobe 64: 10%). GloVe's codes (8.6 MB) stay
+ * in cache either way: the gain is the shared work, not memory traffic. */
+
+#define SCANN_BATCH_MIN_NQ 64        /* smaller batches: one query at a time (scann_scan_list) */
+#define SCANN_CHUNK 512              /* queries per batch task, at most */
+#define SCANN_CHUNK_TABLES (512 << 10) /* and their uint8 tables within this (L2) */
+#define SCANN_CHUNK_RES (1 << 20)    /* and their reservoirs within this */
+
+typedef struct probe_ref {
+    int32_t q;    /* query, within the chunk */
+    float cscore; /* its centre score for the list */
+} probe_ref;
+
+typedef struct batch_job {
+    const scann_scan *c;
+    int nprobe, kk, chunk;
+    int64_t nq;
+    const int32_t *lists;
+    const float *cscore;
+    float *out_score; /* nq * kk */
+    int64_t *out_id;
+    fs_multi_fn kernel;
+    uint8_t *scratch; /* per worker: batch_bytes() */
+} batch_job;
+
+/* One worker's scratch for a chunk of `chunk` queries, in the order of batch_task's carving;
+ * every piece starts 64-byte aligned. */
+static size_t batch_bytes(int m, int nlist, int nprobe, int kk, int chunk)
+{
+    size_t a = 0;
+    a += ((size_t)m * SCANN_KSUB * sizeof(float) + 63) & ~(size_t)63;             /* float table */
+    a += (size_t)chunk * ((fs_lut_bytes(m) + 63) & ~(size_t)63);                 /* tables */
+    a += (((size_t)chunk * topk_res_slots(kk) * sizeof(float)) + 63) & ~(size_t)63;   /* scores */
+    a += (((size_t)chunk * topk_res_slots(kk) * sizeof(int64_t)) + 63) & ~(size_t)63; /* ids */
+    a += (((size_t)chunk * sizeof(topk_res)) + 63) & ~(size_t)63;                /* reservoirs */
+    a += (((size_t)(nlist + 1) * sizeof(int32_t)) + 63) & ~(size_t)63;           /* list runs */
+    a += ((size_t)nlist + 63) & ~(size_t)63;                                      /* lists done */
+    a += (((size_t)chunk * nprobe * sizeof(probe_ref)) + 63) & ~(size_t)63;      /* probes */
+    return a;
+}
+
+static void *carve(uint8_t **p, size_t bytes)
+{
+    void *r = *p;
+    *p += (bytes + 63) & ~(size_t)63;
+    return r;
+}
+
+/* Scan list l for the chunk's probes refs[0..n): per block, the queries still in the running
+ * go through the kernel FS_MAX_QB at a time. A query leaves the list for good once its
+ * threshold falls below its bias (thresholds only tighten), as in scann_scan_list. */
+static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs, int n,
+                            const uint8_t *tables, size_t tstride, topk_res *res, int64_t q0)
+{
+    const scann_scan *c = j->c;
+    const scann_impl *s = c->ix->impl;
+    const ivf_list *L = &s->v.lists[l];
+    if (L->size == 0) return;
+    int m = s->pq.m, npairs = fs_m4(m) / 2, nb = blocks_for(L->size);
+    size_t bb = fs_block_bytes(m);
+    uint32_t tail = L->size % FS_BLOCK ? (1u << (L->size % FS_BLOCK)) - 1 : ~0u;
+    int32_t who[SCANN_CHUNK];   /* queries still scanning this list */
+    int64_t bias[SCANN_CHUNK];  /* their centre scores on their tables' integer scale */
+    for (int r = 0; r < n; r++) {
+        who[r] = refs[r].q;
+        bias[r] = list_bias(c, q0 + refs[r].q, refs[r].cscore);
+    }
+    for (int b = 0; b < nb && n > 0; b++) {
+        const uint8_t *block = s->codes[l].data + (size_t)b * bb;
+        uint32_t keep = b == nb - 1 ? tail : ~0u;
+        int live = 0;
+        for (int r0 = 0; r0 < n;) {
+            const uint8_t *luts[FS_MAX_QB];
+            uint16_t thr[FS_MAX_QB], sums[FS_MAX_QB * FS_BLOCK];
+            uint32_t masks[FS_MAX_QB];
+            int g = 0, at[FS_MAX_QB];
+            for (; r0 < n && g < FS_MAX_QB; r0++) {
+                int64_t t = kernel_threshold(topk_res_threshold(&res[who[r0]]), bias[r0]);
+                if (t < 0) continue;
+                who[live] = who[r0], bias[live] = bias[r0]; /* compact: live <= r0 */
+                luts[g] = tables + (size_t)who[live] * tstride;
+                thr[g] = (uint16_t)t;
+                at[g++] = live++;
+            }
+            if (g == 0) break;
+            j->kernel(block, luts, g, npairs, thr, sums, masks);
+            for (int t = 0; t < g; t++) {
+                topk_res *r = &res[who[at[t]]];
+                int64_t bq = bias[at[t]];
+                uint32_t mask = masks[t] & keep;
+                while (mask) {
+                    int i = __builtin_ctz(mask);
+                    mask &= mask - 1;
+                    int64_t off = (int64_t)b * FS_BLOCK + i;
+                    if (search_allows(c->sc, L->ids[off]))
+                        topk_res_push(r, (float)(sums[FS_BLOCK * t + i] + bq),
+                                      c->use_loc ? ivf_loc(l, off) : L->ids[off]);
+                }
+            }
+        }
+        n = live;
+    }
+}
+
+static void batch_task(void *ctx, int64_t task, int worker)
+{
+    const batch_job *j = ctx;
+    const scann_scan *c = j->c;
+    const scann_impl *s = c->ix->impl;
+    int m = s->pq.m, nlist = s->v.nlist, nprobe = j->nprobe, kk = j->kk;
+    int64_t q0 = task * j->chunk;
+    int nq = (int)(j->nq - q0 < j->chunk ? j->nq - q0 : j->chunk);
+    if (nlist < 1) return; /* never (a trained index has lists); tells GCC the sizes are sane */
+    uint8_t *w = j->scratch + (size_t)worker * batch_bytes(m, nlist, nprobe, kk, j->chunk);
+    size_t tstride = (fs_lut_bytes(m) + 63) & ~(size_t)63, slots = (size_t)topk_res_slots(kk);
+    float *flut = carve(&w, (size_t)m * SCANN_KSUB * sizeof(float));
+    uint8_t *tables = carve(&w, (size_t)j->chunk * tstride);
+    float *rs = carve(&w, (size_t)j->chunk * slots * sizeof(float));
+    int64_t *ri = carve(&w, (size_t)j->chunk * slots * sizeof(int64_t));
+    topk_res *res = carve(&w, (size_t)j->chunk * sizeof(topk_res));
+    int32_t *start = carve(&w, (size_t)(nlist + 1) * sizeof(int32_t));
+    uint8_t *done = carve(&w, (size_t)nlist);
+    probe_ref *refs = carve(&w, (size_t)j->chunk * nprobe * sizeof(probe_ref));
+    for (int i = 0; i < nq; i++) {
+        int64_t qi = q0 + i;
+        query_table(s, c->q + (size_t)qi * s->pq.d, flut, tables + (size_t)i * tstride,
+                    &c->qscale[qi], &c->qbias[qi]);
+        topk_res_init(&res[i], kk, rs + (size_t)i * slots, ri + (size_t)i * slots);
+    }
+    /* Waves of probe ranks [0, 1), [1, 2), [2, 4), [4, 8), ...: a query meets its lists in
+     * about its own probe order, nearest first, so its threshold tightens as early as a lone
+     * query's (one pass in list order let 35% more candidates through on GloVe). Within a
+     * wave, the probes are grouped by list (counting sort; a list's queries stay in order),
+     * and lists go in the order their best-ranked probe comes. */
+    const int32_t *pl = j->lists + (size_t)q0 * nprobe;
+    const float *pc = j->cscore + (size_t)q0 * nprobe;
+    for (int w0 = 0, w1 = 1; w0 < nprobe; w0 = w1, w1 = 2 * w1 < nprobe ? 2 * w1 : nprobe) {
+        memset(start, 0, (size_t)(nlist + 1) * sizeof(int32_t));
+        for (int i = 0; i < nq; i++)
+            for (int p = w0; p < w1; p++) start[pl[(size_t)i * nprobe + p] + 1]++;
+        for (int l = 0; l < nlist; l++) start[l + 1] += start[l];
+        for (int i = 0; i < nq; i++)
+            for (int p = w0; p < w1; p++) {
+                size_t e = (size_t)i * nprobe + p;
+                refs[start[pl[e]]++] = (probe_ref){i, pc[e]};
+            }
+        /* start[l] is now the end of list l's run and start[l - 1] its beginning. */
+        memset(done, 0, (size_t)nlist);
+        for (int p = w0; p < w1; p++)
+            for (int i = 0; i < nq; i++) {
+                int32_t l = pl[(size_t)i * nprobe + p];
+                if (done[l]) continue;
+                done[l] = 1;
+                int from = l > 0 ? start[l - 1] : 0;
+                scan_list_multi(j, l, refs + from, start[l] - from, tables, tstride, res, q0);
+            }
+    }
+    for (int i = 0; i < nq; i++)
+        topk_res_finish(&res[i], j->out_score + (size_t)(q0 + i) * kk,
+                        j->out_id + (size_t)(q0 + i) * kk);
+}
+
+/* The batch path for nq queries on nt threads; false when one query at a time fits better
+ * (few queries, or fewer queries than threads, where ivf_search_lists splits each query). */
+static int use_batch(int64_t nq, int nprobe, int nt)
+{
+    return nq >= SCANN_BATCH_MIN_NQ && ivf_parts_per_query(nq, nprobe, nt) == 1;
+}
+
+static scann_status search_batch(const scann_scan *c, int64_t nq, int nprobe, int kk, int nt,
+                                 const int32_t *lists, const float *cscore, float *out_score,
+                                 int64_t *out_id)
+{
+    const scann_impl *s = c->ix->impl;
+    /* Large chunks put more queries on each list (more sharing), within the budgets, but at
+     * least 4 chunks per thread so the threads balance. */
+    int64_t chunk = SCANN_CHUNK;
+    int64_t by_tables = SCANN_CHUNK_TABLES / (int64_t)fs_lut_bytes(s->pq.m);
+    int64_t by_res = SCANN_CHUNK_RES / ((int64_t)topk_res_slots(kk) * 12);
+    if (chunk > by_tables) chunk = by_tables;
+    if (chunk > by_res) chunk = by_res;
+    if (chunk > (nq + 4 * nt - 1) / (4 * nt)) chunk = (nq + 4 * nt - 1) / (4 * nt);
+    if (chunk < 16) chunk = 16;
+    int64_t ntasks = (nq + chunk - 1) / chunk;
+    if (nt > ntasks) nt = (int)ntasks;
+    size_t per = batch_bytes(s->pq.m, s->v.nlist, nprobe, kk, (int)chunk);
+    uint8_t *scratch = aligned_alloc(64, (size_t)nt * per);
+    if (!scratch) return err_nomem("SCANN batch scratch", (size_t)nt * per);
+    batch_job j = {c, nprobe, kk, (int)chunk, nq, lists, cscore, out_score, out_id,
+                   fs_multi_kernel_for(c->ix->dk->isa), scratch};
+    par_for(nt, ntasks, batch_task, &j);
+    free(scratch);
+    return SCANN_OK;
 }
 
 static scann_status scann_search(const scann_index *ix, int64_t nq, const float *q, int k,
@@ -343,8 +571,12 @@ static scann_status scann_search(const scann_index *ix, int64_t nq, const float 
     if ((st = ivf_probe(&s->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, nt, lists, cscore)))
         goto done;
     scann_scan ctx = {ix, q, rerank, scratch, qscale, qbias, sc};
-    ivf_scanner scanner = {&ctx, scann_begin, scann_scan_list};
-    if ((st = ivf_search_lists(nq, kk, nprobe, nt, lists, cscore, &scanner, cs, cl))) goto done;
+    ivf_res_scanner scanner = {&ctx, scann_begin, scann_scan_list};
+    if (use_batch(nq, nprobe, nt))
+        st = search_batch(&ctx, nq, nprobe, kk, nt, lists, cscore, cs, cl);
+    else
+        st = ivf_search_lists_res(nq, kk, nprobe, nt, lists, cscore, &scanner, cs, cl);
+    if (st) goto done;
     if (rerank) {
         ivf_rerank_base base = {(void *)s, rerank_base_add};
         st = ivf_rerank(&s->v, &s->rr, ix->dk, index_uses_ip(ix), q, nq, k, kk, cl,

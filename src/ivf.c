@@ -227,25 +227,86 @@ typedef struct probe_job {
     float *scratch; /* per worker: probe_scratch_floats() */
 } probe_job;
 
-/* Per worker: QB * nlist scores, nprobe int64 heap ids, nprobe heap scores; rounded to 16
- * floats so every worker's int64 slots stay 8-byte aligned. */
-static size_t probe_scratch_floats(int nlist, int nprobe)
+/* Per worker: QB * nlist scores, then nlist selection keys (2 floats each); rounded to 16
+ * floats so every worker's keys stay 8-byte aligned. */
+static size_t probe_scratch_floats(int nlist)
 {
-    size_t f = (size_t)IVF_PROBE_QB * nlist + (size_t)nprobe * 3;
+    size_t f = (size_t)IVF_PROBE_QB * nlist + (size_t)nlist * 2;
     return (f + 15) / 16 * 16;
 }
 
-/* Keep the nprobe best of one query's centre scores s[0..nlist). */
-static void select_lists(const probe_job *j, const float *s, int64_t qi, float *hs, int64_t *hi)
+/* A list's selection key: its score's bits mapped to an unsigned order (negative floats
+ * reversed, -0 made +0 so it ties with +0, NaN last) above its id, so one integer compare
+ * orders (score, id) as topk does: smaller score first, ties by smaller id. */
+static inline uint64_t list_key(float s, int32_t l)
 {
-    topk h;
-    topk_init(&h, j->nprobe, hs, hi);
-    for (int l = 0; l < j->v->nlist; l++)
-        if (s[l] <= topk_threshold(&h)) topk_push(&h, s[l], l);
-    topk_finish(&h, hs, hi);
-    for (int p = 0; p < j->nprobe; p++) {
-        j->lists[qi * j->nprobe + p] = (int32_t)hi[p];
-        j->cscore[qi * j->nprobe + p] = hs[p];
+    uint32_t u;
+    s += 0.0f; /* -0 + 0 = +0 */
+    memcpy(&u, &s, sizeof u);
+    u = u & 0x80000000u ? ~u : u | 0x80000000u;
+    if (s != s) u = 0xffffffffu;
+    return (uint64_t)u << 32 | (uint32_t)l;
+}
+
+static int cmp_key(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Reorder keys[0..n) so the k smallest (0 < k <= n) come first, in no order: quickselect with a
+ * median-of-3 pivot and a branch-free Lomuto partition (the keys' order is random, so a branch
+ * per key would mispredict half the time). */
+static void select_keys(uint64_t *a, int n, int k)
+{
+    int lo = 0, hi = n - 1, depth = 64;
+    while (hi - lo > 16 && depth-- > 0) {
+        int mid = lo + (hi - lo) / 2;
+        uint64_t x = a[lo], y = a[mid], z = a[hi], t;
+        int pm = (x < y) == (y < z) ? mid : (y < x) == (x < z) ? lo : hi; /* median */
+        t = a[lo], a[lo] = a[pm], a[pm] = t;
+        uint64_t pivot = a[lo];
+        int store = lo + 1;
+        for (int i = lo + 1; i <= hi; i++) {
+            uint64_t v = a[i];
+            a[i] = a[store];
+            a[store] = v;
+            store += v < pivot;
+        }
+        int p = store - 1;
+        t = a[lo], a[lo] = a[p], a[p] = t;
+        if (p == k - 1) return;
+        if (k - 1 < p)
+            hi = p - 1;
+        else
+            lo = p + 1;
+    }
+    qsort(a + lo, (size_t)(hi - lo + 1), sizeof *a, cmp_key); /* short, or a bad case */
+}
+
+/* Keep the nprobe best of one query's centre scores s[0..nlist), best first by (score, list
+ * id): select on integer keys, then sort the nprobe chosen. On GloVe's nlist = 1024, nprobe =
+ * 32 this costs about a third of a heap's pass (7 us per query), which mispredicted on every
+ * update. */
+static void select_lists(const probe_job *j, const float *s, int64_t qi, uint64_t *keys)
+{
+    int nlist = j->v->nlist, np = j->nprobe;
+    for (int l = 0; l < nlist; l++) keys[l] = list_key(s[l], l);
+    if (np < nlist) select_keys(keys, nlist, np);
+    if (np <= 64) {
+        for (int i = 1; i < np; i++) { /* insertion sort: few keys, mostly short moves */
+            uint64_t v = keys[i];
+            int t = i;
+            for (; t > 0 && keys[t - 1] > v; t--) keys[t] = keys[t - 1];
+            keys[t] = v;
+        }
+    } else {
+        qsort(keys, (size_t)np, sizeof *keys, cmp_key);
+    }
+    for (int p = 0; p < np; p++) {
+        int32_t l = (int32_t)(uint32_t)keys[p];
+        j->lists[qi * np + p] = l;
+        j->cscore[qi * np + p] = s[l];
     }
 }
 
@@ -254,9 +315,8 @@ static void probe_task(void *ctx, int64_t task, int worker)
     probe_job *j = ctx;
     const ivf *v = j->v;
     int d = v->d, nlist = v->nlist;
-    float *S = j->scratch + (size_t)worker * probe_scratch_floats(nlist, j->nprobe);
-    int64_t *hi = (int64_t *)(S + (size_t)IVF_PROBE_QB * nlist); /* QB * nlist is even */
-    float *hs = (float *)(hi + j->nprobe);
+    float *S = j->scratch + (size_t)worker * probe_scratch_floats(nlist);
+    uint64_t *keys = (uint64_t *)(S + (size_t)IVF_PROBE_QB * nlist); /* QB * nlist is even */
     int64_t q0 = task * IVF_PROBE_QB;
     int qb = (int)(j->nq - q0 < IVF_PROBE_QB ? j->nq - q0 : IVF_PROBE_QB);
     const float *qblk = j->q + (size_t)q0 * d;
@@ -286,7 +346,7 @@ static void probe_task(void *ctx, int64_t task, int worker)
             }
         }
     }
-    for (int i = 0; i < qb; i++) select_lists(j, S + (size_t)i * nlist, q0 + i, hs, hi);
+    for (int i = 0; i < qb; i++) select_lists(j, S + (size_t)i * nlist, q0 + i, keys);
 }
 
 scann_status ivf_probe(const ivf *v, const dist_kernels *dk, const float *q, int64_t nq, int ip,
@@ -294,7 +354,7 @@ scann_status ivf_probe(const ivf *v, const dist_kernels *dk, const float *q, int
 {
     int64_t ntasks = (nq + IVF_PROBE_QB - 1) / IVF_PROBE_QB;
     if (nthreads > ntasks) nthreads = (int)ntasks;
-    size_t per = probe_scratch_floats(v->nlist, nprobe);
+    size_t per = probe_scratch_floats(v->nlist);
     float *scratch = malloc((size_t)nthreads * per * sizeof(float));
     if (!scratch) return err_nomem("probe scratch", (size_t)nthreads * per * sizeof(float));
     probe_job j = {v, dk, q, nq, ip, nprobe, lists, cscore, scratch};
@@ -313,12 +373,15 @@ int ivf_parts_per_query(int64_t nq, int nprobe, int nthreads)
 }
 
 typedef struct scan_job {
-    const ivf_scanner *sc;
+    const ivf_scanner *sc;      /* heap scanner, or */
+    const ivf_res_scanner *rsc; /* reservoir scanner */
     int kk, nprobe, parts;
     const int32_t *lists;
     const float *cscore;
     float *score; /* (nq * parts) * kk */
     int64_t *id;
+    float *res_score; /* per worker: topk_res_slots(kk) slots, for a reservoir scanner */
+    int64_t *res_id;
 } scan_job;
 
 static void scan_task(void *ctx, int64_t task, int worker)
@@ -326,34 +389,60 @@ static void scan_task(void *ctx, int64_t task, int worker)
     scan_job *j = ctx;
     int64_t qi = task / j->parts;
     int part = (int)(task % j->parts);
-    topk h;
-    topk_init(&h, j->kk, j->score + (size_t)task * j->kk, j->id + (size_t)task * j->kk);
+    float *out_score = j->score + (size_t)task * j->kk;
+    int64_t *out_id = j->id + (size_t)task * j->kk;
+    const int32_t *lists = j->lists + qi * j->nprobe;
+    const float *cscore = j->cscore + qi * j->nprobe;
+    if (j->rsc) {
+        size_t slots = (size_t)topk_res_slots(j->kk);
+        topk_res r;
+        topk_res_init(&r, j->kk, j->res_score + worker * slots, j->res_id + worker * slots);
+        j->rsc->begin_query(j->rsc->ctx, qi, worker);
+        for (int p = part; p < j->nprobe; p += j->parts)
+            j->rsc->scan_list(j->rsc->ctx, qi, lists[p], cscore[p], &r, worker);
+        topk_res_finish(&r, out_score, out_id);
+        return;
+    }
     j->sc->begin_query(j->sc->ctx, qi, worker);
+    topk h;
+    topk_init(&h, j->kk, out_score, out_id);
     for (int p = part; p < j->nprobe; p += j->parts)
-        j->sc->scan_list(j->sc->ctx, qi, j->lists[qi * j->nprobe + p],
-                         j->cscore[qi * j->nprobe + p], &h, worker);
+        j->sc->scan_list(j->sc->ctx, qi, lists[p], cscore[p], &h, worker);
     topk_finish(&h, h.score, h.id);
 }
 
-scann_status ivf_search_lists(int64_t nq, int kk, int nprobe, int nthreads, const int32_t *lists,
-                              const float *cscore, const ivf_scanner *sc, float *out_score,
-                              int64_t *out_id)
+/* Parallel over queries (parts == 1), or over (query, part) with the partial results merged. */
+static scann_status search_lists(int64_t nq, int kk, int nprobe, int nthreads,
+                                 const int32_t *lists, const float *cscore, const ivf_scanner *sc,
+                                 const ivf_res_scanner *rsc, float *out_score, int64_t *out_id)
 {
     int parts = ivf_parts_per_query(nq, nprobe, nthreads);
+    scan_job j = {sc, rsc, kk, nprobe, parts, lists, cscore, out_score, out_id, NULL, NULL};
+    float *ps = NULL;
+    int64_t *pi = NULL;
+    scann_status st = SCANN_OK;
+    if (rsc) {
+        size_t slots = (size_t)nthreads * topk_res_slots(kk);
+        j.res_score = malloc(slots * sizeof(float));
+        j.res_id = malloc(slots * sizeof(int64_t));
+        if (!j.res_score || !j.res_id) {
+            st = err_nomem("scan reservoirs", slots * 12);
+            goto done;
+        }
+    }
     if (parts == 1) {
-        scan_job j = {sc, kk, nprobe, 1, lists, cscore, out_score, out_id};
         par_for(nthreads, nq, scan_task, &j);
-        return SCANN_OK;
+        goto done;
     }
     size_t slots = (size_t)nq * parts * kk;
-    float *ps = malloc(slots * sizeof(float));
-    int64_t *pi = malloc(slots * sizeof(int64_t));
+    ps = malloc(slots * sizeof(float));
+    pi = malloc(slots * sizeof(int64_t));
     if (!ps || !pi) {
-        free(ps);
-        free(pi);
-        return err_nomem("partial results", slots * 12);
+        st = err_nomem("partial results", slots * 12);
+        goto done;
     }
-    scan_job j = {sc, kk, nprobe, parts, lists, cscore, ps, pi};
+    j.score = ps;
+    j.id = pi;
     par_for(nthreads, nq * parts, scan_task, &j);
     for (int64_t qi = 0; qi < nq; qi++) {
         topk h;
@@ -362,9 +451,26 @@ scann_status ivf_search_lists(int64_t nq, int kk, int nprobe, int nthreads, cons
             if (pi[c] >= 0) topk_push(&h, ps[c], pi[c]);
         topk_finish(&h, h.score, h.id);
     }
+done:
     free(ps);
     free(pi);
-    return SCANN_OK;
+    free(j.res_score);
+    free(j.res_id);
+    return st;
+}
+
+scann_status ivf_search_lists(int64_t nq, int kk, int nprobe, int nthreads, const int32_t *lists,
+                              const float *cscore, const ivf_scanner *sc, float *out_score,
+                              int64_t *out_id)
+{
+    return search_lists(nq, kk, nprobe, nthreads, lists, cscore, sc, NULL, out_score, out_id);
+}
+
+scann_status ivf_search_lists_res(int64_t nq, int kk, int nprobe, int nthreads,
+                                  const int32_t *lists, const float *cscore,
+                                  const ivf_res_scanner *sc, float *out_score, int64_t *out_id)
+{
+    return search_lists(nq, kk, nprobe, nthreads, lists, cscore, NULL, sc, out_score, out_id);
 }
 
 /* ---- rerank ------------------------------------------------------------------------------ */

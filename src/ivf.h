@@ -86,6 +86,14 @@ typedef struct ivf_scanner {
     void (*scan_list)(void *ctx, int64_t qi, int32_t list, float cscore, topk *h, int worker);
 } ivf_scanner;
 
+/* The same with a reservoir (topk_res) as the collector: for scans that accept many candidates
+ * (FastScan), where a heap update per candidate dominates. The kept set is the same. */
+typedef struct ivf_res_scanner {
+    void *ctx;
+    void (*begin_query)(void *ctx, int64_t qi, int worker);
+    void (*scan_list)(void *ctx, int64_t qi, int32_t list, float cscore, topk_res *r, int worker);
+} ivf_res_scanner;
+
 /*
  * Scan the probed lists of nq queries, keeping the kk best (score, id) per query into
  * out_score/out_id (nq * kk, best first). Parallel over queries; when there are fewer queries
@@ -94,6 +102,10 @@ typedef struct ivf_scanner {
 scann_status ivf_search_lists(int64_t nq, int kk, int nprobe, int nthreads, const int32_t *lists,
                               const float *cscore, const ivf_scanner *sc, float *out_score,
                               int64_t *out_id);
+/* ivf_search_lists with a reservoir scanner. */
+scann_status ivf_search_lists_res(int64_t nq, int kk, int nprobe, int nthreads,
+                                  const int32_t *lists, const float *cscore,
+                                  const ivf_res_scanner *sc, float *out_score, int64_t *out_id);
 
 struct rerank_store;
 

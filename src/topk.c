@@ -1,4 +1,6 @@
-/* topk.c - bounded max-heap; see topk.h. */
+/* topk.c - bounded max-heap, and the reservoir with its select and sort; see topk.h. */
+#include <string.h>
+
 #include "topk.h"
 
 static void sift_down(float *s, int64_t *id, int n, int i)
@@ -62,4 +64,164 @@ void topk_finish(topk *h, float *out_score, int64_t *out_id)
         out_id[i] = -1;
     }
     h->size = 0;
+}
+
+/* ---- reservoir: introselect / introsort on parallel (score, id) arrays ------------------- */
+
+enum { SMALL = 16 }; /* ranges this short are insertion-sorted */
+
+static inline int pair_less(float sa, int64_t ia, float sb, int64_t ib)
+{
+    return topk_worse(sb, ib, sa, ia);
+}
+
+static inline void pair_swap(float *s, int64_t *id, int a, int b)
+{
+    float ts = s[a];
+    int64_t ti = id[a];
+    s[a] = s[b];
+    id[a] = id[b];
+    s[b] = ts;
+    id[b] = ti;
+}
+
+static void insertion_sort(float *s, int64_t *id, int lo, int hi)
+{
+    for (int i = lo + 1; i <= hi; i++) {
+        float vs = s[i];
+        int64_t vi = id[i];
+        int j = i;
+        for (; j > lo && pair_less(vs, vi, s[j - 1], id[j - 1]); j--) {
+            s[j] = s[j - 1];
+            id[j] = id[j - 1];
+        }
+        s[j] = vs;
+        id[j] = vi;
+    }
+}
+
+/* The fallback that bounds the worst case: heap sort of [lo, hi] with topk's sift_down. */
+static void heap_sort(float *s, int64_t *id, int lo, int hi)
+{
+    float *hs = s + lo;
+    int64_t *hid = id + lo;
+    int n = hi - lo + 1;
+    for (int i = n / 2 - 1; i >= 0; i--) sift_down(hs, hid, n, i);
+    for (int end = n - 1; end > 0; end--) {
+        pair_swap(hs, hid, 0, end);
+        sift_down(hs, hid, end, 0);
+    }
+}
+
+/* Partition [lo, hi] (hi - lo >= 2) around the median of its first, middle and last pairs:
+ * returns the pivot's final position p, every pair in [lo, p) below it and every pair in
+ * (p, hi] not. Lomuto's scheme with an unconditional swap, so the loop has no data-dependent
+ * branch: on a reservoir's random scores a branchy (Hoare) partition mispredicted about every
+ * other element and made the reservoir as slow as the heap it replaces. */
+static int partition(float *s, int64_t *id, int lo, int hi)
+{
+    int mid = lo + (hi - lo) / 2;
+    if (pair_less(s[mid], id[mid], s[lo], id[lo])) pair_swap(s, id, mid, lo);
+    if (pair_less(s[hi], id[hi], s[lo], id[lo])) pair_swap(s, id, hi, lo);
+    if (pair_less(s[hi], id[hi], s[mid], id[mid])) pair_swap(s, id, hi, mid);
+    pair_swap(s, id, lo, mid); /* the pivot waits at lo */
+    float ps = s[lo];
+    int64_t pi = id[lo];
+    int store = lo + 1; /* [lo + 1, store) below the pivot, [store, i) not */
+    for (int i = lo + 1; i <= hi; i++) {
+        float xs = s[i];
+        int64_t xi = id[i];
+        int below = (xs < ps) | ((xs == ps) & (xi < pi));
+        s[i] = s[store];
+        id[i] = id[store];
+        s[store] = xs;
+        id[store] = xi;
+        store += below;
+    }
+    pair_swap(s, id, lo, store - 1);
+    return store - 1;
+}
+
+static int depth_limit(int n)
+{
+    int d = 0;
+    while (n > 1) n >>= 1, d++;
+    return 2 * d;
+}
+
+static void sort_range(float *s, int64_t *id, int lo, int hi, int depth)
+{
+    while (hi - lo + 1 > SMALL) {
+        if (depth-- == 0) {
+            heap_sort(s, id, lo, hi);
+            return;
+        }
+        int p = partition(s, id, lo, hi);
+        /* Recurse into the smaller side, loop on the larger: O(log n) stack. */
+        if (p - lo < hi - p) {
+            sort_range(s, id, lo, p - 1, depth);
+            lo = p + 1;
+        } else {
+            sort_range(s, id, p + 1, hi, depth);
+            hi = p - 1;
+        }
+    }
+    insertion_sort(s, id, lo, hi);
+}
+
+void topk_sort_pairs(float *score, int64_t *id, int n)
+{
+    if (n > 1) sort_range(score, id, 0, n - 1, depth_limit(n));
+}
+
+/* Rearrange [0, n) so that position k - 1 holds the k-th smallest pair and [0, k - 1) the
+ * smaller ones (in no order). 0 < k <= n. */
+static void select_k(float *s, int64_t *id, int n, int k)
+{
+    int lo = 0, hi = n - 1, depth = depth_limit(n);
+    while (hi - lo + 1 > SMALL) {
+        if (depth-- == 0) break;
+        int p = partition(s, id, lo, hi);
+        if (p == k - 1) return;
+        if (k - 1 < p)
+            hi = p - 1;
+        else
+            lo = p + 1;
+    }
+    sort_range(s, id, lo, hi, depth_limit(hi - lo + 1));
+}
+
+void topk_res_select(topk_res *r)
+{
+    if (r->size > r->k) {
+        select_k(r->score, r->id, r->size, r->k);
+        r->size = r->k;
+        r->thr = r->score[r->k - 1];
+        r->thr_id = r->id[r->k - 1];
+    } else if (r->k > 0 && r->size == r->k) {
+        /* First fill: the worst of the k in is the heap's root at this point. */
+        int w = 0;
+        for (int i = 1; i < r->size; i++)
+            if (topk_worse(r->score[i], r->id[i], r->score[w], r->id[w])) w = i;
+        r->thr = r->score[w];
+        r->thr_id = r->id[w];
+    }
+    r->limit = TOPK_RES_FACTOR * r->k;
+}
+
+void topk_res_finish(topk_res *r, float *out_score, int64_t *out_id)
+{
+    int n = r->size;
+    if (n > r->k) {
+        select_k(r->score, r->id, n, r->k);
+        n = r->k;
+    }
+    topk_sort_pairs(r->score, r->id, n);
+    if (out_score != r->score) memmove(out_score, r->score, (size_t)n * sizeof(float));
+    if (out_id != r->id) memmove(out_id, r->id, (size_t)n * sizeof(int64_t));
+    for (int i = n; i < r->k; i++) {
+        out_score[i] = INFINITY;
+        out_id[i] = -1;
+    }
+    topk_res_init(r, r->k, r->score, r->id);
 }

@@ -1,7 +1,9 @@
 /* test_fastscan.c - FastScan: the block layout matches the header byte for byte, table
  * quantization keeps its error and overflow bounds on adversarial and real tables, every SIMD
  * kernel returns exactly the scalar kernel's sums and mask, the scalar kernel equals a naive sum,
- * and bias + S / a approximates the float score within m / (2a). Ends with a timing report. */
+ * and bias + S / a approximates the float score within m / (2a); every multi-query kernel
+ * returns, for each of its 1..FS_MAX_QB queries, exactly the single-query scalar result. Ends
+ * with timing reports (single- and multi-query). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -421,6 +423,196 @@ static void test_report_timings(void **state)
     report_timings(196, 2500);
 }
 
+/* ---- multi-query kernels -------------------------------------------------------------- */
+
+static const int k_multi_ms[] = {1, 2, 3, 5, 50, 52, 196, 392};
+#define N_MULTI_MS (int)(sizeof k_multi_ms / sizeof k_multi_ms[0])
+
+/* Every multi-query kernel the CPU runs (the scalar twin included), for every nq in
+ * 1..FS_MAX_QB, returns for query t exactly fs_scan_block_scalar(block, luts[t], thr[t]): the
+ * sums byte for byte and the mask bit for bit. Thresholds mix 0, 65535, each query's median and
+ * random values; queries of one call get different ones. */
+static void expect_multi_agree(const uint8_t *block, uint8_t *const *luts, int nluts, int npairs,
+                               uint64_t *s)
+{
+    enum { NT = 4 };
+    uint16_t want_sums[FS_MAX_QB * FS_BLOCK], got_sums[FS_MAX_QB * FS_BLOCK];
+    uint32_t want_masks[FS_MAX_QB], got_masks[FS_MAX_QB];
+    for (int nq = 1; nq <= FS_MAX_QB; nq++) {
+        for (int trial = 0; trial < NT; trial++) {
+            const uint8_t *sel[FS_MAX_QB];
+            uint16_t thr[FS_MAX_QB];
+            for (int t = 0; t < nq; t++) {
+                /* The same table may serve two slots: the kernel must not care. */
+                sel[t] = luts[(t + trial) % nluts];
+                uint16_t sorted[FS_BLOCK];
+                fs_scan_block_scalar(block, sel[t], npairs, 0, sorted);
+                qsort(sorted, FS_BLOCK, sizeof(uint16_t), cmp_u16);
+                switch ((trial + t) % 4) {
+                case 0: thr[t] = sorted[FS_BLOCK / 2]; break;
+                case 1: thr[t] = (uint16_t)rng_next(s); break;
+                case 2: thr[t] = trial == 0 ? 0 : sorted[0]; break;
+                default: thr[t] = trial == 0 ? 65535 : sorted[FS_BLOCK - 1]; break;
+                }
+                want_masks[t] = fs_scan_block_scalar(block, sel[t], npairs, thr[t],
+                                                     want_sums + FS_BLOCK * t);
+            }
+            for (int isa = ISA_SCALAR; isa <= (int)cpu_detect(); isa++) {
+                memset(got_sums, 0xA5, sizeof got_sums);
+                memset(got_masks, 0xA5, sizeof got_masks);
+                fs_multi_kernel_for((cpu_isa)isa)(block, sel, nq, npairs, thr, got_sums, got_masks);
+                for (int t = 0; t < nq; t++) {
+                    int i = 0;
+                    while (i < FS_BLOCK && got_sums[FS_BLOCK * t + i] == want_sums[FS_BLOCK * t + i])
+                        i++;
+                    if (i < FS_BLOCK || got_masks[t] != want_masks[t])
+                        fail_msg("multi isa=%s nq=%d query %d npairs=%d thr=%u: mask 0x%08x vs "
+                                 "0x%08x, sums[%d] %u vs %u",
+                                 cpu_isa_name((cpu_isa)isa), nq, t, npairs, thr[t], got_masks[t],
+                                 want_masks[t], i % FS_BLOCK, got_sums[FS_BLOCK * t + i % FS_BLOCK],
+                                 want_sums[FS_BLOCK * t + i % FS_BLOCK]);
+                }
+                /* Nothing written beyond nq queries. */
+                for (int i = FS_BLOCK * nq; i < FS_MAX_QB * FS_BLOCK; i++)
+                    assert_int_equal(got_sums[i], 0xA5A5);
+                for (int t = nq; t < FS_MAX_QB; t++) assert_int_equal(got_masks[t], 0xA5A5A5A5u);
+            }
+        }
+    }
+}
+
+static void test_multi_kernels_random_tables(void **state)
+{
+    (void)state;
+    uint64_t s = 21;
+    enum { NL = FS_MAX_QB + 1 };
+    for (int t = 0; t < N_MULTI_MS; t++) {
+        int m = k_multi_ms[t], npairs = fs_m4(m) / 2;
+        uint8_t *codes = malloc((size_t)FS_BLOCK * m), *luts[NL];
+        for (int l = 0; l < NL; l++) luts[l] = calloc(1, fs_lut_bytes(m));
+        for (int trial = 0; trial < 6; trial++) {
+            uint8_t *block = random_block(m, &s, codes);
+            for (int l = 0; l < NL; l++) {
+                for (int i = 0; i < 16 * m; i++) luts[l][i] = (uint8_t)rng_next(&s);
+                if (trial == 0 && l == 0) memset(luts[l], 255, (size_t)16 * m); /* wraps at m > 257 */
+            }
+            expect_multi_agree(block, luts, NL, npairs, &s);
+            free(block);
+        }
+        free(codes);
+        for (int l = 0; l < NL; l++) free(luts[l]);
+    }
+    /* Odd pair counts (outside fs_m4's contract, the AVX-512 tail) and a block at an odd address. */
+    for (int npairs = 1; npairs <= 5; npairs += 2) {
+        uint8_t *buf = malloc((size_t)32 * npairs + 1), *block = buf + 1, *luts[FS_MAX_QB];
+        for (int i = 0; i < 32 * npairs; i++) block[i] = (uint8_t)rng_next(&s);
+        for (int l = 0; l < FS_MAX_QB; l++) {
+            luts[l] = malloc((size_t)32 * npairs);
+            for (int i = 0; i < 32 * npairs; i++) luts[l][i] = (uint8_t)rng_next(&s);
+        }
+        expect_multi_agree(block, luts, FS_MAX_QB, npairs, &s);
+        free(buf);
+        for (int l = 0; l < FS_MAX_QB; l++) free(luts[l]);
+    }
+}
+
+/* Real tables: Fashion-MNIST queries against codes of Fashion-MNIST rows (2 dims per sub-space,
+ * centres taken from other rows, as in check_real_tables), quantized by fs_lut_quantize, for
+ * every m of the list (the first 2m dimensions). */
+static void test_multi_kernels_real_tables(void **state)
+{
+    (void)state;
+    enum { NQ = 6, NBLK = 3, N = NBLK * FS_BLOCK };
+    const int dim = TD_FASHION_DIM;
+    float *base = td_fashion(0, 16 + N), *queries = td_fashion(1, NQ);
+    assert_non_null(base);
+    assert_non_null(queries);
+    uint64_t s = 23;
+    for (int t = 0; t < N_MULTI_MS; t++) {
+        int m = k_multi_ms[t];
+        assert_true(2 * m <= dim);
+        /* Sub-vectors of the first 2m dimensions, repacked densely for float_table/encode. */
+        float *cen = malloc(sizeof(float) * 16 * 2 * m), *rows = malloc(sizeof(float) * N * 2 * m);
+        float *qs = malloc(sizeof(float) * NQ * 2 * m), *lut = malloc(sizeof(float) * 16 * m);
+        for (int i = 0; i < 16; i++) memcpy(cen + i * 2 * m, base + (size_t)i * dim, sizeof(float) * 2 * m);
+        for (int i = 0; i < N; i++)
+            memcpy(rows + i * 2 * m, base + (size_t)(16 + i) * dim, sizeof(float) * 2 * m);
+        for (int i = 0; i < NQ; i++) memcpy(qs + i * 2 * m, queries + (size_t)i * dim, sizeof(float) * 2 * m);
+        uint8_t *codes = malloc((size_t)N * m), *blocks = calloc(NBLK, fs_block_bytes(m)), *luts[NQ];
+        encode(rows, N, cen, m, codes);
+        for (int i = 0; i < N; i++)
+            fs_pack_one(blocks + (i / FS_BLOCK) * fs_block_bytes(m), m, i % FS_BLOCK, codes + i * m);
+        for (int q = 0; q < NQ; q++) {
+            float a, bias;
+            luts[q] = malloc(fs_lut_bytes(m));
+            float_table(qs + q * 2 * m, cen, m, lut);
+            fs_lut_quantize(lut, m, luts[q], &a, &bias);
+        }
+        for (int b = 0; b < NBLK; b++)
+            expect_multi_agree(blocks + b * fs_block_bytes(m), luts, NQ, fs_m4(m) / 2, &s);
+        for (int q = 0; q < NQ; q++) free(luts[q]);
+        free(cen), free(rows), free(qs), free(lut), free(codes), free(blocks);
+    }
+    free(base), free(queries);
+}
+
+/* Timing report only, never asserted: ns per block per query of the single kernel and of the
+ * multi kernel at every nq, over a list of nblocks (glove shape m = 50). */
+static void test_report_multi_timings(void **state)
+{
+    (void)state;
+    const int ms[] = {50, 196};
+    for (int mi = 0; mi < 2; mi++) {
+        int m = ms[mi], nblocks = m == 50 ? 2000 : 500, npairs = fs_m4(m) / 2;
+        uint64_t s = 31;
+        size_t bb = fs_block_bytes(m);
+        uint8_t *blocks = malloc(bb * nblocks), *luts[FS_MAX_QB];
+        for (size_t i = 0; i < bb * nblocks; i++) blocks[i] = (uint8_t)rng_next(&s);
+        float *lut = malloc((size_t)16 * m * sizeof(float));
+        for (int l = 0; l < FS_MAX_QB; l++) {
+            float a, bias;
+            for (int i = 0; i < 16 * m; i++) lut[i] = rng_unit(&s);
+            luts[l] = malloc(fs_lut_bytes(m));
+            fs_lut_quantize(lut, m, luts[l], &a, &bias);
+        }
+        uint16_t thr[FS_MAX_QB] = {30000, 30000, 30000, 30000}, sums[FS_MAX_QB * FS_BLOCK];
+        uint32_t masks[FS_MAX_QB], sink = 0;
+        for (int isa = ISA_SCALAR; isa <= (int)cpu_detect(); isa++) {
+            fs_block_fn one = fs_kernel_for((cpu_isa)isa);
+            fs_multi_fn multi = fs_multi_kernel_for((cpu_isa)isa);
+            int reps = isa == ISA_SCALAR ? 2 : 20;
+            double best1 = INFINITY;
+            for (int r = 0; r < reps; r++) {
+                double t0 = now_ns();
+                for (int b = 0; b < nblocks; b++)
+                    for (int q = 0; q < FS_MAX_QB; q++)
+                        sink += one(blocks + b * bb, luts[q], npairs, thr[q], sums);
+                best1 = fmin(best1, (now_ns() - t0) / nblocks / FS_MAX_QB);
+            }
+            print_message("fastscan m=%d %-6s single: %6.1f ns/block/query;", m,
+                          cpu_isa_name((cpu_isa)isa), best1);
+            for (int nq = 1; nq <= FS_MAX_QB; nq++) {
+                double best = INFINITY;
+                for (int r = 0; r < reps; r++) {
+                    double t0 = now_ns();
+                    for (int b = 0; b < nblocks; b++)
+                        for (int q = 0; q + nq <= FS_MAX_QB; q += nq) {
+                            multi(blocks + b * bb, (const uint8_t *const *)luts + q, nq, npairs,
+                                  thr, sums, masks);
+                            sink += masks[0];
+                        }
+                    best = fmin(best, (now_ns() - t0) / nblocks / (FS_MAX_QB / nq * nq));
+                }
+                print_message(" nq=%d %6.1f", nq, best);
+            }
+            print_message("\n");
+        }
+        print_message("(sink %u)\n", sink);
+        free(blocks), free(lut);
+        for (int l = 0; l < FS_MAX_QB; l++) free(luts[l]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +622,9 @@ int main(void)
         cmocka_unit_test(test_kernels_match_scalar_random),
         cmocka_unit_test(test_real_tables),
         cmocka_unit_test(test_report_timings),
+        cmocka_unit_test(test_multi_kernels_random_tables),
+        cmocka_unit_test(test_multi_kernels_real_tables),
+        cmocka_unit_test(test_report_multi_timings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,8 @@
  * a second accumulator adds the odd bytes alone (srli 8). At the end even -= odd << 8 cancels the
  * riders exactly (mod 2^16), so the even sums are exact whenever the true sums fit 16 bits, and
  * equal the scalar kernel's wrapped sums otherwise. All arithmetic is integer: results are
- * bit-identical to fs_scan_block_scalar.
+ * bit-identical to fs_scan_block_scalar. fs_scan_block_multi_avx2 serves several queries per
+ * code load, two per pass.
  */
 #include "fastscan.h"
 
@@ -75,5 +76,52 @@ AVX2 uint32_t fs_scan_block_avx2(const uint8_t *block, const uint8_t *lut, int n
 #pragma GCC unroll 2
     for (int p = 0; p < npairs; p++) pair_step(&a, block + 32 * p, lut + 32 * p);
     return finish(a, thr, sums);
+}
+
+/* NQ queries over one block: per pair, one code load and one nibble split serve every query's
+ * shuffles. NQ is a constant in each instantiation, so the accumulators live in registers. */
+AVX2 static inline __attribute__((always_inline)) void multi_nq(const uint8_t *block,
+                                                                const uint8_t *const *luts,
+                                                                const int NQ, int npairs,
+                                                                const uint16_t *thr,
+                                                                uint16_t *sums, uint32_t *masks)
+{
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+    acc4 a[FS_MAX_QB];
+    for (int t = 0; t < NQ; t++)
+        a[t] = (acc4){_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                      _mm256_setzero_si256()};
+#pragma GCC unroll 2
+    for (int p = 0; p < npairs; p++) {
+        __m256i c = _mm256_loadu_si256((const __m256i *)(block + 32 * p));
+        __m256i c_lo = _mm256_and_si256(c, low4);
+        __m256i c_hi = _mm256_and_si256(_mm256_srli_epi16(c, 4), low4);
+#pragma GCC unroll 4
+        for (int t = 0; t < NQ; t++) {
+            __m256i tab = _mm256_loadu_si256((const __m256i *)(luts[t] + 32 * p));
+            __m256i r_lo = _mm256_shuffle_epi8(tab, c_lo);
+            __m256i r_hi = _mm256_shuffle_epi8(tab, c_hi);
+            a[t].even_lo = _mm256_add_epi16(a[t].even_lo, r_lo);
+            a[t].odd_lo = _mm256_add_epi16(a[t].odd_lo, _mm256_srli_epi16(r_lo, 8));
+            a[t].even_hi = _mm256_add_epi16(a[t].even_hi, r_hi);
+            a[t].odd_hi = _mm256_add_epi16(a[t].odd_hi, _mm256_srli_epi16(r_hi, 8));
+        }
+    }
+    for (int t = 0; t < NQ; t++) masks[t] = finish(a[t], thr[t], sums + FS_BLOCK * t);
+}
+
+AVX2 void fs_scan_block_multi_avx2(const uint8_t *block, const uint8_t *const *luts, int nq,
+                                   int npairs, const uint16_t *thr, uint16_t *sums,
+                                   uint32_t *masks)
+{
+    /* Two queries per pass: 8 accumulators plus the shared codes fit the 16 YMM registers.
+     * Three or four in one pass spill accumulators to the stack and measured slower per query
+     * than single-query scanning (m = 50 on Zen 4: 32 and 36 ns vs 27 ns per block and query;
+     * two: 23 ns), so more queries take further passes over the block, in L1 by then. */
+    int t = 0;
+    for (; t + 2 <= nq; t += 2)
+        multi_nq(block, luts + t, 2, npairs, thr + t, sums + FS_BLOCK * t, masks + t);
+    if (t < nq)
+        masks[t] = fs_scan_block_avx2(block, luts[t], npairs, thr[t], sums + FS_BLOCK * t);
 }
 #endif

@@ -39,3 +39,11 @@ uint32_t fs_scan_block_scalar(const uint8_t *block, const uint8_t *lut, int npai
     for (int i = 0; i < FS_BLOCK; i++) mask |= (uint32_t)(sums[i] <= thr) << i;
     return mask;
 }
+
+/* The multi-query specification: the single-query kernel once per query. */
+void fs_scan_block_multi_scalar(const uint8_t *block, const uint8_t *const *luts, int nq,
+                                int npairs, const uint16_t *thr, uint16_t *sums, uint32_t *masks)
+{
+    for (int t = 0; t < nq; t++)
+        masks[t] = fs_scan_block_scalar(block, luts[t], npairs, thr[t], sums + FS_BLOCK * t);
+}
