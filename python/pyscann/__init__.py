@@ -45,15 +45,12 @@ from ._pyscann import (  # noqa: F401  (re-exported)
     OutOfMemoryError,
     UnsupportedError,
     blas_num_threads,
-    has_persistence,
-    has_remove,
-    has_set_num_threads,
     scann_version,
     set_blas_single_thread,
 )
 
 __all__ = [
-    "Index", "build_spec", "set_blas_single_thread", "blas_num_threads", "has_persistence",
+    "Index", "build_spec", "set_blas_single_thread", "blas_num_threads",
     "Error", "InvalidArgumentError", "DimensionError", "InvalidDataError", "NotTrainedError",
     "EmptyIndexError", "OutOfMemoryError", "FileError", "FormatError", "UnsupportedError",
     "CancelledError", "InternalError",

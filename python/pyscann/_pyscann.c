@@ -18,9 +18,6 @@
  * - Ctrl-C: indexes created here get a progress callback that takes the GIL and runs Python's
  *   signal handlers, so a KeyboardInterrupt cancels a long train or add (kinds that support
  *   cancelling; the others finish the call and then raise it).
- * - Persistence and scann_index_set_num_threads are referenced weakly: the module links and
- *   imports against a libscann that does not define them yet, and then reports
- *   has_persistence = False and raises NotImplementedError instead of crashing.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -35,13 +32,6 @@
 
 #include "scann.h"
 
-/* Resolved to NULL when the libscann linked in does not define them (see the header comment). */
-#pragma weak scann_index_save
-#pragma weak scann_index_save_buffer
-#pragma weak scann_index_load
-#pragma weak scann_index_load_buffer
-#pragma weak scann_index_load_mmap
-#pragma weak scann_index_set_num_threads
 /* OpenBLAS's own knobs: present only when the BLAS linked in is OpenBLAS. */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
 extern int openblas_get_num_threads(void) __attribute__((weak));
@@ -542,13 +532,6 @@ fail:
     return NULL;
 }
 
-static PyObject *no_symbol(const char *name)
-{
-    PyErr_Format(PyExc_NotImplementedError, "%s is not in the libscann this module was built "
-                 "against (not implemented yet)", name);
-    return NULL;
-}
-
 PyDoc_STRVAR(Index_save_doc, "save(path)\n\nWrite the index to path (atomically: a temporary file "
                              "renamed into place).");
 
@@ -558,7 +541,6 @@ static PyObject *Index_save(IndexObject *self, PyObject *args, PyObject *kw)
     PyObject *path_b;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O&:save", kwlist, PyUnicode_FSConverter, &path_b))
         return NULL;
-    if (!scann_index_save) return Py_DECREF(path_b), no_symbol("scann_index_save");
     if (check_ready(self) < 0 || lock_index(self, 0) < 0) return Py_DECREF(path_b), NULL;
     const char *path = PyBytes_AS_STRING(path_b);
     scann_status st;
@@ -577,7 +559,6 @@ PyDoc_STRVAR(Index_to_bytes_doc, "to_bytes() -> bytes\n\nThe index in its file f
 
 static PyObject *Index_to_bytes(IndexObject *self, PyObject *unused)
 {
-    if (!scann_index_save_buffer) return no_symbol("scann_index_save_buffer");
     if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
     void *buf = NULL;
     size_t len = 0;
@@ -622,10 +603,6 @@ static PyObject *Index_load(PyObject *cls, PyObject *args, PyObject *kw)
         return NULL;
     scann_status (*loader)(const char *, scann_index **) =
         use_mmap ? scann_index_load_mmap : scann_index_load;
-    if (!loader) {
-        Py_DECREF(path_b);
-        return no_symbol(use_mmap ? "scann_index_load_mmap" : "scann_index_load");
-    }
     const char *path = PyBytes_AS_STRING(path_b);
     scann_index *ix = NULL;
     scann_status st;
@@ -645,7 +622,6 @@ PyDoc_STRVAR(Index_from_bytes_doc,
 
 static PyObject *Index_from_bytes(PyObject *cls, PyObject *arg)
 {
-    if (!scann_index_load_buffer) return no_symbol("scann_index_load_buffer");
     Py_buffer view;
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
     scann_index *ix = NULL;
@@ -742,7 +718,6 @@ static int Index_set_threads(IndexObject *self, PyObject *value, void *c)
         return -1;
     }
     if (check_ready(self) < 0) return -1;
-    if (!scann_index_set_num_threads) return no_symbol("scann_index_set_num_threads"), -1;
     int t;
     if (opt_int(value, "threads", &t) < 0) return -1;
     if (lock_index(self, 1) < 0) return -1;
@@ -846,17 +821,11 @@ PyMODINIT_FUNC PyInit__pyscann(void)
     if (PyType_Ready(&IndexType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;
-    int persistence = scann_index_save && scann_index_save_buffer && scann_index_load &&
-                      scann_index_load_buffer && scann_index_load_mmap;
     char version[32];
     snprintf(version, sizeof version, "%d.%d.%d", SCANN_VERSION_MAJOR, SCANN_VERSION_MINOR,
              SCANN_VERSION_PATCH);
     if (add_exceptions(m) < 0 || PyModule_AddObjectRef(m, "Index", (PyObject *)&IndexType) < 0 ||
-        PyModule_AddStringConstant(m, "scann_version", version) < 0 ||
-        PyModule_AddObjectRef(m, "has_persistence", persistence ? Py_True : Py_False) < 0 ||
-        PyModule_AddObjectRef(m, "has_set_num_threads",
-                              scann_index_set_num_threads ? Py_True : Py_False) < 0 ||
-        PyModule_AddObjectRef(m, "has_remove", Py_True) < 0) {
+        PyModule_AddStringConstant(m, "scann_version", version) < 0) {
         Py_DECREF(m);
         return NULL;
     }
