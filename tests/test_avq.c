@@ -433,6 +433,23 @@ static void test_threads_deterministic(void **state)
     free(c1), free(c3);
 }
 
+/* The AVX2 encoder is a twin of the scalar one: identical codes (the scalar path is forced with
+ * SCANN_FORCE_ISA, which avq_encode reads per call). */
+static void test_simd_matches_scalar(void **state)
+{
+    (void)state;
+    const pq *p = &small;
+    const int64_t n = 700;
+    const float *x = fashion.x + (size_t)1000 * TD_FASHION_DIM;
+    uint8_t *cs = malloc((size_t)n * p->m), *cv = malloc((size_t)n * p->m);
+    setenv("SCANN_FORCE_ISA", "scalar", 1);
+    assert_int_equal(avq_encode(p, x, x, n, T, 2, cs), SCANN_OK);
+    unsetenv("SCANN_FORCE_ISA");
+    assert_int_equal(avq_encode(p, x, x, n, T, 2, cv), SCANN_OK);
+    assert_memory_equal(cs, cv, (size_t)n * p->m);
+    free(cs), free(cv);
+}
+
 /* Rows the guards switch off (x = 0, ||x|| <= T, threshold 0) get exactly the plain code, and
  * a code's loss with the guard's eta of 0 is just its perpendicular error. */
 static void test_guards_give_plain_codes(void **state)
@@ -485,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_glove_residual),
         cmocka_unit_test(test_matches_transcription),
         cmocka_unit_test(test_threads_deterministic),
+        cmocka_unit_test(test_simd_matches_scalar),
         cmocka_unit_test(test_guards_give_plain_codes),
         cmocka_unit_test(test_errors),
     };
