@@ -42,22 +42,7 @@ static int teardown(void **state)
 
 static scann_index *make_flat(scann_metric m, const float *base, int64_t n, int threads)
 {
-    scann_index_params p;
-    assert_int_equal(scann_index_params_init(&p, SCANN_INDEX_FLAT, m, D), SCANN_OK);
-    p.num_threads = threads;
-    scann_index *ix = NULL;
-    assert_int_equal(scann_index_create(&p, &ix), SCANN_OK);
-    assert_int_equal(scann_index_add(ix, n, D, base, NULL), SCANN_OK);
-    return ix;
-}
-
-static void normalize(float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int j = 0; j < D; j++) s += (double)x[i * D + j] * x[i * D + j];
-        for (int j = 0; j < D; j++) x[i * D + j] = (float)(x[i * D + j] / sqrt(s));
-    }
+    return td_build("FLAT", m, D, base, n, threads);
 }
 
 /* Ids must match the double loop except where two candidates are tied within float error. */
@@ -70,8 +55,8 @@ static void check_exact(const fixture *f, scann_metric m)
         query = malloc(sizeof(float) * NQ * D);
         memcpy(base, f->base, sizeof(float) * NB * D);
         memcpy(query, f->query, sizeof(float) * NQ * D);
-        normalize(base, NB);
-        normalize(query, NQ);
+        td_normalize(base, NB, D);
+        td_normalize(query, NQ, D);
     }
     int64_t *ref_ids = malloc(sizeof(int64_t) * NQ * K);
     double *ref_sc = malloc(sizeof(double) * NQ * K);

@@ -47,14 +47,7 @@ static int teardown(void **state)
 
 static scann_index *build(const char *spec, scann_metric m, const float *base, int threads)
 {
-    scann_index_params p;
-    assert_int_equal(scann_index_params_parse(spec, D, m, &p), SCANN_OK);
-    p.num_threads = threads;
-    scann_index *ix = NULL;
-    assert_int_equal(scann_index_create(&p, &ix), SCANN_OK);
-    if (scann_index_train(ix, NB, D, base) != SCANN_OK) fail_msg("train: %s", scann_last_error());
-    assert_int_equal(scann_index_add(ix, NB, D, base, NULL), SCANN_OK);
-    return ix;
+    return td_build(spec, m, D, base, NB, threads);
 }
 
 static double recall(const fixture *f, scann_index *ix, int nprobe, int reorder_k)

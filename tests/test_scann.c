@@ -24,15 +24,6 @@ typedef struct fixture {
     int64_t *gt_l2, *gt_cos; /* exact top-K */
 } fixture;
 
-static void normalize(float *x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        double s = 0;
-        for (int j = 0; j < D; j++) s += (double)x[i * D + j] * x[i * D + j];
-        for (int j = 0; j < D; j++) x[i * D + j] = (float)(x[i * D + j] / sqrt(s));
-    }
-}
-
 static int setup(void **state)
 {
     fixture *f = calloc(1, sizeof *f);
@@ -46,7 +37,7 @@ static int setup(void **state)
     float *nb = malloc(sizeof(float) * NB * D), *nq = malloc(sizeof(float) * NQ * D);
     memcpy(nb, f->base, sizeof(float) * NB * D);
     memcpy(nq, f->query, sizeof(float) * NQ * D);
-    normalize(nb, NB), normalize(nq, NQ);
+    td_normalize(nb, NB, D), td_normalize(nq, NQ, D);
     td_exact_knn(nb, NB, nq, NQ, D, 1, K, f->gt_cos, sc);
     free(nb), free(nq), free(sc);
     *state = f;
@@ -62,14 +53,7 @@ static int teardown(void **state)
 
 static scann_index *build(const char *spec, scann_metric m, const float *base, int threads)
 {
-    scann_index_params p;
-    assert_int_equal(scann_index_params_parse(spec, D, m, &p), SCANN_OK);
-    p.num_threads = threads;
-    scann_index *ix = NULL;
-    assert_int_equal(scann_index_create(&p, &ix), SCANN_OK);
-    if (scann_index_train(ix, NB, D, base) != SCANN_OK) fail_msg("train: %s", scann_last_error());
-    if (scann_index_add(ix, NB, D, base, NULL) != SCANN_OK) fail_msg("add: %s", scann_last_error());
-    return ix;
+    return td_build(spec, m, D, base, NB, threads);
 }
 
 static double recall(const fixture *f, scann_index *ix, const int64_t *gt, int nprobe,

@@ -1,6 +1,7 @@
 /* testdata.c - see testdata.h. Fashion-MNIST is IDX: big-endian magic 0x803, n, rows, cols. */
 #include "testdata.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,5 +101,29 @@ void td_expect_impl(scann_status got, scann_status want, const char *needle, con
     if (needle && !strstr(scann_last_error(), needle)) {
         print_error("message '%s' does not mention '%s'\n", scann_last_error(), needle);
         _fail(file, line);
+    }
+}
+
+scann_index *td_build(const char *spec, scann_metric m, int dim, const float *x, int64_t n,
+                      int threads)
+{
+    scann_index_params p;
+    scann_index *ix = NULL;
+    TD_EXPECT(scann_index_params_parse(spec, dim, m, &p), SCANN_OK, NULL);
+    p.num_threads = threads;
+    TD_EXPECT(scann_index_create(&p, &ix), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_train(ix, n, dim, x), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_add(ix, n, dim, x, NULL), SCANN_OK, NULL);
+    return ix;
+}
+
+void td_normalize(float *x, int64_t n, int dim)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float *r = x + i * dim;
+        double s = 0;
+        for (int j = 0; j < dim; j++) s += (double)r[j] * r[j];
+        if (s > 0)
+            for (int j = 0; j < dim; j++) r[j] = (float)(r[j] / sqrt(s));
     }
 }

@@ -23,6 +23,13 @@ void td_exact_knn(const float *base, int64_t n, const float *q, int64_t nq, int 
 /* Double-precision score of q against x (same convention). */
 double td_score(const float *q, const float *x, int dim, int ip);
 
+/* Create an index from spec, train it on the n rows of x and add them (ids 0..n-1); fails the
+ * current test with the library's message on any error. */
+scann_index *td_build(const char *spec, scann_metric m, int dim, const float *x, int64_t n,
+                      int threads);
+/* Scale each of n rows of dim floats to unit length, in double (zero rows stay zero). */
+void td_normalize(float *x, int64_t n, int dim);
+
 /* Fail the current cmocka test unless got == want and, when needle is not NULL, the last
  * error message contains needle. (cmocka.h must be included before this header.) */
 #define TD_EXPECT(got, want, needle) td_expect_impl((got), (want), (needle), __FILE__, __LINE__)
