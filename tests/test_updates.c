@@ -2,6 +2,8 @@
  * every index kind, on real Fashion-MNIST vectors. */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -174,8 +176,19 @@ static void test_concurrent_search_add_remove(void **state)
         stress st = {ix, 0, 0};
         pthread_t t[3];
         for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, searcher, &st);
-        /* Writer: add rows 1000.. in small batches, removing every fifth id as it goes. */
-        for (int64_t r = 1000; r < NB; r += 50) {
+        /* Writer: add rows 1000.. in small batches, removing every fifth id as it goes. Before
+         * each batch it waits (up to 2 s) for a search to have run since the last one: the
+         * lock lets writers in first, so without this a fast writer could finish before any
+         * search started and the test would prove nothing. */
+        int64_t batch = 0;
+        for (int64_t r = 1000; r < NB; r += 50, batch++) {
+            struct timespec t0, t;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            do {
+                sched_yield();
+                clock_gettime(CLOCK_MONOTONIC, &t);
+            } while (__atomic_load_n(&st.searches, __ATOMIC_RELAXED) <= batch &&
+                     (t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 2000000000L);
             int64_t ids[50];
             for (int i = 0; i < 50; i++) ids[i] = r + i;
             assert_int_equal(scann_index_add(ix, 50, D, base + r * D, ids), SCANN_OK);
@@ -185,7 +198,7 @@ static void test_concurrent_search_add_remove(void **state)
         }
         __atomic_store_n(&st.stop, 1, __ATOMIC_RELEASE);
         for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
-        assert_true(st.searches > 0);
+        assert_true(st.searches > batch); /* searches really ran between the writes */
         /* Every live id is found by its own vector; removed ids never appear. */
         for (int64_t r = 0; r < NB; r += 11) {
             int removed = r >= 1000 && (r - 1000) % 50 < 50 && ((r - 1000) % 50) % 5 == 0;
