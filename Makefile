@@ -4,7 +4,8 @@
 #   make bench    the main job: fetch Fashion-MNIST, build, print the benchmark table
 #   make test     every test: unit tests, the same under ASan+UBSan, then a short fuzz run
 #   make install  install into PREFIX (default /usr/local)
-#   make fuzz     clang + libFuzzer: fuzz the index loader for FUZZ_SECONDS (default 20)
+#   make fuzz     clang + libFuzzer: fuzz the index loader for FUZZ_SECONDS (default 20) from
+#                 FUZZ_SEED (default 1; e.g. make fuzz FUZZ_SEED=$$RANDOM FUZZ_SECONDS=600)
 MAKEFLAGS += --no-print-directory
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -50,11 +51,12 @@ test-sanitize:
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
 FUZZ_SECONDS ?= 20
+FUZZ_SEED ?= 1
 fuzz:
 	@scripts/install-deps.sh test
 	@cmake -S . -B $(BUILD)-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	    -DSCANN_BUILD_FUZZ=ON -DSCANN_BUILD_TESTS=OFF -DSCANN_BUILD_PYTHON=OFF \
-	    -DFUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	    -DFUZZ_SECONDS=$(FUZZ_SECONDS) -DFUZZ_SEED=$(FUZZ_SEED) >/dev/null
 	@cmake --build $(BUILD)-fuzz -j$(JOBS) --target fuzz_load fuzz_seeds
 	@cd $(BUILD)-fuzz && ctest --output-on-failure -R '^fuzz_'
 
