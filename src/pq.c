@@ -119,33 +119,25 @@ void pq_decode(const pq *p, const uint8_t *code, float *out)
         memcpy(out + pq_off(p, j), pq_centre(p, j, code[j]), (size_t)pq_len(p, j) * sizeof(float));
 }
 
-void pq_lut_ip(const pq *p, const float *q, float *lut)
+
+/* One loop nest for both tables; `l2` is a constant at each call site, so it folds away. */
+static inline __attribute__((always_inline)) void lut(const pq *p, const float *q, float *out,
+                                                      int l2)
 {
     for (int j = 0; j < p->m; j++) {
         int len = pq_len(p, j);
         const float *qj = q + pq_off(p, j), *cj = pq_centre(p, j, 0);
-        float *out = lut + (size_t)j * p->ksub;
+        float *o = out + (size_t)j * p->ksub;
         for (int c = 0; c < p->ksub; c++) {
             float s = 0;
-            for (int t = 0; t < len; t++) s += qj[t] * cj[c * len + t];
-            out[c] = s;
+            for (int t = 0; t < len; t++) {
+                float e = l2 ? qj[t] - cj[c * len + t] : qj[t];
+                s += l2 ? e * e : e * cj[c * len + t];
+            }
+            o[c] = s;
         }
     }
 }
 
-void pq_lut_l2(const pq *p, const float *q, float *lut)
-{
-    for (int j = 0; j < p->m; j++) {
-        int len = pq_len(p, j);
-        const float *qj = q + pq_off(p, j), *cj = pq_centre(p, j, 0);
-        float *out = lut + (size_t)j * p->ksub;
-        for (int c = 0; c < p->ksub; c++) {
-            float s = 0;
-            for (int t = 0; t < len; t++) {
-                float e = qj[t] - cj[c * len + t];
-                s += e * e;
-            }
-            out[c] = s;
-        }
-    }
-}
+void pq_lut_ip(const pq *p, const float *q, float *out) { lut(p, q, out, 0); }
+void pq_lut_l2(const pq *p, const float *q, float *out) { lut(p, q, out, 1); }
