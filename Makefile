@@ -18,7 +18,7 @@ all: build
 
 build:
 	@scripts/install-deps.sh build peers
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSCANN_BUILD_PEERS=ON \
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSCANN_BUILD_PEERS=ON -DSCANN_BUILD_TESTS=OFF \
 	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
@@ -39,13 +39,14 @@ test: test-release test-sanitize fuzz
 
 test-release:
 	@scripts/install-deps.sh test
-	@cmake -S . -B $(BUILD)-test -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake -S . -B $(BUILD)-test -DCMAKE_BUILD_TYPE=Release -DSCANN_BUILD_TESTS=ON >/dev/null
 	@cmake --build $(BUILD)-test -j$(JOBS)
 	@cd $(BUILD)-test && ctest --output-on-failure -j$(JOBS)
 
 test-sanitize:
 	@scripts/install-deps.sh test
-	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCANN_SANITIZE=ON >/dev/null
+	@cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCANN_SANITIZE=ON \
+	    -DSCANN_BUILD_TESTS=ON >/dev/null
 	@cmake --build $(BUILD)-asan -j$(JOBS)
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
