@@ -81,7 +81,7 @@ typedef enum scann_index_kind {
 typedef enum scann_reorder {
     SCANN_REORDER_FLOAT = 0, /* float32 copy: best recall, 4 bytes a dimension */
     SCANN_REORDER_BF16 = 1,  /* bfloat16 copy: 2 bytes a dimension */
-    SCANN_REORDER_INT8 = 2,  /* int8 with a per-dimension scale: 1 byte a dimension */
+    SCANN_REORDER_INT8 = 2,  /* int8 with a per-vector scale: 1 byte a dimension + 4 */
     SCANN_REORDER_NONE = 3   /* no copy: scores come from the 4-bit codes alone */
 } scann_reorder;
 
@@ -101,7 +101,8 @@ typedef struct scann_index_params {
 
     /* Partitioning (IVF_FLAT, IVF_PQ, SCANN). */
     int nlist;            /* number of k-means partitions; 0 = about sqrt(n) at train */
-    int nprobe;           /* partitions a search scans when the call does not say; 0 = nlist/16 */
+    int nprobe;           /* partitions a search scans when the call does not say; 0 = nlist/16;
+                           * at most nlist (with nlist 0, train lowers it to the nlist chosen) */
     int64_t train_size;   /* training sample size; 0 = kind's default (see docs) */
     int kmeans_iters;     /* Lloyd iterations; 0 = default (12) */
     uint64_t seed;        /* seed for sampling and initialisation: same seed, same index */
@@ -126,7 +127,7 @@ typedef int (*scann_filter_fn)(void *user_data, int64_t id);
 typedef struct scann_search_params {
     int nprobe;      /* partitions to scan (IVF kinds), in [1, nlist]; 0 = the index's nprobe */
     int reorder_k;   /* candidates re-scored exactly (IVF_PQ, SCANN); 0 = default (10 * k) */
-    int num_threads; /* threads for this call; 0 = the index's num_threads */
+    int num_threads; /* threads for this call, at most 4096; 0 = the index's num_threads */
     /* Filtered search: only ids the filters allow are returned. A query that finds fewer
      * than k allowed vectors in its nprobe lists is searched again over every list, so k
      * results come back whenever k allowed vectors exist. */
@@ -176,8 +177,12 @@ void scann_index_free(scann_index *ix);
 scann_status scann_index_train(scann_index *ix, int64_t n, int dim, const float *x);
 
 /*
- * Add n vectors. ids: n external 64-bit ids, or NULL for ntotal, ntotal+1, ... Rejects NaN or
- * infinite values and a dimension mismatch before changing anything.
+ * Add n vectors. ids: n external ids (>= 0), or NULL for automatic ids: the next n integers
+ * above every id this index has ever held (automatic or given, removed ones included; the
+ * counter is saved with the index), so an automatic id never repeats one, even under
+ * concurrent adds. Rejects NaN or infinite values, vectors whose squared norm exceeds 2^100
+ * (their distances could overflow float) and a dimension mismatch before changing anything.
+ * A cancel from the progress callback (SCANN_ERR_CANCELLED) leaves the index as it was.
  */
 scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x,
                              const int64_t *ids);
@@ -191,10 +196,13 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
 
 /*
  * Remove vectors by external id; ids the index does not hold are ignored. *removed (may be
- * NULL) gets how many were removed. Removed ids are never returned again. Cost: one pass over
- * the stored ids (the index keeps no id map, to keep memory at codes plus ids).
+ * NULL) gets how many were removed. Removed ids are never returned again.
  * Adding an id the index already holds replaces that vector (upsert); ids repeated within one
  * add call are rejected.
+ * Cost: the first remove or upsert builds an id -> location map (one pass over the stored ids,
+ * then 11 to 23 bytes a vector, counted by scann_index_memory); from then on a remove or
+ * upsert costs time in proportion to its batch. An index that is never updated in place never
+ * pays for the map.
  */
 scann_status scann_index_remove(scann_index *ix, int64_t n, const int64_t *ids, int64_t *removed);
 
@@ -235,7 +243,8 @@ scann_metric scann_index_get_metric(const scann_index *ix);
 int scann_index_is_trained(const scann_index *ix);
 /* Bytes the index holds on the heap (vectors, codes, ids, tables), not counting malloc slack. */
 scann_status scann_index_memory(const scann_index *ix, size_t *bytes);
-/* A spec string that would recreate this index's parameters, into buf (NUL-terminated). */
+/* A spec string that would recreate this index's parameters, into buf (NUL-terminated):
+ * scann_index_params_parse of it gives the same parameters (num_threads and callbacks aside). */
 scann_status scann_index_describe(const scann_index *ix, char *buf, size_t buflen);
 
 /* Name of the distance kernel family chosen for this machine: "scalar", "avx2", "avx512". */

@@ -5,6 +5,7 @@
  * Every check happens before anything is modified, so a rejected call leaves the index as it
  * was. Messages name the argument and its value.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,11 @@
 #include "threads.h"
 
 #define SCANN_MAX_DIM 65536
+#define SCANN_MAX_THREADS 4096
+/* Largest squared norm accepted: 2^100 keeps every distance the kinds form (at most a few
+ * times 16 * 2^100, residuals and codebooks included) far below FLT_MAX, so no score can
+ * overflow to infinity and drop a result. */
+#define SCANN_MAX_NORM2 0x1p100
 
 scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kind,
                                      scann_metric metric, int dim)
@@ -44,9 +50,9 @@ static scann_status check_params(const scann_index_params *p)
     if (p->dim < 1 || p->dim > SCANN_MAX_DIM)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.dim=%d is outside [1, %d]", p->dim,
                        SCANN_MAX_DIM);
-    if (p->num_threads < 0 || p->num_threads > 4096)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.num_threads=%d is outside [0, 4096]",
-                       p->num_threads);
+    if (p->num_threads < 0 || p->num_threads > SCANN_MAX_THREADS)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.num_threads=%d is outside [0, %d]",
+                       p->num_threads, SCANN_MAX_THREADS);
     if (p->nlist < 0 || p->nprobe < 0 || p->train_size < 0 || p->kmeans_iters < 0 || p->pq_m < 0 ||
         p->dims_per_block < 0)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
@@ -57,6 +63,9 @@ static scann_status check_params(const scann_index_params *p)
     if ((unsigned)p->reorder > SCANN_REORDER_NONE)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.reorder=%d is not a reorder store",
                        p->reorder);
+    if (p->nlist > 0 && p->nprobe > p->nlist)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.nprobe=%d is larger than nlist=%d",
+                       p->nprobe, p->nlist);
     return SCANN_OK;
 }
 
@@ -123,11 +132,21 @@ static scann_status check_vectors(const scann_index *ix, int64_t n, int dim, con
         return err_set(SCANN_ERR_DIMENSION, "%s: vectors have dimension %d, the index has %d", what,
                        dim, ix->p.dim);
     if (n > 0 && !x) return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: vectors pointer is NULL", what);
-    size_t total = (size_t)n * (size_t)dim;
-    for (size_t i = 0; i < total; i++)
-        if (!isfinite(x[i]))
-            return err_set(SCANN_ERR_INVALID_DATA, "%s: vector %zu, component %zu is %s", what,
-                           i / (size_t)dim, i % (size_t)dim, isnan(x[i]) ? "NaN" : "infinite");
+    for (int64_t i = 0; i < n; i++) {
+        const float *row = x + (size_t)i * (size_t)dim;
+        double norm2 = 0;
+        for (int j = 0; j < dim; j++) {
+            if (!isfinite(row[j]))
+                return err_set(SCANN_ERR_INVALID_DATA, "%s: vector %lld, component %d is %s",
+                               what, (long long)i, j, isnan(row[j]) ? "NaN" : "infinite");
+            norm2 += (double)row[j] * row[j];
+        }
+        if (norm2 > SCANN_MAX_NORM2)
+            return err_set(SCANN_ERR_INVALID_DATA,
+                           "%s: vector %lld has squared norm %.3g, above the 2^100 (%.3g) that "
+                           "keeps distances finite in float",
+                           what, (long long)i, norm2, SCANN_MAX_NORM2);
+    }
     return SCANN_OK;
 }
 
@@ -165,6 +184,8 @@ scann_status scann_index_train(scann_index *ix, int64_t n, int dim, const float 
     if ((st = maybe_normalize(ix, n, x, &xs, &owned))) return st;
     pthread_rwlock_wrlock(&ix->lock);
     st = ix->ops->train(ix, n, xs);
+    /* nprobe given with nlist left to train (about sqrt(n)) may exceed the nlist it chose. */
+    if (!st && ix->p.nlist > 0 && ix->p.nprobe > ix->p.nlist) ix->p.nprobe = ix->p.nlist;
     pthread_rwlock_unlock(&ix->lock);
     free(owned);
     return st;
@@ -173,15 +194,17 @@ scann_status scann_index_train(scann_index *ix, int64_t n, int dim, const float 
 /*
  * Add under the write lock, replacing vectors whose ids already exist (upsert): find the old
  * copies first, add (all or nothing), then drop the old copies, a step that cannot fail. Adds
- * only append, so the locations found before the add still point at the old copies.
+ * only append, so the locations found before the add still point at the old copies. Automatic
+ * ids (auto_ids, filled here) come from next_id under the same lock, so two concurrent adds
+ * never draw the same ids, and need no upsert check: no vector can hold them yet.
  */
 static scann_status add_locked(scann_index *ix, int64_t n, const float *x, const int64_t *ids,
-                               int fresh_ids)
+                               int64_t *auto_ids)
 {
     idset set = {0};
-    int64_t *old = NULL, nold = 0, dup = -1;
+    int64_t *old = NULL, nold = 0, dup = -1, max_id = -1;
     scann_status st = SCANN_OK;
-    if (!fresh_ids) {
+    if (!auto_ids) {
         if ((st = idset_build(&set, ids, n, &dup))) return st;
         if (dup >= 0) {
             idset_free(&set);
@@ -189,13 +212,30 @@ static scann_status add_locked(scann_index *ix, int64_t n, const float *x, const
                            "add: ids[%lld]=%lld appears twice in this call", (long long)dup,
                            (long long)ids[dup]);
         }
+        for (int64_t i = 0; i < n; i++)
+            if (ids[i] > max_id) max_id = ids[i];
     }
     pthread_rwlock_wrlock(&ix->lock);
-    if (!fresh_ids && ix->ntotal > 0) st = ix->ops->collect(ix, &set, &old, &nold);
+    if (auto_ids) {
+        if (n > INT64_MAX - ix->next_id) {
+            st = err_set(SCANN_ERR_INVALID_ARGUMENT,
+                         "add: no automatic ids left (the next is %lld; pass ids)",
+                         (long long)ix->next_id);
+        } else {
+            for (int64_t i = 0; i < n; i++) auto_ids[i] = ix->next_id + i;
+            ids = auto_ids;
+            max_id = ix->next_id + n - 1;
+        }
+    } else if (ix->ntotal > 0) {
+        st = ix->ops->collect(ix, &set, &old, &nold);
+    }
     if (!st) st = ix->ops->add(ix, n, x, ids);
-    if (!st && nold > 0) {
-        ix->ops->remove_locs(ix, old, nold);
-        ix->ntotal -= nold;
+    if (!st) {
+        if (nold > 0) {
+            ix->ops->remove_locs(ix, old, nold);
+            ix->ntotal -= nold;
+        }
+        if (max_id >= ix->next_id) ix->next_id = max_id < INT64_MAX ? max_id + 1 : INT64_MAX;
     }
     pthread_rwlock_unlock(&ix->lock);
     free(old);
@@ -245,16 +285,12 @@ scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x
                 return err_set(SCANN_ERR_INVALID_ARGUMENT, "add: ids[%lld]=%lld is negative",
                                (long long)i, (long long)ids[i]);
     int64_t *own_ids = NULL;
-    if (!ids) {
-        own_ids = malloc((size_t)n * sizeof(int64_t));
-        if (!own_ids) return err_nomem("ids", (size_t)n * sizeof(int64_t));
-        for (int64_t i = 0; i < n; i++) own_ids[i] = ix->ntotal + i;
-        ids = own_ids;
-    }
+    if (!ids && !(own_ids = malloc((size_t)n * sizeof(int64_t))))
+        return err_nomem("ids", (size_t)n * sizeof(int64_t));
     const float *xs;
     float *owned = NULL;
     st = maybe_normalize(ix, n, x, &xs, &owned);
-    if (!st) st = add_locked(ix, n, xs, ids, own_ids != NULL);
+    if (!st) st = add_locked(ix, n, xs, ids, own_ids);
     free(owned);
     free(own_ids);
     return st;
@@ -306,12 +342,16 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     if (k < 1) return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: k=%d must be at least 1", k);
     if (nq > 0 && (!dist || !ids))
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: dist or ids output is NULL");
-    search_ctx sc = {0, 0, ix->p.num_threads, NULL};
+    search_ctx sc = {0, 0, 0, NULL};
     if (params) {
         if (params->nprobe < 0 || params->reorder_k < 0 || params->num_threads < 0)
             return err_set(SCANN_ERR_INVALID_ARGUMENT,
                            "search: nprobe=%d, reorder_k=%d, num_threads=%d must not be negative",
                            params->nprobe, params->reorder_k, params->num_threads);
+        if (params->num_threads > SCANN_MAX_THREADS)
+            return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                           "search: num_threads=%d is above %d", params->num_threads,
+                           SCANN_MAX_THREADS);
         if (params->reorder_k > 0 && params->reorder_k < k)
             return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: reorder_k=%d is smaller than k=%d",
                            params->reorder_k, k);
@@ -320,14 +360,17 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
                            (long long)params->allow_nbits);
         sc.nprobe = params->nprobe;
         sc.reorder_k = params->reorder_k;
-        if (params->num_threads > 0) sc.num_threads = params->num_threads;
+        sc.num_threads = params->num_threads;
         if (params->allow_bits || params->allow_fn) sc.filter = params;
     }
-    if (sc.reorder_k == 0) sc.reorder_k = 10 * k;
+    /* In 64 bits: k may be up to INT_MAX here (checked against ntotal under the lock), and the
+     * kinds clamp reorder_k to ntotal. */
+    if (sc.reorder_k == 0) sc.reorder_k = (int)(10LL * k < INT_MAX ? 10LL * k : INT_MAX);
 
     const float *qs;
     float *owned = NULL;
     pthread_rwlock_rdlock(lock_of(ix));
+    if (sc.num_threads == 0) sc.num_threads = ix->p.num_threads;
     st = check_searchable(ix, k);
     if (!st && nq > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
     if (!st && nq > 0) st = ix->ops->search(ix, nq, qs, k, &sc, dist, ids);
@@ -343,20 +386,41 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
 scann_status scann_index_set_num_threads(scann_index *ix, int num_threads)
 {
     if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "set_num_threads: index is NULL");
-    if (num_threads < 0 || num_threads > 4096)
+    if (num_threads < 0 || num_threads > SCANN_MAX_THREADS)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "set_num_threads: num_threads=%d is outside "
-                       "[0, 4096]", num_threads);
+                       "[0, %d]", num_threads, SCANN_MAX_THREADS);
+    /* Under the write lock: searches, adds and trains read it under theirs. */
+    pthread_rwlock_wrlock(&ix->lock);
     ix->p.num_threads = num_threads ? num_threads : threads_online();
+    pthread_rwlock_unlock(&ix->lock);
     return SCANN_OK;
 }
 
 /* ---- inspection ------------------------------------------------------------------------- */
 
-int64_t scann_index_ntotal(const scann_index *ix) { return ix ? ix->ntotal : 0; }
+/* Fields an add, remove or train changes are read under the read lock. dim, kind and metric
+ * never change after create. */
+int64_t scann_index_ntotal(const scann_index *ix)
+{
+    if (!ix) return 0;
+    pthread_rwlock_rdlock(lock_of(ix));
+    int64_t n = ix->ntotal;
+    pthread_rwlock_unlock(lock_of(ix));
+    return n;
+}
+
+int scann_index_is_trained(const scann_index *ix)
+{
+    if (!ix) return 0;
+    pthread_rwlock_rdlock(lock_of(ix));
+    int t = ix->trained;
+    pthread_rwlock_unlock(lock_of(ix));
+    return t;
+}
+
 int scann_index_dim(const scann_index *ix) { return ix ? ix->p.dim : 0; }
 scann_index_kind scann_index_get_kind(const scann_index *ix) { return ix ? ix->p.kind : 0; }
 scann_metric scann_index_get_metric(const scann_index *ix) { return ix ? ix->p.metric : 0; }
-int scann_index_is_trained(const scann_index *ix) { return ix ? ix->trained : 0; }
 const char *scann_index_kernel_name(const scann_index *ix) { return ix ? ix->dk->name : ""; }
 
 scann_status scann_index_memory(const scann_index *ix, size_t *bytes)
@@ -372,5 +436,8 @@ scann_status scann_index_describe(const scann_index *ix, char *buf, size_t bufle
 {
     if (!ix || !buf || buflen == 0)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "index or buffer is NULL/empty");
-    return spec_describe(&ix->p, buf, buflen);
+    pthread_rwlock_rdlock(lock_of(ix));
+    scann_index_params p = ix->p;
+    pthread_rwlock_unlock(lock_of(ix));
+    return spec_describe(&p, buf, buflen);
 }

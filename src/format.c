@@ -23,7 +23,9 @@
  */
 #include "format.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -39,7 +41,7 @@
 #error "format.c writes and maps little-endian arrays as they are: add byte swapping for this host"
 #endif
 
-#define FMT_VERSION 1u
+#define FMT_VERSION 2u     /* 2 added NXID; version 1 files still load */
 #define FMT_HEADER_BYTES 128
 #define FMT_ALIGN 64
 #define FMT_ENTRY_BYTES 32
@@ -218,7 +220,8 @@ static const struct {
     const char *what;
 } known_tags[] = {{FMT_VECS, "vectors"},    {FMT_IDS, "ids"},          {FMT_CENT, "centres"},
                   {FMT_LSIZ, "list sizes"}, {FMT_CODE, "list codes"},  {FMT_BLKS, "code blocks"},
-                  {FMT_CDBK, "codebooks"},  {FMT_RROW, "rerank rows"}};
+                  {FMT_CDBK, "codebooks"},  {FMT_RROW, "rerank rows"},
+                  {FMT_NXID, "next automatic id"}};
 
 static const char *tag_what(uint32_t tag)
 {
@@ -417,6 +420,9 @@ static scann_status save_index(const scann_index *ix, fmt_writer *w)
             return w->st = err_set(SCANN_ERR_UNSUPPORTED, "save: %s indexes cannot be saved",
                                    scann_index_kind_name(ix->p.kind));
         ix->ops->save(ix, w);
+        uint8_t next[8];
+        put64(next, (uint64_t)ix->next_id);
+        fmt_section(w, FMT_NXID, next, sizeof next);
     }
     if (!w->st && w->open) w->st = err_set(SCANN_ERR_INTERNAL, "save: a section was left open");
     w_pad(w);
@@ -497,6 +503,42 @@ static scann_status sync_dir(const char *path)
     return st;
 }
 
+/*
+ * Remove "<name>.tmp.<pid>.<tid>" files next to path whose process is gone: a save killed
+ * between create and rename leaves one, and without this a kill loop fills the disk. A pid
+ * that is alive (ours included: another thread may be saving) keeps its file. Best effort:
+ * nothing here makes the save fail.
+ */
+static void remove_stale_temps(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    const char *name = slash ? slash + 1 : path;
+    size_t dlen = slash ? (size_t)(slash - path) : 0, nlen = strlen(name);
+    char *dir = malloc(dlen + 2);
+    if (!dir) return;
+    if (!slash) strcpy(dir, ".");
+    else if (dlen == 0) strcpy(dir, "/");
+    else memcpy(dir, path, dlen), dir[dlen] = '\0';
+    DIR *dp = opendir(dir);
+    free(dir);
+    if (!dp) return;
+    struct dirent *e;
+    while ((e = readdir(dp))) {
+        const char *t = e->d_name;
+        if (strncmp(t, name, nlen) != 0 || strncmp(t + nlen, ".tmp.", 5) != 0) continue;
+        char *end;
+        errno = 0;
+        long pid = strtol(t + nlen + 5, &end, 10);
+        if (errno || end == t + nlen + 5 || *end != '.' || pid <= 0 || pid == (long)getpid())
+            continue;
+        const char *tid = end + 1;
+        if (!*tid || strspn(tid, "0123456789abcdef") != strlen(tid)) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        unlinkat(dirfd(dp), t, 0);
+    }
+    closedir(dp);
+}
+
 scann_status scann_index_save(const scann_index *ix, const char *path)
 {
     if (!ix || !path || !*path)
@@ -515,6 +557,7 @@ scann_status scann_index_save(const scann_index *ix, const char *path)
         return err_nomem("save buffers", FMT_STAGE_BYTES + n);
     }
     snprintf(tmp, n, "%s.tmp.%ld.%lx", path, (long)getpid(), tid);
+    remove_stale_temps(path);
     fmt_writer w = {.fd = -1, .path = path, .stage = stage};
     if (unlink(tmp) != 0 && errno != ENOENT) {
         w_io_fail(&w, "cannot remove a stale temporary file", errno);
@@ -576,7 +619,7 @@ static scann_status read_layout(fmt_reader *r)
         return fmt_fail(r, "truncated: %zu bytes, shorter than the %d-byte header", r->len,
                         FMT_HEADER_BYTES);
     uint32_t version = get32(b + H_VERSION), hbytes = get32(b + H_HEADER_BYTES);
-    if (version != FMT_VERSION)
+    if (version != FMT_VERSION && version != 1)
         return fmt_fail(r, "header: format version %u is not supported (this library reads %u)",
                         version, FMT_VERSION);
     if (hbytes != FMT_HEADER_BYTES)
@@ -706,6 +749,33 @@ static scann_status read_params(fmt_reader *r, scann_index_params *p, int *train
     return SCANN_OK;
 }
 
+/* next_id: above every stored id (the kind's load has validated the IDS section), and the
+ * saved counter when the file has one (version 2), which also covers removed ids. */
+static scann_status load_next_id(fmt_reader *r, scann_index *ix)
+{
+    int64_t next = 0;
+    for (int i = 0; i < r->nsec; i++) {
+        if (r->sec[i].tag != FMT_IDS) continue;
+        const uint8_t *ids = r->base + r->sec[i].offset;
+        for (uint64_t j = 0; j < r->sec[i].length / 8; j++) {
+            int64_t id = (int64_t)get64(ids + 8 * j);
+            if (id >= next) next = id < INT64_MAX ? id + 1 : INT64_MAX;
+        }
+    }
+    if (get32(r->base + H_VERSION) >= 2) {
+        const uint8_t *p;
+        scann_status st = fmt_take(r, FMT_NXID, 1, 8, &p);
+        if (st) return st;
+        uint64_t saved = get64(p);
+        if (saved > INT64_MAX || (int64_t)saved < next)
+            return fmt_fail(r, "section NXID (next automatic id): %llu is below the stored id "
+                            "%lld", (unsigned long long)saved, (long long)next - 1);
+        next = (int64_t)saved;
+    }
+    ix->next_id = next;
+    return SCANN_OK;
+}
+
 static scann_status load_index(fmt_reader *r, scann_index **out)
 {
     scann_index_params p;
@@ -726,6 +796,7 @@ static scann_status load_index(fmt_reader *r, scann_index **out)
                          scann_index_kind_name(p.kind));
         else
             st = ix->ops->load(ix, r);
+        if (!st) st = load_next_id(r, ix);
         char t[5];
         for (int i = 0; i < r->nsec && !st; i++)
             if (!r->taken[i])

@@ -1,10 +1,7 @@
 /*
  * idset.h - a set of external ids (open addressing, linear probing), built once per remove or
- * upsert call so that one pass over the stored ids finds every match.
- *
- * The index keeps no id -> location map (that would add ~16 bytes to a vector whose codes may
- * be 25); removing or replacing ids is therefore O(ntotal) per call, fine for batches, and
- * documented for callers who update one vector at a time.
+ * upsert call: it rejects ids repeated within the call and lists the ids to look up in the
+ * kind's id map (idmap.h).
  */
 #ifndef SCANN_IDSET_H
 #define SCANN_IDSET_H

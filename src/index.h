@@ -14,6 +14,7 @@
 
 #include "cpu.h"
 #include "distance/distance.h"
+#include "poll.h"
 #include "scann.h"
 
 struct fmt_writer;
@@ -57,9 +58,10 @@ typedef struct index_ops {
     scann_status (*load)(scann_index *ix, struct fmt_reader *r);
     /* Updates. A location ("loc") is the kind's handle on a stored vector: a row for FLAT,
      * ivf_loc(list, offset) for the IVF kinds. collect finds the locations of the ids in the
-     * set (malloc'ed array, in increasing order within each list); remove_locs deletes them
-     * and cannot fail. Adding appends, so locations collected before an add stay valid. */
-    scann_status (*collect)(const scann_index *ix, const struct idset *set, int64_t **locs,
+     * set (malloc'ed array, in increasing order within each list) through the kind's id map
+     * (idmap.h), which the first call builds; remove_locs deletes them and cannot fail. Adding
+     * appends, so locations collected before an add stay valid. */
+    scann_status (*collect)(scann_index *ix, const struct idset *set, int64_t **locs,
                             int64_t *n);
     void (*remove_locs)(scann_index *ix, const int64_t *locs, int64_t n);
 } index_ops;
@@ -69,6 +71,8 @@ struct scann_index {
     const index_ops *ops;     /* the kind's implementation */
     const dist_kernels *dk;   /* distance kernels for this CPU, chosen once at create */
     int64_t ntotal;           /* vectors stored */
+    int64_t next_id;          /* above every id an add has used: automatic ids start here, so
+                               * they never repeat one, even a removed one (saved in the file) */
     int trained;              /* train succeeded (FLAT: always 1) */
     void *impl;               /* the kind's own state */
     /* scann_index_load_mmap: the read-only file mapping the kind's arrays point into, unmapped
@@ -91,10 +95,11 @@ static inline float index_score(const scann_index *ix, const float *q, const flo
     return index_uses_ip(ix) ? -ix->dk->ip(q, x, d) : ix->dk->l2(q, x, d);
 }
 
-/* Report progress; returns non-zero when the caller's callback asked to cancel. */
-static inline int index_progress(const scann_index *ix, const char *stage, double frac)
+/* The caller's progress callback as a poll hook for the part [lo, hi] of a call (poll.h). */
+static inline poll_hook index_poll(const scann_index *ix, const char *stage, double lo, double hi)
 {
-    return ix->p.progress ? ix->p.progress(ix->p.progress_user_data, stage, frac) : 0;
+    poll_hook h = {ix->p.progress, ix->p.progress_user_data, stage, lo, hi};
+    return h;
 }
 
 /* Each kind's constructor: sets ix->ops and ix->impl (and ix->trained when no training is

@@ -18,6 +18,7 @@
 
 #include "blas.h"
 #include "error.h"
+#include "idmap.h"
 #include "idset.h"
 #include "format.h"
 #include "index.h"
@@ -41,7 +42,11 @@ typedef struct flat {
     int64_t *ids;
     int64_t cap;
     int mapped; /* x and ids point into a read-only file mapping (flat_load): not freed */
+    idmap map;  /* id -> row, built by the first flat_collect (idmap.h) */
 } flat;
+
+/* idmap_id_fn: the id in a row. */
+static int64_t flat_id_at(const void *ctx, int64_t row) { return ((const flat *)ctx)->ids[row]; }
 
 static scann_status flat_train(scann_index *ix, int64_t n, const float *x) { return SCANN_OK; }
 
@@ -70,6 +75,7 @@ static scann_status flat_add(scann_index *ix, int64_t n, const float *x, const i
 {
     flat *f = ix->impl;
     scann_status st = flat_reserve(ix, f, ix->ntotal + n);
+    if (!st && idmap_built(&f->map)) st = idmap_reserve(&f->map, f->map.count + n, flat_id_at, f);
     if (st) return st;
     size_t d = (size_t)ix->p.dim;
     memcpy(f->x + (size_t)ix->ntotal * d, x, (size_t)n * d * sizeof(float));
@@ -79,6 +85,8 @@ static scann_status flat_add(scann_index *ix, int64_t n, const float *x, const i
             const float *row = x + (size_t)i * d;
             f->norms[ix->ntotal + i] = ix->dk->ip(row, row, d);
         }
+    if (idmap_built(&f->map))
+        for (int64_t i = 0; i < n; i++) idmap_insert(&f->map, ids[i], ix->ntotal + i);
     ix->ntotal += n;
     return SCANN_OK;
 }
@@ -277,7 +285,7 @@ static size_t flat_memory(const scann_index *ix)
     const flat *f = ix->impl;
     size_t per = (size_t)ix->p.dim * sizeof(float) + sizeof(int64_t) +
                  (f->norms ? sizeof(float) : 0);
-    return sizeof(flat) + (size_t)f->cap * per;
+    return sizeof(flat) + (size_t)f->cap * per + idmap_memory(&f->map);
 }
 
 static void flat_destroy(scann_index *ix)
@@ -289,6 +297,7 @@ static void flat_destroy(scann_index *ix)
         free(f->ids);
     }
     free(f->norms);
+    idmap_free(&f->map);
     free(f);
     ix->impl = NULL;
 }
@@ -298,21 +307,37 @@ static scann_status flat_load(scann_index *ix, struct fmt_reader *r);
 
 /* ---- updates: a location is a row ------------------------------------------------------ */
 
-static scann_status flat_collect(const scann_index *ix, const idset *set, int64_t **locs,
-                                 int64_t *n)
+static int cmp_row(const void *a, const void *b)
 {
-    const flat *f = ix->impl;
-    int64_t cnt = 0;
-    for (int64_t r = 0; r < ix->ntotal; r++) cnt += idset_has(set, f->ids[r]);
-    *n = cnt;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static scann_status flat_collect(scann_index *ix, const idset *set, int64_t **locs, int64_t *n)
+{
+    flat *f = ix->impl;
+    *n = 0;
     *locs = NULL;
-    if (cnt == 0) return SCANN_OK;
-    int64_t *out = malloc((size_t)cnt * sizeof(int64_t));
-    if (!out) return err_nomem("removal rows", (size_t)cnt * 8);
-    cnt = 0;
-    for (int64_t r = 0; r < ix->ntotal; r++)
-        if (idset_has(set, f->ids[r])) out[cnt++] = r;
+    if (!idmap_built(&f->map)) {
+        scann_status st = idmap_reserve(&f->map, ix->ntotal, flat_id_at, f);
+        if (st) return st;
+        for (int64_t r = 0; r < ix->ntotal; r++) idmap_insert(&f->map, f->ids[r], r);
+    }
+    if (set->count == 0) return SCANN_OK;
+    int64_t *out = malloc((size_t)set->count * sizeof(int64_t)), cnt = 0;
+    if (!out) return err_nomem("removal rows", (size_t)set->count * 8);
+    for (int64_t i = 0; i < set->cap; i++) {
+        if (set->slot[i] < 0) continue;
+        int64_t r = idmap_find(&f->map, set->slot[i], flat_id_at, f);
+        if (r >= 0) out[cnt++] = r;
+    }
+    if (cnt == 0) {
+        free(out);
+        return SCANN_OK;
+    }
+    qsort(out, (size_t)cnt, sizeof *out, cmp_row); /* flat_remove_locs wants increasing rows */
     *locs = out;
+    *n = cnt;
     return SCANN_OK;
 }
 
@@ -324,6 +349,10 @@ static void flat_remove_locs(scann_index *ix, const int64_t *rows, int64_t n)
     int64_t size = ix->ntotal;
     for (int64_t k = n - 1; k >= 0; k--) {
         int64_t r = rows[k], last = --size;
+        if (idmap_built(&f->map)) {
+            idmap_erase(&f->map, f->ids[r], r, flat_id_at, f);
+            if (r != last) idmap_relocate(&f->map, f->ids[last], last, r);
+        }
         if (r == last) continue;
         memcpy(f->x + (size_t)r * d, f->x + (size_t)last * d, d * sizeof(float));
         f->ids[r] = f->ids[last];

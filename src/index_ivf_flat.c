@@ -17,7 +17,6 @@
 #include "threads.h"
 
 #define IVFFLAT_ROW_CHUNK 512 /* rows scored per kernel call: a 2 KB stack buffer */
-#define IVFFLAT_ADD_CHUNK 65536
 
 typedef struct ivfflat {
     ivf v;
@@ -34,8 +33,9 @@ static scann_status ivfflat_train(scann_index *ix, int64_t n, const float *x)
     if (st) return st;
     ivf fresh;
     if ((st = ivf_init(&fresh, nlist, ix->p.dim, (size_t)ix->p.dim * sizeof(float), 0))) return st;
+    poll_hook poll = index_poll(ix, "train", 0, 1);
     st = ivf_train(&fresh, x, n, index_uses_ip(ix), ix->p.train_size, ix->p.kmeans_iters,
-                   ix->p.seed, ix->p.num_threads, ix->dk);
+                   ix->p.seed, ix->p.num_threads, ix->dk, &poll);
     if (st) {
         ivf_free(&fresh);
         return st;
@@ -52,14 +52,11 @@ static scann_status ivfflat_add(scann_index *ix, int64_t n, const float *x, cons
     ivfflat *f = ix->impl;
     int32_t *assign = calloc((size_t)n, sizeof(int32_t));
     if (!assign) return err_nomem("list assignments", (size_t)n * 4);
-    scann_status st = SCANN_OK;
     size_t d = (size_t)ix->p.dim;
-    for (int64_t c = 0; c < n && !st; c += IVFFLAT_ADD_CHUNK) {
-        int64_t m = n - c < IVFFLAT_ADD_CHUNK ? n - c : IVFFLAT_ADD_CHUNK;
-        st = ivf_assign(&f->v, x + (size_t)c * d, m, ix->p.num_threads, assign + c);
-        if (!st && index_progress(ix, "add", (double)(c + m) / n))
-            st = err_set(SCANN_ERR_CANCELLED, "add: cancelled by the progress callback");
-    }
+    /* Assignment is the long part and changes nothing: polling there, before any append,
+     * makes a cancelled add a no-op. */
+    poll_hook poll = index_poll(ix, "add", 0, 1);
+    scann_status st = ivf_assign_polled(&f->v, x, n, ix->p.num_threads, &poll, assign);
     if (!st) st = ivf_reserve(&f->v, assign, n);
     for (int64_t i = 0; i < n && !st; i++)
         st = ivf_append(&f->v, assign[i], ids[i], (const uint8_t *)(x + (size_t)i * d), NULL);
@@ -142,10 +139,10 @@ static void ivfflat_destroy(scann_index *ix)
 static scann_status ivfflat_save(const scann_index *ix, struct fmt_writer *w);
 static scann_status ivfflat_load(scann_index *ix, struct fmt_reader *r);
 
-static scann_status ivfflat_collect(const scann_index *ix, const idset *set, int64_t **locs,
+static scann_status ivfflat_collect(scann_index *ix, const idset *set, int64_t **locs,
                                     int64_t *n)
 {
-    return ivf_collect(&((const ivfflat *)ix->impl)->v, set, locs, n);
+    return ivf_collect(&((ivfflat *)ix->impl)->v, set, locs, n);
 }
 
 static void ivfflat_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)

@@ -7,9 +7,12 @@
  *   every list and the list adds its centre score as a bias.
  * - L2: faiss's precomputed-table identity
  *   ||q - c - r~||^2 = ||q - c||^2 + sum_j (||C_j[k]||^2 + 2<c_j, C_j[k]>) - 2 sum_j <q_j, C_j[k]>.
- *   The middle term depends only on (list, j, k) and is precomputed at train time (nlist * m *
- *   256 floats, counted in the index memory); per probed list the query table is added to it
- *   (m * 256 adds), which is cheaper than a fresh table of m * 256 * dsub multiply-adds.
+ *   The middle term depends only on (list, j, k). Per probed list the query table is added to
+ *   it (m * 256 adds). It is precomputed (nlist * m * 256 floats, counted in the index memory)
+ *   once the index holds enough to justify it: at most IVFPQ_PRECOMP_RATIO times the bytes of
+ *   centres, codebooks and codes, so a load never allocates far more than its file holds (a
+ *   3.9 MB file once asked for 780 MB); until then each probed list computes its term, with
+ *   the same float operations, so results do not depend on which path ran.
  * Candidates carry their (list, offset) location so the rerank stage reads only their rows.
  */
 #include <stdlib.h>
@@ -29,12 +32,14 @@
 #define IVFPQ_TRAIN_PQ 65536   /* PQ training rows: 256 per centre, faiss's default */
 #define IVFPQ_PQ_ITERS 12      /* codebook k-means rounds (ScaNN trains its codebooks for 10) */
 #define IVFPQ_ADD_CHUNK 16384
+#define IVFPQ_PRECOMP_RATIO 16 /* precomputed tables <= 16 x (centres + codebooks + codes) */
 
 typedef struct ivfpq {
     ivf v;
     pq pq;
     rerank_store rr;
-    float *precomp; /* L2 only: nlist x m x 256 */
+    float *cnorm;   /* L2 only: m x 256 squared norms ||C_j[k]||^2 */
+    float *precomp; /* L2 only, once justified: nlist x m x 256 middle terms */
 } ivfpq;
 
 static void ivfpq_release(ivfpq *f)
@@ -42,36 +47,52 @@ static void ivfpq_release(ivfpq *f)
     ivf_free(&f->v);
     pq_free(&f->pq);
     rerank_free(&f->rr);
+    free(f->cnorm);
     free(f->precomp);
-    f->precomp = NULL;
+    f->cnorm = f->precomp = NULL;
 }
 
 static int default_m(int d) { return d >= 4 ? d / 4 : 1; }
 
-static scann_status build_precomp(ivfpq *f)
+/* The codebooks' squared norms (L2 tables need them per list). */
+static scann_status build_cnorm(ivfpq *f)
 {
     const pq *p = &f->pq;
     size_t per = (size_t)p->m * IVFPQ_KSUB;
-    f->precomp = malloc((size_t)f->v.nlist * per * sizeof(float));
-    float *lut = malloc(per * sizeof(float));
-    if (!f->precomp || !lut) {
-        free(lut);
-        return err_nomem("IVF_PQ precomputed tables", (size_t)f->v.nlist * per * 4);
-    }
+    if (!(f->cnorm = malloc(per * sizeof(float))))
+        return err_nomem("IVF_PQ codebook norms", per * sizeof(float));
     for (int j = 0; j < p->m; j++)
         for (int c = 0; c < IVFPQ_KSUB; c++) {
             const float *cc = pq_centre(p, j, c);
             float s = 0;
             for (int t = 0; t < pq_len(p, j); t++) s += cc[t] * cc[t];
-            lut[(size_t)j * IVFPQ_KSUB + c] = s;
+            f->cnorm[(size_t)j * IVFPQ_KSUB + c] = s;
         }
-    for (int l = f->v.nlist - 1; l >= 0; l--) {
-        float *tab = f->precomp + (size_t)l * per;
-        pq_lut_ip(p, f->v.centres + (size_t)l * p->d, tab);
-        for (size_t i = 0; i < per; i++) tab[i] = lut[i] + 2.0f * tab[i];
-    }
-    free(lut);
     return SCANN_OK;
+}
+
+/* List l's middle term ||C_j[k]||^2 + 2<c_j, C_j[k]> into tab (m * 256). */
+static void list_term(const ivfpq *f, int32_t l, float *tab)
+{
+    size_t per = (size_t)f->pq.m * IVFPQ_KSUB;
+    pq_lut_ip(&f->pq, f->v.centres + (size_t)l * f->pq.d, tab);
+    for (size_t i = 0; i < per; i++) tab[i] = f->cnorm[i] + 2.0f * tab[i];
+}
+
+/* Precompute every list's term when the index is large enough to justify the table (see the
+ * file comment). An allocation failure only leaves the per-list path in use. */
+static void maybe_precomp(ivfpq *f, int64_t ntotal)
+{
+    if (f->precomp || !f->cnorm) return;
+    size_t per = (size_t)f->pq.m * IVFPQ_KSUB;
+    double table = (double)f->v.nlist * per * sizeof(float);
+    double held = ((double)f->v.nlist + IVFPQ_KSUB) * f->pq.d * sizeof(float) +
+                  (double)ntotal * f->pq.m;
+    if (table > IVFPQ_PRECOMP_RATIO * held) return;
+    float *pre = malloc((size_t)table);
+    if (!pre) return;
+    for (int l = 0; l < f->v.nlist; l++) list_term(f, l, pre + (size_t)l * per);
+    f->precomp = pre;
 }
 
 static scann_status ivfpq_train(scann_index *ix, int64_t n, const float *x)
@@ -96,9 +117,11 @@ static scann_status ivfpq_train(scann_index *ix, int64_t n, const float *x)
         goto fail;
     }
     if ((st = ivf_init(&fresh.v, nlist, d, (size_t)m, 0))) goto fail;
+    poll_hook poll = index_poll(ix, "train", 0, 0.5);
     if ((st = ivf_train(&fresh.v, x, n, index_uses_ip(ix), ix->p.train_size, ix->p.kmeans_iters,
-                        ix->p.seed, ix->p.num_threads, ix->dk)))
+                        ix->p.seed, ix->p.num_threads, ix->dk, &poll)))
         goto fail;
+    poll = index_poll(ix, "train", 0.5, 1);
     /* Codebooks learn the residuals of a sample, as the lists will store them. */
     if ((st = sample_rows(x, n, d, IVFPQ_TRAIN_PQ, ix->p.seed + 1, &smp, &smp_owned, &ns)))
         goto fail;
@@ -111,12 +134,15 @@ static scann_status ivfpq_train(scann_index *ix, int64_t n, const float *x)
     if ((st = ivf_assign(&fresh.v, smp, ns, ix->p.num_threads, assign))) goto fail;
     ivf_residuals(&fresh.v, smp, ns, assign, res);
     if ((st = pq_train(&fresh.pq, res, ns, IVFPQ_PQ_ITERS, ix->p.seed + 2, ix->p.num_threads,
-                       ix->dk)))
+                       ix->dk, &poll)))
         goto fail;
     if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
     /* The lists are still empty, so their rerank row size can be set now. */
     fresh.v.extra_size = fresh.rr.row_bytes;
-    if (!index_uses_ip(ix) && (st = build_precomp(&fresh))) goto fail;
+    if (!index_uses_ip(ix)) {
+        if ((st = build_cnorm(&fresh))) goto fail;
+        maybe_precomp(&fresh, 0);
+    }
     ivfpq_release(f);
     *f = fresh;
     ix->p.nlist = nlist;
@@ -142,28 +168,37 @@ static scann_status ivfpq_add(scann_index *ix, int64_t n, const float *x, const 
     int64_t chunk = n < IVFPQ_ADD_CHUNK ? n : IVFPQ_ADD_CHUNK;
     float *res = malloc((size_t)chunk * d * sizeof(float));
     uint8_t *codes = malloc((size_t)chunk * m), *row = malloc(rb ? rb : 1);
+    int64_t *mark = NULL;
     scann_status st = SCANN_OK;
     if (!assign || !res || !codes || !row) {
         st = err_nomem("IVF_PQ add scratch", (size_t)chunk * d * 4);
         goto done;
     }
-    /* Assign everything and reserve list space first, so the add is all or nothing. */
-    if ((st = ivf_assign(&f->v, x, n, ix->p.num_threads, assign))) goto done;
-    if ((st = ivf_reserve(&f->v, assign, n))) goto done;
+    /* Assign everything and reserve list space first, so the add cannot fail halfway; a
+     * cancel after the first append rolls the lists back to their marked sizes. */
+    poll_hook poll = index_poll(ix, "add", 0, 0.3);
+    if ((st = ivf_assign_polled(&f->v, x, n, ix->p.num_threads, &poll, assign))) goto done;
+    if ((st = ivf_reserve(&f->v, assign, n)) || (st = ivf_mark(&f->v, &mark))) goto done;
+    poll = index_poll(ix, "add", 0.3, 1);
     for (int64_t c = 0; c < n; c += chunk) {
         int64_t rows = n - c < chunk ? n - c : chunk;
         const float *xc = x + (size_t)c * d;
         ivf_residuals(&f->v, xc, rows, assign + c, res);
-        if ((st = pq_encode(&f->pq, res, rows, ix->p.num_threads, codes))) goto done;
+        if ((st = pq_encode(&f->pq, res, rows, ix->p.num_threads, codes))) break;
         for (int64_t i = 0; i < rows; i++) {
             if (rb) rerank_encode(&f->rr, xc + (size_t)i * d, row);
             ivf_append(&f->v, assign[c + i], ids[c + i], codes + (size_t)i * m, row);
         }
-        /* Cancelling here would leave a partial add: progress is reported, not obeyed. */
-        index_progress(ix, "add", (double)(c + rows) / n);
+        if ((st = poll_progress(&poll, (double)(c + rows) / n))) break;
     }
-    ix->ntotal += n;
+    if (st) {
+        ivf_rollback(&f->v, mark, NULL, NULL);
+    } else {
+        ix->ntotal += n;
+        maybe_precomp(f, ix->ntotal);
+    }
 done:
+    free(mark);
     free(assign);
     free(res);
     free(codes);
@@ -207,9 +242,10 @@ static void ivfpq_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
     int m = f->pq.m;
     size_t n = (size_t)m * IVFPQ_KSUB;
     const float *tab = worker_tables(s, worker);
-    if (f->precomp) {
+    if (f->cnorm) { /* L2: add the list's term, precomputed or made now */
         float *lt = worker_tables(s, worker) + n;
-        const float *pre = f->precomp + (size_t)l * n;
+        const float *pre = f->precomp ? f->precomp + (size_t)l * n : lt;
+        if (!f->precomp) list_term(f, l, lt);
         for (size_t i = 0; i < n; i++) lt[i] = pre[i] + tab[i];
         tab = lt;
     }
@@ -272,7 +308,8 @@ done:
 static size_t ivfpq_memory(const scann_index *ix)
 {
     const ivfpq *f = ix->impl;
-    size_t pre = f->precomp ? (size_t)f->v.nlist * f->pq.m * IVFPQ_KSUB * sizeof(float) : 0;
+    size_t per = (size_t)f->pq.m * IVFPQ_KSUB * sizeof(float);
+    size_t pre = (f->precomp ? (size_t)f->v.nlist * per : 0) + (f->cnorm ? per : 0);
     return sizeof *f + ivf_memory(&f->v) + pq_memory(&f->pq) + pre;
 }
 
@@ -288,10 +325,10 @@ static void ivfpq_destroy(scann_index *ix)
 static scann_status ivfpq_save(const scann_index *ix, struct fmt_writer *w);
 static scann_status ivfpq_load(scann_index *ix, struct fmt_reader *r);
 
-static scann_status ivfpq_collect(const scann_index *ix, const idset *set, int64_t **locs,
+static scann_status ivfpq_collect(scann_index *ix, const idset *set, int64_t **locs,
                                   int64_t *n)
 {
-    return ivf_collect(&((const ivfpq *)ix->impl)->v, set, locs, n);
+    return ivf_collect(&((ivfpq *)ix->impl)->v, set, locs, n);
 }
 
 static void ivfpq_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
@@ -318,7 +355,7 @@ scann_status ivfpq_init(scann_index *ix)
 /* ---- persistence (format.h, docs/FORMAT.md) ----------------------------------------------- */
 
 /* The ivf sections (CODE: m bytes a vector; RROW when reorder is not none) and CDBK. The L2
- * precomputed tables are not stored: rebuilding them at load is cheaper than reading them. */
+ * tables are not stored: rebuilding them at load is cheaper than reading them. */
 static scann_status ivfpq_save(const scann_index *ix, fmt_writer *w)
 {
     const ivfpq *f = ix->impl;
@@ -337,5 +374,8 @@ static scann_status ivfpq_load(scann_index *ix, fmt_reader *r)
         (st = rerank_init(&f->rr, ix->p.reorder, d, NULL, 0)) ||
         (st = fmt_take_ivf(r, ix, &f->v, (size_t)m, f->rr.row_bytes)))
         return st;
-    return index_uses_ip(ix) ? SCANN_OK : build_precomp(f);
+    if (index_uses_ip(ix)) return SCANN_OK;
+    if ((st = build_cnorm(f))) return st;
+    maybe_precomp(f, ix->ntotal);
+    return SCANN_OK;
 }

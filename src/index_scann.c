@@ -98,13 +98,11 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
         st = err_nomem("SCANN code lists", (size_t)nlist * sizeof(fs_blocks));
         goto fail;
     }
+    poll_hook poll = index_poll(ix, "train", 0, 0.6);
     if ((st = ivf_train(&fresh.v, x, n, index_uses_ip(ix), ix->p.train_size, ix->p.kmeans_iters,
-                        ix->p.seed, nt, ix->dk)))
+                        ix->p.seed, nt, ix->dk, &poll)))
         goto fail;
-    if (index_progress(ix, "train", 0.6)) {
-        st = err_set(SCANN_ERR_CANCELLED, "train: cancelled by the progress callback");
-        goto fail;
-    }
+    poll = index_poll(ix, "train", 0.6, 1);
     if ((st = sample_rows(x, n, d, pq_sample, ix->p.seed + 1, &smp, &smp_owned, &ns))) goto fail;
     const float *train_rows = smp;
     if (fresh.residual) {
@@ -118,7 +116,8 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
         ivf_residuals(&fresh.v, smp, ns, assign, res);
         train_rows = res;
     }
-    if ((st = pq_train(&fresh.pq, train_rows, ns, SCANN_PQ_ITERS, ix->p.seed + 2, nt, ix->dk)))
+    if ((st = pq_train(&fresh.pq, train_rows, ns, SCANN_PQ_ITERS, ix->p.seed + 2, nt, ix->dk,
+                       &poll)))
         goto fail;
     if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
     fresh.v.extra_size = fresh.rr.row_bytes; /* lists are still empty */
@@ -129,7 +128,6 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
     *s = fresh;
     ix->p.nlist = nlist;
     ix->trained = 1;
-    index_progress(ix, "train", 1.0);
     free(smp_owned), free(res), free(assign);
     return SCANN_OK;
 fail:
@@ -189,6 +187,8 @@ static scann_status reserve_blocks(scann_impl *s, const int32_t *assign, int64_t
     return st;
 }
 
+static void move_code(void *ctx, int32_t l, int64_t from, int64_t to);
+
 static scann_status scann_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
 {
     scann_impl *s = ix->impl;
@@ -200,15 +200,20 @@ static scann_status scann_add(scann_index *ix, int64_t n, const float *x, const 
     float *res = s->residual ? malloc((size_t)chunk * d * sizeof(float)) : NULL;
     uint8_t *codes = malloc((size_t)chunk * m), *row = malloc(rb ? rb : 1);
     float *err = malloc(d * sizeof(float));
+    int64_t *mark = NULL;
     scann_status st = SCANN_OK;
     if (!assign || (s->residual && !res) || !codes || !row || !err) {
         st = err_nomem("SCANN add scratch", (size_t)chunk * d * 4);
         goto done;
     }
-    /* Assign and reserve everything first: after this point the add cannot fail halfway. */
-    if ((st = ivf_assign(&s->v, x, n, nt, assign))) goto done;
+    /* Assign and reserve everything first: after this point the add cannot fail halfway, and
+     * a cancel rolls the lists back to their marked sizes. */
+    poll_hook poll = index_poll(ix, "add", 0, 0.3);
+    if ((st = ivf_assign_polled(&s->v, x, n, nt, &poll, assign))) goto done;
     if ((st = ivf_reserve(&s->v, assign, n))) goto done;
     if ((st = reserve_blocks(s, assign, n))) goto done;
+    if ((st = ivf_mark(&s->v, &mark))) goto done;
+    poll = index_poll(ix, "add", 0.3, 1);
     for (int64_t c = 0; c < n; c += chunk) {
         int64_t rows = n - c < chunk ? n - c : chunk;
         const float *xc = x + (size_t)c * d, *enc = xc;
@@ -217,7 +222,7 @@ static scann_status scann_add(scann_index *ix, int64_t n, const float *x, const 
             enc = res;
         }
         /* The weight is along the original vector x, not along the residual (DESIGN 2.4). */
-        if ((st = avq_encode(&s->pq, enc, xc, rows, ix->p.aq_threshold, nt, codes))) goto done;
+        if ((st = avq_encode(&s->pq, enc, xc, rows, ix->p.aq_threshold, nt, codes))) break;
         for (int64_t i = 0; i < rows; i++) {
             int32_t l = assign[c + i];
             int64_t slot = s->v.lists[l].size;
@@ -236,11 +241,12 @@ static scann_status scann_add(scann_index *ix, int64_t n, const float *x, const 
             }
             ivf_append(&s->v, l, ids[c + i], NULL, row);
         }
-        index_progress(ix, "add", (double)(c + rows) / n);
+        if ((st = poll_progress(&poll, (double)(c + rows) / n))) break;
     }
-    ix->ntotal += n;
+    if (st) ivf_rollback(&s->v, mark, move_code, s);
+    else ix->ntotal += n;
 done:
-    free(assign), free(res), free(codes), free(row), free(err);
+    free(assign), free(res), free(codes), free(row), free(err), free(mark);
     return st;
 }
 
@@ -620,10 +626,10 @@ static scann_status scann_load(scann_index *ix, struct fmt_reader *r);
 
 /* ---- updates ----------------------------------------------------------------------------- */
 
-static scann_status scann_collect(const scann_index *ix, const idset *set, int64_t **locs,
+static scann_status scann_collect(scann_index *ix, const idset *set, int64_t **locs,
                                   int64_t *n)
 {
-    return ivf_collect(&((const scann_impl *)ix->impl)->v, set, locs, n);
+    return ivf_collect(&((scann_impl *)ix->impl)->v, set, locs, n);
 }
 
 /* The packed code follows its id: slot `from` moves to `to`, then slot `from` is cleared so the

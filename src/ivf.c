@@ -14,6 +14,13 @@
 #define IVF_PROBE_QB 64      /* queries per sgemm probe block */
 #define IVF_PROBE_MIN_NQ 8   /* below this, probe with the row kernel */
 
+/* idmap_id_fn for an ivf: the id at an ivf_loc. */
+static int64_t ivf_id_at(const void *ctx, int64_t loc)
+{
+    const ivf *v = ctx;
+    return v->lists[ivf_loc_list(loc)].ids[ivf_loc_offset(loc)];
+}
+
 scann_status ivf_init(ivf *v, int nlist, int d, size_t code_size, size_t extra_size)
 {
     memset(v, 0, sizeof *v);
@@ -42,17 +49,19 @@ void ivf_free(ivf *v)
     free(v->lists);
     free(v->centres);
     free(v->cnorm2);
+    idmap_free(&v->map);
     memset(v, 0, sizeof *v);
 }
 
 scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t train_size,
-                       int iters, uint64_t seed, int nthreads, const dist_kernels *dk)
+                       int iters, uint64_t seed, int nthreads, const dist_kernels *dk,
+                       const poll_hook *poll)
 {
     /* Defaults: 12 Lloyd iterations (ScaNN's choice); a sample of 100k points or 64 per
      * centre, whichever is larger (kmeans caps it at n). */
     if (iters <= 0) iters = 12;
     if (train_size <= 0) train_size = 64LL * v->nlist > 100000 ? 64LL * v->nlist : 100000;
-    kmeans_opts o = {iters, spherical, train_size, seed, nthreads, dk};
+    kmeans_opts o = {iters, spherical, train_size, seed, nthreads, dk, poll};
     scann_status st = kmeans_train(x, n, v->d, v->nlist, &o, v->centres, NULL);
     if (st) return st;
     for (int l = 0; l < v->nlist; l++) {
@@ -65,6 +74,20 @@ scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t
 scann_status ivf_assign(const ivf *v, const float *x, int64_t n, int nthreads, int32_t *list)
 {
     return kmeans_assign(x, n, v->d, v->d, v->centres, v->nlist, nthreads, list, NULL);
+}
+
+scann_status ivf_assign_polled(const ivf *v, const float *x, int64_t n, int nthreads,
+                               const poll_hook *poll, int32_t *list)
+{
+    /* Chunks of 64k vectors: tens of milliseconds each, and sgemm-sized. */
+    const int64_t chunk = 65536;
+    scann_status st = SCANN_OK;
+    for (int64_t c = 0; c < n && !st; c += chunk) {
+        int64_t m = n - c < chunk ? n - c : chunk;
+        st = ivf_assign(v, x + (size_t)c * (size_t)v->d, m, nthreads, list + c);
+        if (!st) st = poll_progress(poll, (double)(c + m) / n);
+    }
+    return st;
 }
 
 /* Grow to at least need: exactly need for a bulk add (no slack in a freshly built index),
@@ -100,6 +123,7 @@ scann_status ivf_append(ivf *v, int32_t l, int64_t id, const uint8_t *code, cons
         if (st) return st;
     }
     L->ids[L->size] = id;
+    if (idmap_built(&v->map)) idmap_insert(&v->map, id, ivf_loc(l, L->size));
     if (v->code_size) memcpy(L->codes + (size_t)L->size * v->code_size, code, v->code_size);
     if (v->extra_size) memcpy(L->extra + (size_t)L->size * v->extra_size, extra, v->extra_size);
     L->size++;
@@ -129,6 +153,7 @@ scann_status ivf_reserve(ivf *v, const int32_t *assign, int64_t n)
             st = list_grow(v, L, L->size + count[l]);
     }
     free(count);
+    if (!st && idmap_built(&v->map)) st = idmap_reserve(&v->map, v->map.count + n, ivf_id_at, v);
     return st;
 }
 
@@ -158,24 +183,38 @@ scann_status ivf_resolve_nprobe(int call, int index_default, int nlist, int *npr
     return SCANN_OK;
 }
 
-scann_status ivf_collect(const ivf *v, const idset *s, int64_t **locs, int64_t *n)
+static int cmp_loc(const void *a, const void *b)
 {
-    int64_t cap = 0, cnt = 0, *out = NULL;
-    for (int l = 0; l < v->nlist; l++) {
-        const ivf_list *L = &v->lists[l];
-        for (int64_t i = 0; i < L->size; i++) {
-            if (!idset_has(s, L->ids[i])) continue;
-            if (cnt == cap) {
-                cap = cap ? 2 * cap : 64;
-                int64_t *grown = realloc(out, (size_t)cap * sizeof(int64_t));
-                if (!grown) {
-                    free(out);
-                    return err_nomem("removal locations", (size_t)cap * 8);
-                }
-                out = grown;
-            }
-            out[cnt++] = ivf_loc(l, i);
-        }
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+scann_status ivf_collect(ivf *v, const idset *s, int64_t **locs, int64_t *n)
+{
+    *locs = NULL;
+    *n = 0;
+    if (!idmap_built(&v->map)) {
+        int64_t total = 0;
+        for (int l = 0; l < v->nlist; l++) total += v->lists[l].size;
+        scann_status st = idmap_reserve(&v->map, total, ivf_id_at, v);
+        if (st) return st;
+        for (int l = 0; l < v->nlist; l++)
+            for (int64_t i = 0; i < v->lists[l].size; i++)
+                idmap_insert(&v->map, v->lists[l].ids[i], ivf_loc(l, i));
+    }
+    if (s->count == 0) return SCANN_OK;
+    int64_t *out = malloc((size_t)s->count * sizeof(int64_t)), cnt = 0;
+    if (!out) return err_nomem("removal locations", (size_t)s->count * 8);
+    for (int64_t i = 0; i < s->cap; i++) {
+        if (s->slot[i] < 0) continue;
+        int64_t loc = idmap_find(&v->map, s->slot[i], ivf_id_at, v);
+        if (loc >= 0) out[cnt++] = loc;
+    }
+    /* ivf_remove_locs wants increasing offsets within each list: ivf_loc order gives that. */
+    qsort(out, (size_t)cnt, sizeof *out, cmp_loc);
+    if (cnt == 0) {
+        free(out);
+        out = NULL;
     }
     *locs = out;
     *n = cnt;
@@ -192,6 +231,10 @@ void ivf_remove_locs(ivf *v, const int64_t *locs, int64_t n,
         int64_t off = ivf_loc_offset(locs[k]);
         ivf_list *L = &v->lists[l];
         int64_t last = L->size - 1;
+        if (idmap_built(&v->map)) {
+            idmap_erase(&v->map, L->ids[off], locs[k], ivf_id_at, v);
+            if (off != last) idmap_relocate(&v->map, L->ids[last], ivf_loc(l, last), locs[k]);
+        }
         if (off != last) {
             L->ids[off] = L->ids[last];
             if (v->code_size)
@@ -206,9 +249,31 @@ void ivf_remove_locs(ivf *v, const int64_t *locs, int64_t n,
     }
 }
 
+scann_status ivf_mark(const ivf *v, int64_t **sizes)
+{
+    *sizes = malloc((size_t)v->nlist * sizeof(int64_t));
+    if (!*sizes) return err_nomem("IVF list sizes", (size_t)v->nlist * 8);
+    for (int l = 0; l < v->nlist; l++) (*sizes)[l] = v->lists[l].size;
+    return SCANN_OK;
+}
+
+void ivf_rollback(ivf *v, const int64_t *sizes,
+                  void (*move)(void *ctx, int32_t l, int64_t from, int64_t to), void *ctx)
+{
+    /* Appended vectors sit at the ends of their lists: removing them moves nothing else. */
+    for (int l = 0; l < v->nlist; l++) {
+        ivf_list *L = &v->lists[l];
+        while (L->size > sizes[l]) {
+            int64_t loc = ivf_loc(l, L->size - 1);
+            ivf_remove_locs(v, &loc, 1, move, ctx);
+        }
+    }
+}
+
 size_t ivf_memory(const ivf *v)
 {
     size_t b = (size_t)v->nlist * ((size_t)v->d * sizeof(float) + sizeof(float) + sizeof(ivf_list));
+    b += idmap_memory(&v->map);
     for (int l = 0; l < v->nlist; l++)
         b += (size_t)v->lists[l].cap * (sizeof(int64_t) + v->code_size + v->extra_size);
     return b;

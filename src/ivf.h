@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #include "distance/distance.h"
+#include "idmap.h"
+#include "poll.h"
 #include "scann.h"
 #include "topk.h"
 
@@ -38,6 +40,7 @@ typedef struct ivf {
     ivf_list *lists;   /* nlist lists */
     int mapped;        /* list arrays point into a read-only file mapping (format.c): ivf_free
                         * leaves them alone, and nothing may append */
+    idmap map;         /* id -> ivf_loc, built by the first ivf_collect (idmap.h) */
 } ivf;
 
 static inline int64_t ivf_loc(int32_t list, int64_t offset) { return (int64_t)list << 32 | offset; }
@@ -50,10 +53,15 @@ void ivf_free(ivf *v);
 
 /* k-means on (a sample of) x; spherical for inner-product metrics. */
 scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t train_size,
-                       int iters, uint64_t seed, int nthreads, const dist_kernels *dk);
+                       int iters, uint64_t seed, int nthreads, const dist_kernels *dk,
+                       const poll_hook *poll);
 
 /* Nearest centre (L2) of each of n vectors. */
 scann_status ivf_assign(const ivf *v, const float *x, int64_t n, int nthreads, int32_t *list);
+
+/* ivf_assign in chunks, polling between them (poll may be NULL). */
+scann_status ivf_assign_polled(const ivf *v, const float *x, int64_t n, int nthreads,
+                               const poll_hook *poll, int32_t *list);
 
 /* out[i] = x[i] - centre(assign[i]) for n rows: what IVF_PQ and SCANN encode. */
 void ivf_residuals(const ivf *v, const float *x, int64_t n, const int32_t *assign, float *out);
@@ -128,8 +136,9 @@ scann_status ivf_rerank(const ivf *v, const struct rerank_store *rr, const dist_
 
 struct idset;
 /* Locations (ivf_loc) of the stored vectors whose ids are in s, list by list, increasing
- * offsets; *locs is malloc'ed (NULL when none). */
-scann_status ivf_collect(const ivf *v, const struct idset *s, int64_t **locs, int64_t *n);
+ * offsets; *locs is malloc'ed (NULL when none). The first call builds v's id map, so this and
+ * every later call cost time in proportion to the set, not to the index. */
+scann_status ivf_collect(ivf *v, const struct idset *s, int64_t **locs, int64_t *n);
 /*
  * Remove the vectors at locs (as ivf_collect returns them): each hole is filled with its list's
  * last vector. move(ctx, l, from, to) lets a kind move what it stores outside the list in the
@@ -137,6 +146,12 @@ scann_status ivf_collect(const ivf *v, const struct idset *s, int64_t **locs, in
  */
 void ivf_remove_locs(ivf *v, const int64_t *locs, int64_t n,
                      void (*move)(void *ctx, int32_t l, int64_t from, int64_t to), void *ctx);
+
+/* List sizes before an add (malloc'ed, nlist entries), and the undo: remove whatever was appended
+ * since, so a cancelled add leaves the index as it was. Cannot fail. */
+scann_status ivf_mark(const ivf *v, int64_t **sizes);
+void ivf_rollback(ivf *v, const int64_t *sizes,
+                  void (*move)(void *ctx, int32_t l, int64_t from, int64_t to), void *ctx);
 
 /* nlist for n training vectors: params' nlist, or about sqrt(n); errors when nlist > n. */
 scann_status ivf_resolve_nlist(int requested, int64_t n, int *nlist);

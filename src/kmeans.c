@@ -563,6 +563,7 @@ static scann_status lloyd_run(lloyd *L, const kmeans_opts *o, const dist_kernels
         par_for(update_threads, L->k, mean_task, L);
         stats->splits += split_empty(L->c, L->count, L->k, L->d);
         if (o->spherical) normalise_rows(L->c, L->k, L->d);
+        if ((st = poll_progress(o->poll, (double)(it + 1) / o->iters))) return st;
     }
     return SCANN_OK;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "distance/distance.h"
+#include "poll.h"
 #include "scann.h"
 
 typedef struct kmeans_opts {
@@ -21,6 +22,7 @@ typedef struct kmeans_opts {
     uint64_t seed;      /* sampling, k-means++ init and empty-cluster splits */
     int nthreads;       /* >= 1 */
     const dist_kernels *dk;
+    const poll_hook *poll; /* polled after every Lloyd iteration; NULL = never cancelled */
 } kmeans_opts;
 
 typedef struct kmeans_stats {

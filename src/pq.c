@@ -48,6 +48,7 @@ size_t pq_memory(const pq *p) { return (size_t)p->ksub * p->d * sizeof(float); }
 
 typedef struct train_job {
     pq *p;
+    int first;      /* blocks first + task of this wave */
     const float *x;
     int64_t n;
     int iters;
@@ -57,21 +58,22 @@ typedef struct train_job {
     scann_status *status; /* per block */
 } train_job;
 
-static void train_block(void *ctx, int64_t j, int worker)
+static void train_block(void *ctx, int64_t task, int worker)
 {
     train_job *t = ctx;
     pq *p = t->p;
+    int64_t j = t->first + task;
     int len = pq_len(p, (int)j), off = pq_off(p, (int)j);
     float *sub = t->scratch + (size_t)worker * t->n * p->dsub;
     for (int64_t i = 0; i < t->n; i++)
         memcpy(sub + (size_t)i * len, t->x + (size_t)i * p->d + off, (size_t)len * sizeof(float));
-    kmeans_opts o = {t->iters, 0, 0, t->seed + (uint64_t)j * 7919, 1, t->dk};
+    kmeans_opts o = {t->iters, 0, 0, t->seed + (uint64_t)j * 7919, 1, t->dk, NULL};
     t->status[j] = kmeans_train(sub, t->n, len, p->ksub, &o,
                                 p->codebooks + (size_t)p->ksub * off, NULL);
 }
 
 scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed, int nthreads,
-                      const dist_kernels *dk)
+                      const dist_kernels *dk, const poll_hook *poll)
 {
     if (n < p->ksub)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
@@ -84,10 +86,17 @@ scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed
     if (!scratch || !status) {
         st = err_nomem("pq training scratch", (size_t)nthreads * n * p->dsub * 4);
     } else {
-        train_job t = {p, x, n, iters, seed, dk, scratch, status};
-        par_for(nthreads, p->m, train_block, &t);
-        for (int j = 0; j < p->m && !st; j++) st = status[j];
-        if (st) st = err_set(st, "pq: training block failed: %s", scann_last_error());
+        train_job t = {p, 0, x, n, iters, seed, dk, scratch, status};
+        /* Waves of a few blocks per thread: short enough to poll often, long enough to keep
+         * every thread busy. */
+        int wave = 4 * nthreads;
+        for (t.first = 0; t.first < p->m && !st; t.first += wave) {
+            int cnt = p->m - t.first < wave ? p->m - t.first : wave;
+            par_for(nthreads, cnt, train_block, &t);
+            for (int j = t.first; j < t.first + cnt && !st; j++) st = status[j];
+            if (st) st = err_set(st, "pq: training block failed: %s", scann_last_error());
+            else st = poll_progress(poll, (double)(t.first + cnt) / p->m);
+        }
     }
     free(scratch);
     free(status);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "distance/distance.h"
+#include "poll.h"
 #include "scann.h"
 
 typedef struct pq {
@@ -42,9 +43,10 @@ scann_status pq_init(pq *p, int d, int m, int ksub);
 void pq_free(pq *p);
 size_t pq_memory(const pq *p);
 
-/* k-means per block on n training rows (needs n >= ksub); blocks train in parallel. */
+/* k-means per block on n training rows (needs n >= ksub); blocks train in parallel, in waves
+ * between which poll (may be NULL) is asked whether to go on. */
 scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed, int nthreads,
-                      const dist_kernels *dk);
+                      const dist_kernels *dk, const poll_hook *poll);
 /* Nearest centre per block by L2: codes is n * m bytes. */
 scann_status pq_encode(const pq *p, const float *x, int64_t n, int nthreads, uint8_t *codes);
 /* Reconstruct one vector from its m codes. */

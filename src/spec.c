@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +78,13 @@ static scann_status apply_kv(scann_index_params *p, const char *key, const char 
     } else if (!strcmp(key, "iters")) {
         if (!(st = parse_int(key, v, 0, 1000, &x))) p->kmeans_iters = (int)x;
     } else if (!strcmp(key, "seed")) {
-        if (!(st = parse_int(key, v, 0, INT64_MAX, &x))) p->seed = (uint64_t)x;
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(v, &end, 10);
+        if (errno || end == v || *end || *v == '-')
+            return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                           "spec: seed=%s is not an integer in [0, 2^64 - 1]", v);
+        p->seed = (uint64_t)u;
     } else if (!strcmp(key, "threads")) {
         if (!(st = parse_int(key, v, 0, 4096, &x))) p->num_threads = (int)x;
     } else if (!strcmp(key, "m")) {
@@ -86,9 +93,11 @@ static scann_status apply_kv(scann_index_params *p, const char *key, const char 
         if (!(st = parse_int(key, v, 0, 1 << 16, &x))) p->dims_per_block = (int)x;
     } else if (!strcmp(key, "aq_threshold")) {
         char *end;
+        errno = 0;
         float t = strtof(v, &end);
-        if (end == v || *end)
-            return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec: aq_threshold=%s is not a number", v);
+        if (end == v || *end || (errno == ERANGE && isinf(t)))
+            return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                           "spec: aq_threshold=%s is not a number a float can hold", v);
         p->aq_threshold = t;
     } else if (!strcmp(key, "reorder")) {
         int found = 0;
@@ -131,20 +140,45 @@ scann_status scann_index_params_parse(const char *spec, int dim, scann_metric me
     return SCANN_OK;
 }
 
+/* Appends to buf at *w; a too-small buffer is reported once, by spec_describe. */
+SCANN_PRINTF(4, 5) static void put(char *buf, size_t len, int *w, const char *fmt, ...)
+{
+    if (*w < 0 || (size_t)*w >= len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *w, len - (size_t)*w, fmt, ap);
+    va_end(ap);
+    *w = n < 0 ? -1 : *w + n;
+}
+
 scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
 {
-    int w;
-    if (p->kind == SCANN_INDEX_FLAT) {
-        w = snprintf(buf, len, "FLAT");
-    } else {
-        w = snprintf(buf, len, "%s,nlist=%d,nprobe=%d", kind_names[p->kind], p->nlist, p->nprobe);
-        if (w >= 0 && (size_t)w < len && p->kind == SCANN_INDEX_IVF_PQ)
-            w += snprintf(buf + w, len - (size_t)w, ",m=%d", p->pq_m);
-        if (w >= 0 && (size_t)w < len && p->kind == SCANN_INDEX_SCANN)
-            w += snprintf(buf + w, len - (size_t)w, ",dims_per_block=%d,aq_threshold=%g,reorder=%s",
-                          p->dims_per_block, (double)p->aq_threshold,
-                          spec_reorder_name(p->reorder));
+    /* Every field that differs from what scann_index_params_parse would fill in, so that
+     * parsing the result gives these parameters back (num_threads and the callbacks are
+     * run-time settings, not part of the index). */
+    scann_index_params def;
+    scann_index_params_init(&def, p->kind, p->metric, p->dim);
+    int w = 0;
+    put(buf, len, &w, "%s", kind_names[p->kind]);
+    if (p->kind != SCANN_INDEX_FLAT) {
+        if (p->nlist) put(buf, len, &w, ",nlist=%d", p->nlist);
+        if (p->nprobe) put(buf, len, &w, ",nprobe=%d", p->nprobe);
+        if (p->train_size) put(buf, len, &w, ",train_size=%lld", (long long)p->train_size);
+        if (p->kmeans_iters) put(buf, len, &w, ",iters=%d", p->kmeans_iters);
+        if (p->seed != def.seed) put(buf, len, &w, ",seed=%llu", (unsigned long long)p->seed);
     }
+    if (p->kind == SCANN_INDEX_IVF_PQ && p->pq_m) put(buf, len, &w, ",m=%d", p->pq_m);
+    if (p->kind == SCANN_INDEX_SCANN) {
+        /* The shortest of %g and %.9g (always enough) that gives the same float back. */
+        char t[32];
+        snprintf(t, sizeof t, "%g", (double)p->aq_threshold);
+        float back = strtof(t, NULL);
+        if (memcmp(&back, &p->aq_threshold, sizeof back) != 0)
+            snprintf(t, sizeof t, "%.9g", (double)p->aq_threshold);
+        put(buf, len, &w, ",dims_per_block=%d,aq_threshold=%s", p->dims_per_block, t);
+    }
+    if (p->kind == SCANN_INDEX_SCANN || (p->kind == SCANN_INDEX_IVF_PQ && p->reorder != def.reorder))
+        put(buf, len, &w, ",reorder=%s", spec_reorder_name(p->reorder));
     if (w < 0 || (size_t)w >= len)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "describe: buffer of %zu bytes is too small",
                        len);

@@ -116,7 +116,7 @@ static int group_setup(void **state)
     if (setup_fashion()) return -1;
     setup_glove();
     if (pq_init(&small, TD_FASHION_DIM, TD_FASHION_DIM / 2, KSUB) ||
-        pq_train(&small, fashion.x, 2000, 5, 3, 2, dist_kernels_for(cpu_select())))
+        pq_train(&small, fashion.x, 2000, 5, 3, 2, dist_kernels_for(cpu_select()), NULL))
         return -1;
     return 0;
 }
@@ -209,7 +209,7 @@ static outcome run_case(dataset *s, int residual)
     float *v = residual ? residuals(s, centres, part) : s->x;
     pq p;
     assert_int_equal(pq_init(&p, d, (d + 1) / 2, KSUB), SCANN_OK);
-    assert_int_equal(pq_train(&p, v, s->ntrain, 10, 11, 2, dist_kernels_for(cpu_select())),
+    assert_int_equal(pq_train(&p, v, s->ntrain, 10, 11, 2, dist_kernels_for(cpu_select()), NULL),
                      SCANN_OK);
 
     const float *ve = v + (size_t)s->ntrain * d, *xe = s->x + (size_t)s->ntrain * d;

@@ -130,7 +130,7 @@ static void test_pq_reconstruction_error(void **state)
     const dist_kernels *dk = dist_kernels_for(cpu_select());
     /* 8-bit codes, 4 dims per block, trained on 5000 rows, measured on 1000 others. */
     assert_int_equal(pq_init(&p, D, 196, 256), SCANN_OK);
-    assert_int_equal(pq_train(&p, f->base, 5000, 10, 3, 2, dk), SCANN_OK);
+    assert_int_equal(pq_train(&p, f->base, 5000, 10, 3, 2, dk, NULL), SCANN_OK);
     uint8_t *codes = malloc(1000 * 196);
     assert_int_equal(pq_encode(&p, f->base + 5000 * D, 1000, 2, codes), SCANN_OK);
     float rec[D];
@@ -206,7 +206,7 @@ static void test_ivf_bad_parameters(void **state)
     TD_EXPECT(scann_index_train(ix, 1000, D, f->base), SCANN_ERR_UNSUPPORTED, "already holds");
     char desc[128];
     TD_EXPECT(scann_index_describe(ix, desc, sizeof desc), SCANN_OK, NULL);
-    assert_string_equal(desc, "IVF_FLAT,nlist=100,nprobe=0");
+    assert_string_equal(desc, "IVF_FLAT,nlist=100");
     scann_index_free(ix);
 
     TD_EXPECT(scann_index_create_from_spec("IVF_PQ,nlist=4", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);

@@ -198,7 +198,7 @@ static void test_scann_bad_parameters(void **state)
     }
     char desc[160];
     TD_EXPECT(scann_index_describe(ix, desc, sizeof desc), SCANN_OK, NULL);
-    assert_string_equal(desc, "SCANN,nlist=16,nprobe=0,dims_per_block=2,aq_threshold=0,reorder=float");
+    assert_string_equal(desc, "SCANN,nlist=16,dims_per_block=2,aq_threshold=0,reorder=float");
     scann_index_free(ix);
 }
 
