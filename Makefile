@@ -2,7 +2,8 @@
 # packages it needs first (scripts/install-deps.sh: a no-op when they are present).
 #   make          build the library, the CLI and the peer driver into build/
 #   make bench    the main job: fetch Fashion-MNIST, build, print the benchmark table
-#   make test     every test: unit tests, the same under ASan+UBSan, then a short fuzz run
+#   make test     every test: unit tests, the same under ASan+UBSan, the concurrency tests under
+#                 TSan, then a short fuzz run
 #   make install  install into PREFIX (default /usr/local)
 #   make fuzz     clang + libFuzzer: fuzz the index loader for FUZZ_SECONDS (default 20) from
 #                 FUZZ_SEED (default 1; e.g. make fuzz FUZZ_SEED=$$RANDOM FUZZ_SECONDS=600)
@@ -12,7 +13,7 @@ JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 DATASET ?= fashion-mnist
 
-.PHONY: all build peers bench bench-all test test-release test-sanitize fuzz install clean
+.PHONY: all build peers bench bench-all test test-release test-sanitize test-tsan fuzz install clean
 
 all: build
 
@@ -35,7 +36,7 @@ bench-all: build
 	@scripts/bench.sh fashion-mnist
 	@scripts/bench.sh glove-100
 
-test: test-release test-sanitize fuzz
+test: test-release test-sanitize test-tsan fuzz
 
 test-release:
 	@scripts/install-deps.sh test
@@ -51,6 +52,15 @@ test-sanitize:
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j$(JOBS)
 
+# ThreadSanitizer over the tests that run threads against one index.
+test-tsan:
+	@scripts/install-deps.sh test
+	@cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSCANN_TSAN=ON \
+	    -DSCANN_BUILD_TESTS=ON >/dev/null
+	@cmake --build $(BUILD)-tsan -j$(JOBS) --target test_updates test_promises test_stress
+	@cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	    ctest --output-on-failure -R '^(test_updates|test_promises|test_stress)$$'
+
 FUZZ_SECONDS ?= 20
 FUZZ_SEED ?= 1
 fuzz:
@@ -65,4 +75,4 @@ install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-test $(BUILD)-asan $(BUILD)-fuzz
+	rm -rf $(BUILD) $(BUILD)-test $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz

@@ -779,8 +779,8 @@ static scann_status load_next_id(fmt_reader *r, scann_index *ix)
 static scann_status load_index(fmt_reader *r, scann_index **out)
 {
     scann_index_params p;
-    int trained;
-    int64_t ntotal;
+    int trained = 0;
+    int64_t ntotal = 0;
     scann_status st = read_layout(r);
     if (!st) st = read_params(r, &p, &trained, &ntotal);
     if (st) return st;

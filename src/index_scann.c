@@ -262,9 +262,20 @@ typedef struct scann_scan {
     const search_ctx *sc;
 } scann_scan;
 
+/* A worker's scratch on the one-query path: float table, uint8 table, then the query's scale
+ * and bias. Kept per worker because two workers may share a query (its lists split between
+ * them), and each needs the values while the other may be writing them. */
 static size_t worker_bytes(int m)
 {
-    return ((size_t)m * SCANN_KSUB * sizeof(float) + fs_lut_bytes(m) + 63) & ~(size_t)63;
+    return ((size_t)m * SCANN_KSUB * sizeof(float) + fs_lut_bytes(m) + 2 * sizeof(float) + 63) &
+           ~(size_t)63;
+}
+
+static float *worker_scale(const scann_scan *c, int worker)
+{
+    int m = ((const scann_impl *)c->ix->impl)->pq.m;
+    return (float *)(c->scratch + (size_t)worker * worker_bytes(m) +
+                     (size_t)m * SCANN_KSUB * sizeof(float) + fs_lut_bytes(m));
 }
 
 /* Query q's uint8 table into out (fs_lut_bytes(m)), its scale and bias; lut: m * 16 floats of
@@ -288,18 +299,22 @@ static void scann_begin(void *ctx, int64_t qi, int worker)
     const scann_impl *s = c->ix->impl;
     const pq *p = &s->pq;
     uint8_t *w = c->scratch + (size_t)worker * worker_bytes(p->m);
+    float *sb = worker_scale(c, worker);
     query_table(s, c->q + (size_t)qi * p->d, (float *)w,
-                w + (size_t)p->m * SCANN_KSUB * sizeof(float), &c->qscale[qi], &c->qbias[qi]);
+                w + (size_t)p->m * SCANN_KSUB * sizeof(float), &sb[0], &sb[1]);
+    /* For the conversion after the scan; workers sharing qi store the same bits. */
+    __atomic_store(&c->qscale[qi], &sb[0], __ATOMIC_RELAXED);
+    __atomic_store(&c->qbias[qi], &sb[1], __ATOMIC_RELAXED);
 }
 
 /* The centre's score on query qi's integer scale; 0 for L2, where codes are not residual.
  * Clamped to +-2^40, far beyond real scores, so that extreme centres or codebooks (a hostile
  * index file, or one whose code tables have near-zero spans) cannot overflow the int64
  * arithmetic of the scans; NaN goes to +2^40, which skips the list. */
-static inline int64_t list_bias(const scann_scan *c, int64_t qi, float cscore)
+static inline int64_t list_bias(const scann_scan *c, float qscale, float cscore)
 {
     const scann_impl *s = c->ix->impl;
-    float biasf = s->residual ? cscore * c->qscale[qi] : 0.0f;
+    float biasf = s->residual ? cscore * qscale : 0.0f;
     return fabsf(biasf) < 0x1p40f ? (int64_t)lrintf(biasf)
            : biasf < 0            ? -(INT64_C(1) << 40)
                                   : INT64_C(1) << 40;
@@ -327,7 +342,7 @@ static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
     int m = s->pq.m, npairs = fs_m4(m) / 2;
     const uint8_t *lut = c->scratch + (size_t)worker * worker_bytes(m) +
                          (size_t)m * SCANN_KSUB * sizeof(float);
-    int64_t bias = list_bias(c, qi, cscore);
+    int64_t bias = list_bias(c, worker_scale(c, worker)[0], cscore);
     size_t bb = fs_block_bytes(m);
     uint16_t sums[FS_BLOCK];
     int nb = blocks_for(L->size);
@@ -423,7 +438,7 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
     int64_t bias[SCANN_CHUNK];  /* their centre scores on their tables' integer scale */
     for (int r = 0; r < n; r++) {
         who[r] = refs[r].q;
-        bias[r] = list_bias(c, q0 + refs[r].q, refs[r].cscore);
+        bias[r] = list_bias(c, c->qscale[q0 + refs[r].q], refs[r].cscore);
     }
     for (int b = 0; b < nb && n > 0; b++) {
         const uint8_t *block = s->codes[l].data + (size_t)b * bb;
