@@ -634,7 +634,7 @@ void usage(FILE *f) {
     fprintf(f,
             "usage: %s bench --base B --query Q --gt G [--metric l2|ip|cosine] [--k 10]\n"
             "                   [--threads N] [--search GRID] [--csv OUT] [--no-header]\n"
-            "                   [--latency-queries N] --peer SPEC [--peer SPEC ...]\n"
+            "                   [--latency-queries N] [--limit N] --peer SPEC [--peer SPEC ...]\n"
             "\n"
             "SPEC:\n"
             "  hnsw:M=16,efc=200        hnswlib HierarchicalNSW; grid key: ef\n"
@@ -731,6 +731,13 @@ int main(int argc, char **argv) {
                 return 2;
             }
             o.latency_queries = (int)v;
+        } else if (strcmp(a, "--limit") == 0) {
+            const char *s = need(a);
+            if (!parse_long(s, 1, LONG_MAX, &v)) {
+                fprintf(stderr, "%s: --limit: '%s' is not an integer >= 1\n", g_prog, s);
+                return 2;
+            }
+            o.limit = v;
         } else if (strcmp(a, "--peer") == 0) {
             const char *spec = need(a);
             PeerDef def;

@@ -260,18 +260,38 @@ const char *scann_index_kind_name(scann_index_kind k);
 
 /*
  * Read a vector file into a newly allocated row-major float array (*data, n rows of dim).
- * Formats by extension: .fvecs (float32), .bvecs (uint8, converted), .ivecs (int32, converted),
- * .npy (float32 little-endian, C order, 1-d or 2-d). Truncated or inconsistent files (rows of
- * different dimension, sizes that do not add up) give SCANN_ERR_FORMAT. Free with
- * scann_buffer_free.
+ * Formats by extension (case-insensitive):
+ * - .fvecs (float32), .bvecs (uint8), .ivecs (int32): rows of [int32 dim][dim values];
+ * - .npy, little-endian, C order, 1-d (one row) or 2-d: float32, float16, float64, uint8, int8,
+ *   int32 or int64;
+ * - .fbin, .u8bin, .i8bin, .ibin (big-ann-benchmarks): [uint32 n][uint32 d] then n * d float32,
+ *   uint8, int8 or int32 values;
+ * - .hdf5 / .h5 (ann-benchmarks), as "file.hdf5:dataset" or "file.hdf5" for the dataset
+ *   "train"; SCANN_ERR_UNSUPPORTED when the library was built without libhdf5.
+ * Values are converted to float32. Truncated or inconsistent files (rows of different dimension,
+ * sizes that do not add up) give SCANN_ERR_FORMAT; allocations never exceed 4x the file's size
+ * (HDF5 chunked datasets: 1024x, as they may be compressed). Free with scann_buffer_free.
  */
 scann_status scann_vecs_read(const char *path, float **data, int64_t *n, int *dim);
-/* Read an .ivecs (or int32 .npy) file into int32 rows; free with scann_buffer_free. */
+/* scann_vecs_read keeping only the first max_rows rows (all when max_rows <= 0); only those
+ * rows are read and allocated, but the file's size is still checked as a whole. */
+scann_status scann_vecs_read_limit(const char *path, int64_t max_rows, float **data,
+                                   int64_t *n, int *dim);
+/* Read int32 rows (ground truth) from .ivecs, .ibin, .npy ('<i4', or '<i8' whose values fit
+ * in int32) or HDF5 (an integer dataset; "neighbors" when the path names none). Free with
+ * scann_buffer_free. */
 scann_status scann_ivecs_read(const char *path, int32_t **data, int64_t *n, int *dim);
+/* The metric an HDF5 file records in its "distance" attribute: angular -> COSINE, euclidean ->
+ * L2, dot -> IP. SCANN_ERR_UNSUPPORTED for other formats, a missing attribute or another
+ * distance (hamming, jaccard). */
+scann_status scann_vecs_metric(const char *path, scann_metric *metric);
 /* Write float rows as .fvecs or .npy (by extension). */
 scann_status scann_vecs_write(const char *path, const float *data, int64_t n, int dim);
 /* Write int32 rows as .ivecs or .npy (by extension). */
 scann_status scann_ivecs_write(const char *path, const int32_t *data, int64_t n, int dim);
+/* Write n rows of k int64 ids (search results) as .npy ('<i8'); other extensions give
+ * SCANN_ERR_INVALID_ARGUMENT rather than a format that would truncate ids. */
+scann_status scann_ids_write(const char *path, const int64_t *ids, int64_t n, int k);
 /* Release a buffer the library allocated. NULL is allowed. */
 void scann_buffer_free(void *p);
 

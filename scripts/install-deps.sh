@@ -9,8 +9,8 @@ set -euo pipefail
 pkgs=()
 for group in "$@"; do
     case $group in
-    build) pkgs+=(gcc make cmake pkg-config libopenblas-dev) ;;
-    test) pkgs+=(gcc make cmake pkg-config libopenblas-dev libcmocka-dev dataset-fashion-mnist
+    build) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev) ;;
+    test) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev libcmocka-dev dataset-fashion-mnist
                  clang libclang-rt-14-dev python3-dev python3-numpy python3-pytest) ;;
     peers) pkgs+=(g++ libhnswlib-dev libfaiss-dev) ;;
     data) pkgs+=(dataset-fashion-mnist python3-numpy) ;;

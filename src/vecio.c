@@ -1,11 +1,16 @@
 /*
- * vecio.c - reading and writing vector files: .fvecs, .ivecs, .bvecs and .npy.
+ * vecio.c - reading and writing vector files: .fvecs, .ivecs, .bvecs, .npy, big-ann's .fbin
+ * family and (through vecio_hdf5.c) ann-benchmarks' HDF5 files.
  *
  * Formats (chosen by the file's extension, case-insensitively)
  * - .fvecs / .ivecs / .bvecs: rows of [int32 LE dim][dim elements], the elements float32, int32
  *   or uint8. Every row must repeat the first row's dim.
- * - .npy: NumPy format 1.0, 2.0 or 3.0 holding '<f4' (float reads) or '<i4' (int reads) in C
- *   order. Shape (n, d) is n rows of d; shape (n,) is one row of n.
+ * - .npy: NumPy format 1.0, 2.0 or 3.0 in C order, little-endian. Float reads take '<f4', '<f2',
+ *   '<f8', '|u1', '|i1', '<i4' and '<i8' (converted to float32); int reads take '<i4' and '<i8'
+ *   (every value must fit in int32). Shape (n, d) is n rows of d; shape (n,) is one row of n.
+ * - .fbin / .u8bin / .i8bin / .ibin (big-ann-benchmarks): [uint32 n][uint32 d] then n * d
+ *   float32, uint8, int8 or int32 values; the file must be exactly that long.
+ * - .hdf5 / .h5, optionally "file.hdf5:dataset": see vecio_hdf5.c.
  *
  * Invariants
  * - Sizes come from the file's real size, never from a header alone: anything a header claims
@@ -21,9 +26,11 @@
 #define _GNU_SOURCE
 #endif
 #include "error.h"
+#include "vecio_hdf5.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,8 +52,10 @@ enum {
     NPY_PREFIX_MAX = 12,      /* magic (6) + version (2) + header length (2 or 4) */
 };
 
-typedef enum { FMT_FVECS, FMT_IVECS, FMT_BVECS, FMT_NPY } vec_format;
-typedef enum { ELEM_F32, ELEM_I32, ELEM_U8 } elem_type;
+typedef enum {
+    FMT_FVECS, FMT_IVECS, FMT_BVECS, FMT_NPY, FMT_FBIN, FMT_U8BIN, FMT_I8BIN, FMT_IBIN, FMT_HDF5
+} vec_format;
+typedef enum { ELEM_F32, ELEM_I32, ELEM_U8, ELEM_I8, ELEM_F16, ELEM_F64, ELEM_I64 } elem_type;
 
 /* An open input file and the size everything is checked against. */
 typedef struct {
@@ -76,7 +85,12 @@ static void put_le32(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)(v >> 24);
 }
 
-static int elem_size(elem_type t) { return t == ELEM_U8 ? 1 : 4; }
+static int elem_size(elem_type t)
+{
+    static const int size[] = {[ELEM_F32] = 4, [ELEM_I32] = 4, [ELEM_U8] = 1, [ELEM_I8] = 1,
+                               [ELEM_F16] = 2, [ELEM_F64] = 8, [ELEM_I64] = 8};
+    return size[t];
+}
 
 /* n rows of dim 4-byte values fit in size_t (and so in one malloc). */
 static bool fits_rows(int64_t n, int dim)
@@ -86,18 +100,25 @@ static bool fits_rows(int64_t n, int dim)
 
 /* ---- file names ------------------------------------------------------------------------ */
 
+#define KNOWN_EXTS ".fvecs, .ivecs, .bvecs, .npy, .fbin, .u8bin, .i8bin, .ibin or .hdf5"
+
 static scann_status format_of(const char *path, vec_format *out)
 {
+    if (vecio_hdf5_split(path, NULL, 0, NULL)) {
+        *out = FMT_HDF5;
+        return SCANN_OK;
+    }
     const char *slash = strrchr(path, '/');
     const char *dot = strrchr(slash ? slash + 1 : path, '.');
     if (!dot)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                       "%s: no file extension (expected .fvecs, .ivecs, .bvecs or .npy)", path);
+                       "%s: no file extension (expected " KNOWN_EXTS ")", path);
     static const struct {
         const char *ext;
         vec_format fmt;
     } known[] = {{".fvecs", FMT_FVECS}, {".ivecs", FMT_IVECS}, {".bvecs", FMT_BVECS},
-                 {".npy", FMT_NPY}};
+                 {".npy", FMT_NPY},     {".fbin", FMT_FBIN},   {".u8bin", FMT_U8BIN},
+                 {".i8bin", FMT_I8BIN}, {".ibin", FMT_IBIN}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
         if (strcasecmp(dot, known[i].ext) == 0) {
             *out = known[i].fmt;
@@ -105,8 +126,7 @@ static scann_status format_of(const char *path, vec_format *out)
         }
     }
     return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                   "%s: unknown extension '%s' (expected .fvecs, .ivecs, .bvecs or .npy)", path,
-                   dot);
+                   "%s: unknown extension '%s' (expected " KNOWN_EXTS ")", path, dot);
 }
 
 /* ---- reading: plumbing ----------------------------------------------------------------- */
@@ -155,21 +175,61 @@ static scann_status read_at(const vfile *f, void *buf, size_t len, int64_t off)
 
 /* ---- reading: .fvecs / .ivecs / .bvecs ------------------------------------------------- */
 
-/* Copy one row's payload into dst, widening to the caller's element type. */
-static void convert_row(void *dst, const unsigned char *src, int dim, elem_type in, bool out_int)
+/* IEEE binary16 to binary32; exact for every half, NaN payloads included. */
+static float half_to_float(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, exp = (h >> 10) & 0x1fu, man = h & 0x3ffu;
+    uint32_t u;
+    float f;
+    if (exp == 0x1f) {
+        u = sign | 0x7f800000u | man << 13;
+    } else if (exp != 0) {
+        u = sign | (exp + 112) << 23 | man << 13; /* rebias: 127 - 15 */
+    } else {
+        f = ldexpf((float)man, -24); /* zero or subnormal: man * 2^-24 is exact in float */
+        return sign ? -f : f;
+    }
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/*
+ * Convert count elements from src (file bytes, no alignment guarantee) into dst: float32, or
+ * int32 when out_int. Returns the index of the first int64 that does not fit in int32, or -1.
+ */
+static int64_t convert_elems(void *dst, const unsigned char *src, size_t count, elem_type in,
+                             bool out_int)
 {
     float *f = dst;
-    if (in == ELEM_U8) {
-        for (int j = 0; j < dim; j++) f[j] = (float)src[j];
-    } else if (in == ELEM_I32 && !out_int) {
-        for (int j = 0; j < dim; j++) {
-            int32_t v;
-            memcpy(&v, src + 4 * (size_t)j, 4); /* src has no alignment guarantee */
-            f[j] = (float)v;
+    int32_t *o = dst;
+    for (size_t j = 0; j < count; j++) {
+        const unsigned char *e = src + j * (size_t)elem_size(in);
+        float fv = 0;
+        int32_t i32;
+        int64_t i64;
+        double f64;
+        uint16_t h;
+        switch (in) {
+        case ELEM_F32: memcpy(&fv, e, 4); break;
+        case ELEM_U8: fv = (float)e[0]; break;
+        case ELEM_I8: fv = (float)(int8_t)e[0]; break;
+        case ELEM_F16: memcpy(&h, e, 2); fv = half_to_float(h); break;
+        case ELEM_F64: memcpy(&f64, e, 8); fv = (float)f64; break;
+        case ELEM_I32:
+            memcpy(&i32, e, 4);
+            if (out_int) o[j] = i32;
+            fv = (float)i32;
+            break;
+        case ELEM_I64:
+            memcpy(&i64, e, 8);
+            if (out_int && (i64 < INT32_MIN || i64 > INT32_MAX)) return (int64_t)j;
+            if (out_int) o[j] = (int32_t)i64;
+            fv = (float)i64;
+            break;
         }
-    } else {
-        memcpy(dst, src, (size_t)dim * 4);
+        if (!out_int) f[j] = fv;
     }
+    return -1;
 }
 
 /* Check the dim header of each of rows staged rows and convert them into out at row first. */
@@ -184,7 +244,7 @@ static scann_status unpack_rows(const vfile *f, const unsigned char *buf, int64_
         if (d != dim)
             return err_set(SCANN_ERR_FORMAT, "%s: row %lld has dimension %d, but the first row "
                            "has %d", f->path, (long long)(first + r), (int)d, dim);
-        convert_row(out + (size_t)(first + r) * out_row, row + 4, dim, in, out_int);
+        convert_elems(out + (size_t)(first + r) * out_row, row + 4, (size_t)dim, in, out_int);
     }
     return SCANN_OK;
 }
@@ -230,7 +290,8 @@ static scann_status first_dim(const vfile *f, int *dim)
     return SCANN_OK;
 }
 
-static scann_status read_rows(const vfile *f, elem_type in, bool out_int, vec_result *r)
+static scann_status read_rows(const vfile *f, elem_type in, bool out_int, int64_t limit,
+                              vec_result *r)
 {
     int dim = 0; /* err_set's status is opaque to the compiler: initialise for -Wall */
     scann_status s = first_dim(f, &dim);
@@ -242,11 +303,13 @@ static scann_status read_rows(const vfile *f, elem_type in, bool out_int, vec_re
                        "dimension %d (%lld bytes)", f->path, (long long)f->size, dim,
                        (long long)row_bytes);
     if (!fits_rows(n, dim)) return err_nomem("vectors", SIZE_MAX);
-    size_t bytes = (size_t)n * (size_t)dim * 4;
+    /* A limit reads the first rows only; the size check below still covers the whole file. */
+    int64_t keep = limit > 0 && limit < n ? limit : n;
+    size_t bytes = (size_t)keep * (size_t)dim * 4;
     void *data = malloc(bytes);
     if (!data) return err_nomem("vectors read from a file", bytes);
     /* Rows first: a row of another dim usually also breaks the size, and naming it helps more. */
-    s = copy_rows(f, n, dim, in, out_int, data);
+    s = copy_rows(f, keep, dim, in, out_int, data);
     if (s == SCANN_OK && f->size % row_bytes != 0)
         s = err_set(SCANN_ERR_FORMAT, "%s: file size %lld is not a multiple of the row size %lld "
                     "(dimension %d): %lld stray bytes after row %lld (truncated?)", f->path,
@@ -256,7 +319,76 @@ static scann_status read_rows(const vfile *f, elem_type in, bool out_int, vec_re
         free(data);
         return s;
     }
-    *r = (vec_result){data, n, dim};
+    *r = (vec_result){data, keep, dim};
+    return SCANN_OK;
+}
+
+/*
+ * Read n * dim elements of type in that start at byte off, through a staging buffer, into a new
+ * array of float32 (or int32 when out_int). The caller has checked that they lie in the file.
+ */
+static scann_status read_dense(const vfile *f, int64_t off, int64_t n, int dim, elem_type in,
+                               bool out_int, void **out)
+{
+    if (!fits_rows(n, dim)) return err_nomem("vectors", SIZE_MAX);
+    size_t total = (size_t)n * (size_t)dim, bytes = total * 4;
+    char *data = malloc(bytes);
+    if (!data) return err_nomem("vectors read from a file", bytes);
+    size_t esz = (size_t)elem_size(in), chunk = CHUNK_BYTES / esz;
+    unsigned char *buf = in == ELEM_F32 || (in == ELEM_I32 && out_int) ? NULL : malloc(CHUNK_BYTES);
+    scann_status s = SCANN_OK;
+    if (in == ELEM_F32 || (in == ELEM_I32 && out_int)) {
+        s = read_at(f, data, bytes, off); /* C order on disk is already our row-major layout */
+    } else if (!buf) {
+        s = err_nomem("a vector file read buffer", CHUNK_BYTES);
+    } else {
+        for (size_t e0 = 0; e0 < total && s == SCANN_OK; e0 += chunk) {
+            size_t m = total - e0 < chunk ? total - e0 : chunk;
+            s = read_at(f, buf, m * esz, off + (int64_t)(e0 * esz));
+            int64_t bad = s == SCANN_OK ? convert_elems(data + e0 * 4, buf, m, in, out_int) : -1;
+            if (bad >= 0)
+                s = err_set(SCANN_ERR_FORMAT, "%s: value at row %lld, column %lld does not fit "
+                            "in int32", f->path, (long long)((int64_t)e0 + bad) / dim,
+                            (long long)((int64_t)e0 + bad) % dim);
+        }
+    }
+    free(buf);
+    if (s != SCANN_OK) {
+        free(data);
+        return s;
+    }
+    *out = data;
+    return SCANN_OK;
+}
+
+/* ---- reading: .fbin / .u8bin / .i8bin / .ibin ------------------------------------------ */
+
+static scann_status read_bin(const vfile *f, elem_type in, bool out_int, int64_t limit,
+                             vec_result *r)
+{
+    if (f->size == 0) return err_set(SCANN_ERR_FORMAT, "%s: file is empty", f->path);
+    if (f->size < 8)
+        return err_set(SCANN_ERR_FORMAT, "%s: file is %lld bytes, too short for the 8-byte "
+                       "(n, d) header", f->path, (long long)f->size);
+    unsigned char hdr[8];
+    scann_status s = read_at(f, hdr, 8, 0);
+    if (s != SCANN_OK) return s;
+    int64_t n = (uint32_t)le32(hdr), d = (uint32_t)le32(hdr + 4);
+    int64_t esz = elem_size(in), avail = f->size - 8;
+    if (d < 1 || d > MAX_DIM)
+        return err_set(SCANN_ERR_FORMAT, "%s: header dimension %lld is outside [1, %d] (not a "
+                       ".bin vector file, or corrupt)", f->path, (long long)d, MAX_DIM);
+    if (n < 1) return err_set(SCANN_ERR_FORMAT, "%s: header says 0 vectors", f->path);
+    if (n > avail / esz / d || n * d * esz != avail)
+        return err_set(SCANN_ERR_FORMAT, "%s: header says %lld x %lld values of %lld bytes "
+                       "(%lld bytes) but %lld bytes follow (%s)", f->path, (long long)n,
+                       (long long)d, (long long)esz, (long long)(n * d * esz), (long long)avail,
+                       n > avail / esz / d ? "truncated" : "trailing garbage");
+    int64_t keep = limit > 0 && limit < n ? limit : n;
+    void *data = NULL;
+    s = read_dense(f, 8, keep, (int)d, in, out_int, &data);
+    if (s != SCANN_OK) return s;
+    *r = (vec_result){data, keep, (int)d};
     return SCANN_OK;
 }
 
@@ -443,14 +575,32 @@ static scann_status npy_header_read(const vfile *f, npy_header *h, int64_t *data
     return s;
 }
 
+/* The dtypes we read, as numpy spells them; '|' and '<' both appear for one-byte types. */
+static bool npy_elem(const char *descr, elem_type *t)
+{
+    static const struct {
+        const char *descr;
+        elem_type t;
+    } known[] = {{"<f4", ELEM_F32}, {"<f2", ELEM_F16}, {"<f8", ELEM_F64}, {"|u1", ELEM_U8},
+                 {"<u1", ELEM_U8},  {"|i1", ELEM_I8},  {"<i1", ELEM_I8},  {"<i4", ELEM_I32},
+                 {"<i8", ELEM_I64}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (strcmp(descr, known[i].descr) == 0) {
+            *t = known[i].t;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Turn a parsed header into rows and columns that the data after it matches exactly. */
 static scann_status npy_layout(const vfile *f, const npy_header *h, bool want_int,
-                               int64_t data_off, int64_t *rows, int *cols)
+                               int64_t data_off, elem_type *t, int64_t *rows, int *cols)
 {
-    const char *want = want_int ? "<i4" : "<f4";
-    if (strcmp(h->descr, want) != 0)
+    if (!npy_elem(h->descr, t) || (want_int && *t != ELEM_I32 && *t != ELEM_I64))
         return err_set(SCANN_ERR_FORMAT, "%s: .npy dtype '%s' is not supported here; expected "
-                       "'%s' (%s)", f->path, h->descr, want, want_int ? "int32" : "float32");
+                       "%s", f->path, h->descr, want_int ? "'<i4' or '<i8' (int32 or int64)"
+                       : "'<f4', '<f2', '<f8', '|u1', '|i1', '<i4' or '<i8'");
     if (h->fortran)
         return err_set(SCANN_ERR_FORMAT, "%s: .npy array is in Fortran (column-major) order; "
                        "save a C-ordered array (numpy.ascontiguousarray)", f->path);
@@ -459,62 +609,64 @@ static scann_status npy_layout(const vfile *f, const npy_header *h, bool want_in
                        f->path, h->ndim);
     int64_t n = h->ndim == 1 ? 1 : h->shape[0];
     int64_t d = h->ndim == 1 ? h->shape[0] : h->shape[1];
+    int64_t esz = elem_size(*t);
     if (d < 1 || d > MAX_DIM)
         return err_set(SCANN_ERR_FORMAT, "%s: .npy rows have %lld values, outside [1, %d]",
                        f->path, (long long)d, MAX_DIM);
     if (n < 1) return err_set(SCANN_ERR_FORMAT, "%s: .npy array holds no vectors", f->path);
     int64_t avail = f->size - data_off;
-    /* Divide rather than multiply: a hostile n * d * 4 may not even fit in 64 bits. */
-    if (n > avail / 4 / d)
+    /* Divide rather than multiply: a hostile n * d * esz may not even fit in 64 bits. */
+    if (n > avail / esz / d)
         return err_set(SCANN_ERR_FORMAT, "%s: .npy data is %lld bytes, less than shape (%lld, "
                        "%lld) needs (truncated)", f->path, (long long)avail, (long long)n,
                        (long long)d);
-    if (n * d * 4 != avail)
+    if (n * d * esz != avail)
         return err_set(SCANN_ERR_FORMAT, "%s: .npy data is %lld bytes, more than the %lld shape "
                        "(%lld, %lld) needs (trailing garbage)", f->path, (long long)avail,
-                       (long long)(n * d * 4), (long long)n, (long long)d);
+                       (long long)(n * d * esz), (long long)n, (long long)d);
     *rows = n;
     *cols = (int)d;
     return SCANN_OK;
 }
 
-static scann_status read_npy(const vfile *f, bool want_int, vec_result *r)
+static scann_status read_npy(const vfile *f, bool want_int, int64_t limit, vec_result *r)
 {
     npy_header h;
     int64_t off = 0, n = 0;
     int dim = 0;
+    elem_type t = ELEM_F32;
     scann_status s = npy_header_read(f, &h, &off);
-    if (s == SCANN_OK) s = npy_layout(f, &h, want_int, off, &n, &dim);
+    if (s == SCANN_OK) s = npy_layout(f, &h, want_int, off, &t, &n, &dim);
     if (s != SCANN_OK) return s;
-    if (!fits_rows(n, dim)) return err_nomem("vectors", SIZE_MAX);
-    size_t bytes = (size_t)n * (size_t)dim * 4;
-    void *data = malloc(bytes);
-    if (!data) return err_nomem("vectors read from a file", bytes);
-    s = read_at(f, data, bytes, off); /* C order on disk is already our row-major layout */
-    if (s != SCANN_OK) {
-        free(data);
-        return s;
-    }
-    *r = (vec_result){data, n, dim};
+    int64_t keep = limit > 0 && limit < n ? limit : n;
+    void *data = NULL;
+    s = read_dense(f, off, keep, dim, t, want_int, &data);
+    if (s != SCANN_OK) return s;
+    *r = (vec_result){data, keep, dim};
     return SCANN_OK;
 }
 
 /* ---- reading: entry points ------------------------------------------------------------- */
 
-static scann_status read_any(const char *path, bool want_int, vec_result *r)
+static scann_status read_any(const char *path, bool want_int, int64_t limit, vec_result *r)
 {
     vec_format fmt;
     scann_status s = format_of(path, &fmt);
     if (s != SCANN_OK) return s;
-    if (want_int && fmt != FMT_IVECS && fmt != FMT_NPY)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: int32 rows can only be read from .ivecs "
-                       "or .npy files", path);
+    if (want_int && fmt != FMT_IVECS && fmt != FMT_NPY && fmt != FMT_IBIN && fmt != FMT_HDF5)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: int32 rows can only be read from .ivecs, "
+                       ".ibin, .npy or .hdf5 files", path);
+    if (fmt == FMT_HDF5) return vecio_hdf5_read(path, want_int, limit, &r->data, &r->n, &r->dim);
     vfile f = {path, -1, 0};
     s = vfile_open(&f, path);
     if (s != SCANN_OK) return s;
     static const elem_type elem[] = {[FMT_FVECS] = ELEM_F32, [FMT_IVECS] = ELEM_I32,
-                                     [FMT_BVECS] = ELEM_U8};
-    s = fmt == FMT_NPY ? read_npy(&f, want_int, r) : read_rows(&f, elem[fmt], want_int, r);
+                                     [FMT_BVECS] = ELEM_U8,  [FMT_FBIN] = ELEM_F32,
+                                     [FMT_U8BIN] = ELEM_U8,  [FMT_I8BIN] = ELEM_I8,
+                                     [FMT_IBIN] = ELEM_I32};
+    if (fmt == FMT_NPY) s = read_npy(&f, want_int, limit, r);
+    else if (fmt >= FMT_FBIN) s = read_bin(&f, elem[fmt], want_int, limit, r);
+    else s = read_rows(&f, elem[fmt], want_int, limit, r);
     close(f.fd); /* read-only: a close error cannot lose data */
     return s;
 }
@@ -527,11 +679,12 @@ static scann_status check_read_args(const char *fn, const char *path, const void
     return SCANN_OK;
 }
 
-scann_status scann_vecs_read(const char *path, float **data, int64_t *n, int *dim)
+scann_status scann_vecs_read_limit(const char *path, int64_t max_rows, float **data,
+                                   int64_t *n, int *dim)
 {
     scann_status s = check_read_args("scann_vecs_read", path, data, n, dim);
     vec_result r;
-    if (s == SCANN_OK) s = read_any(path, false, &r);
+    if (s == SCANN_OK) s = read_any(path, false, max_rows > 0 ? max_rows : 0, &r);
     if (s != SCANN_OK) return s;
     *data = r.data;
     *n = r.n;
@@ -539,11 +692,26 @@ scann_status scann_vecs_read(const char *path, float **data, int64_t *n, int *di
     return SCANN_OK;
 }
 
+scann_status scann_vecs_read(const char *path, float **data, int64_t *n, int *dim)
+{
+    return scann_vecs_read_limit(path, 0, data, n, dim);
+}
+
+scann_status scann_vecs_metric(const char *path, scann_metric *metric)
+{
+    if (!path || !metric)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "scann_vecs_metric: %s is NULL",
+                       !path ? "path" : "metric");
+    if (!vecio_hdf5_split(path, NULL, 0, NULL))
+        return err_set(SCANN_ERR_UNSUPPORTED, "%s: only HDF5 files record a metric", path);
+    return vecio_hdf5_metric(path, metric);
+}
+
 scann_status scann_ivecs_read(const char *path, int32_t **data, int64_t *n, int *dim)
 {
     scann_status s = check_read_args("scann_ivecs_read", path, data, n, dim);
     vec_result r;
-    if (s == SCANN_OK) s = read_any(path, true, &r);
+    if (s == SCANN_OK) s = read_any(path, true, 0, &r);
     if (s != SCANN_OK) return s;
     *data = r.data;
     *n = r.n;
@@ -657,12 +825,12 @@ static size_t npy_header_make(unsigned char *buf, size_t cap, const char *descr,
 }
 
 static scann_status write_npy(const vwriter *w, const void *data, int64_t n, int dim,
-                              const char *descr)
+                              const char *descr, size_t esz)
 {
     unsigned char hdr[256]; /* the dict is under 128 bytes even with 19-digit n */
     size_t len = npy_header_make(hdr, sizeof hdr, descr, n, dim);
     scann_status s = write_all(w, hdr, len);
-    if (s == SCANN_OK) s = write_all(w, data, (size_t)n * (size_t)dim * 4);
+    if (s == SCANN_OK) s = write_all(w, data, (size_t)n * (size_t)dim * esz);
     return s;
 }
 
@@ -684,7 +852,7 @@ static scann_status write_any(const char *fn, const char *path, const void *data
     vwriter w;
     s = writer_open(&w, path);
     if (s == SCANN_OK)
-        s = fmt == FMT_NPY ? write_npy(&w, data, n, dim, is_int ? "<i4" : "<f4")
+        s = fmt == FMT_NPY ? write_npy(&w, data, n, dim, is_int ? "<i4" : "<f4", 4)
                            : write_rows(&w, data, n, dim);
     return writer_close(&w, s);
 }
@@ -697,4 +865,23 @@ scann_status scann_vecs_write(const char *path, const float *data, int64_t n, in
 scann_status scann_ivecs_write(const char *path, const int32_t *data, int64_t n, int dim)
 {
     return write_any("scann_ivecs_write", path, data, n, dim, true);
+}
+
+/* Ids are int64 end to end: .npy '<i8' is the one common format that holds them all. */
+scann_status scann_ids_write(const char *path, const int64_t *ids, int64_t n, int k)
+{
+    if (!path || !ids)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "scann_ids_write: %s is NULL",
+                       !path ? "path" : "ids");
+    if (n < 1 || k < 1 || k > MAX_DIM || !fits_rows(n, 2 * k))
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "scann_ids_write: %s: cannot write n=%lld "
+                       "rows of k=%d", path, (long long)n, k);
+    vec_format fmt;
+    if (format_of(path, &fmt) != SCANN_OK || fmt != FMT_NPY)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: int64 ids can only be written as .npy "
+                       "(an .ivecs file would truncate ids >= 2^31)", path);
+    vwriter w;
+    scann_status s = writer_open(&w, path);
+    if (s == SCANN_OK) s = write_npy(&w, ids, n, k, "<i8", 8);
+    return writer_close(&w, s);
 }

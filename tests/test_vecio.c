@@ -357,8 +357,12 @@ static void test_numpy_interop(void **state)
 
     expect_read_fails(tpath(p, "npf.npy"), SCANN_ERR_FORMAT);
     assert_true(error_mentions("Fortran"));
-    expect_read_fails(tpath(p, "np8.npy"), SCANN_ERR_FORMAT);
-    assert_true(error_mentions("<f8"));
+    /* float64 is converted now; the same values come back. */
+    float *f8 = NULL;
+    assert_int_equal(scann_vecs_read(tpath(p, "np8.npy"), &f8, &n, &d), SCANN_OK);
+    assert_int_equal(n * d, 12);
+    assert_memory_equal(f8, want, sizeof want);
+    scann_buffer_free(f8);
     expect_ivecs_read_fails(tpath(p, "np2.npy"), SCANN_ERR_FORMAT);
 
     /* We write; numpy reads and checks. */
@@ -721,6 +725,395 @@ static void test_write_failure_cleans_up(void **state)
     free(x);
 }
 
+
+/* ---- more formats: .npy dtypes, big-ann .bin, limits, int64 ids ------------------------ */
+
+/* A version 1.0 .npy with the given dict and raw payload. Returns its length. */
+static size_t make_npy_raw(unsigned char *buf, const char *dict, const void *payload,
+                           size_t len)
+{
+    size_t hlen = strlen(dict);
+    size_t total = (10 + hlen + 1 + 63) / 64 * 64;
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = (unsigned char)((total - 10) & 0xff);
+    buf[9] = (unsigned char)((total - 10) >> 8);
+    memcpy(buf + 10, dict, hlen);
+    memset(buf + 10 + hlen, ' ', total - 10 - hlen - 1);
+    buf[total - 1] = '\n';
+    memcpy(buf + total, payload, len);
+    return total + len;
+}
+
+static void read_ok(const char *path, int64_t want_n, int want_d, const float *want)
+{
+    float *f = NULL;
+    int64_t n = 0;
+    int d = 0;
+    scann_status s = scann_vecs_read(path, &f, &n, &d);
+    if (s != SCANN_OK) fail_msg("%s: %s", path, scann_last_error());
+    assert_int_equal(n, want_n);
+    assert_int_equal(d, want_d);
+    for (int64_t i = 0; i < n * d; i++)
+        if (memcmp(&f[i], &want[i], 4) != 0)
+            fail_msg("%s: value %lld is %g, want %g", path, (long long)i, f[i], want[i]);
+    scann_buffer_free(f);
+}
+
+/* Every byte cut of a file must fail with SCANN_ERR_FORMAT, and one extra byte too. */
+static void cut_everywhere(const char *name, const unsigned char *b, size_t len)
+{
+    char p[256];
+    tpath(p, name);
+    for (size_t c = 0; c < len; c++) {
+        put_file(p, b, c);
+        expect_read_fails(p, SCANN_ERR_FORMAT);
+    }
+    unsigned char *longer = calloc(len + 1, 1);
+    assert_non_null(longer);
+    memcpy(longer, b, len);
+    put_file(p, longer, len + 1);
+    expect_read_fails(p, SCANN_ERR_FORMAT);
+    free(longer);
+}
+
+static void test_npy_dtypes(void **state)
+{
+    char p[256];
+    unsigned char buf[512];
+    /* float16: 1, -2, 65504 (max), 2^-24 (smallest subnormal), -0, inf. */
+    const uint16_t h[6] = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x7c00};
+    const float hw[6] = {1.0f, -2.0f, 65504.0f, 5.9604644775390625e-08f, -0.0f, INFINITY};
+    size_t len = make_npy_raw(buf, "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }",
+                              h, sizeof h);
+    put_file(tpath(p, "f2.npy"), buf, len);
+    read_ok(p, 2, 3, hw);
+    cut_everywhere("f2cut.npy", buf, len);
+
+    const double f8[4] = {0.5, -1e30, 3.0, 1e-3};
+    const float f8w[4] = {0.5f, -1e30f, 3.0f, 1e-3f};
+    len = make_npy_raw(buf, "{'descr': '<f8', 'fortran_order': False, 'shape': (4,), }", f8,
+                       sizeof f8);
+    put_file(tpath(p, "f8.npy"), buf, len);
+    read_ok(p, 1, 4, f8w);
+
+    const uint8_t u1[4] = {0, 1, 128, 255};
+    const float u1w[4] = {0, 1, 128, 255};
+    len = make_npy_raw(buf, "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2), }", u1,
+                       sizeof u1);
+    put_file(tpath(p, "u1.npy"), buf, len);
+    read_ok(p, 2, 2, u1w);
+    cut_everywhere("u1cut.npy", buf, len);
+
+    const int8_t i1[4] = {-128, -1, 0, 127};
+    const float i1w[4] = {-128, -1, 0, 127};
+    len = make_npy_raw(buf, "{'descr': '|i1', 'fortran_order': False, 'shape': (1, 4), }", i1,
+                       sizeof i1);
+    put_file(tpath(p, "i1.npy"), buf, len);
+    read_ok(p, 1, 4, i1w);
+
+    /* int64: as floats anything goes; as int32 rows every value must fit. */
+    const int64_t i8[4] = {5, -7, (int64_t)1 << 40, 0};
+    const float i8w[4] = {5, -7, 1099511627776.0f, 0};
+    len = make_npy_raw(buf, "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }", i8,
+                       sizeof i8);
+    put_file(tpath(p, "i8.npy"), buf, len);
+    read_ok(p, 2, 2, i8w);
+    expect_ivecs_read_fails(p, SCANN_ERR_FORMAT);
+    assert_true(error_mentions("does not fit in int32"));
+    const int64_t ok8[4] = {5, -7, INT32_MAX, INT32_MIN};
+    len = make_npy_raw(buf, "{'descr': '<i8', 'fortran_order': False, 'shape': (2, 2), }", ok8,
+                       sizeof ok8);
+    put_file(tpath(p, "ok8.npy"), buf, len);
+    int32_t *iv = NULL;
+    int64_t n = 0;
+    int d = 0;
+    assert_int_equal(scann_ivecs_read(p, &iv, &n, &d), SCANN_OK);
+    const int32_t ok8w[4] = {5, -7, INT32_MAX, INT32_MIN};
+    assert_memory_equal(iv, ok8w, sizeof ok8w);
+    scann_buffer_free(iv);
+    /* Floats are not ids; other dtypes are refused by name. */
+    len = make_npy_raw(buf, "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }", h,
+                       sizeof h);
+    put_file(tpath(p, "f2.npy"), buf, len);
+    expect_ivecs_read_fails(p, SCANN_ERR_FORMAT);
+    len = make_npy_raw(buf, "{'descr': '<u8', 'fortran_order': False, 'shape': (2, 2), }", i8,
+                       sizeof i8);
+    put_file(tpath(p, "u8.npy"), buf, len);
+    expect_read_fails(p, SCANN_ERR_FORMAT);
+    assert_true(error_mentions("'<u8'"));
+}
+
+/* big-ann-benchmarks: [uint32 n][uint32 d] then n * d values. */
+static size_t make_bin(unsigned char *buf, uint32_t n, uint32_t d, const void *data, size_t esz)
+{
+    put_le32(buf, n);
+    put_le32(buf + 4, d);
+    memcpy(buf + 8, data, (size_t)n * d * esz);
+    return 8 + (size_t)n * d * esz;
+}
+
+static void test_bin_formats(void **state)
+{
+    char p[256];
+    unsigned char buf[256];
+    const float f[6] = {1.5f, -2, 0, 3, 4, 5};
+    size_t len = make_bin(buf, 2, 3, f, 4);
+    put_file(tpath(p, "a.fbin"), buf, len);
+    read_ok(p, 2, 3, f);
+    cut_everywhere("cut.fbin", buf, len);
+
+    const uint8_t u[6] = {0, 255, 7, 8, 9, 10};
+    const float uw[6] = {0, 255, 7, 8, 9, 10};
+    len = make_bin(buf, 3, 2, u, 1);
+    put_file(tpath(p, "a.u8bin"), buf, len);
+    read_ok(p, 3, 2, uw);
+    cut_everywhere("cut.u8bin", buf, len);
+
+    const int8_t i[6] = {-128, 127, -1, 0, 1, 2};
+    const float iw[6] = {-128, 127, -1, 0, 1, 2};
+    len = make_bin(buf, 1, 6, i, 1);
+    put_file(tpath(p, "a.i8bin"), buf, len);
+    read_ok(p, 1, 6, iw);
+
+    const int32_t g[6] = {0, 1, 2, 2, 1, 0};
+    len = make_bin(buf, 2, 3, g, 4);
+    put_file(tpath(p, "gt.ibin"), buf, len);
+    int32_t *iv = NULL;
+    int64_t n = 0;
+    int d = 0;
+    assert_int_equal(scann_ivecs_read(p, &iv, &n, &d), SCANN_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(d, 3);
+    assert_memory_equal(iv, g, sizeof g);
+    scann_buffer_free(iv);
+    expect_ivecs_read_fails(tpath(p, "a.fbin"), SCANN_ERR_INVALID_ARGUMENT);
+
+    /* Hostile headers: huge n or d with a tiny file, zero rows, zero or huge dim. */
+    const uint32_t bad[][2] = {{0xffffffffu, 0xffffffffu}, {1u << 30, 4}, {0, 3}, {2, 0},
+                               {1, (1u << 20) + 1}};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        put_le32(buf, bad[k][0]);
+        put_le32(buf + 4, bad[k][1]);
+        put_file(tpath(p, "h.fbin"), buf, 8 + 24);
+        expect_read_fails(p, SCANN_ERR_FORMAT);
+    }
+}
+
+static void test_read_limit(void **state)
+{
+    char p[256];
+    enum { N = 5, D = 3 };
+    float x[N * D];
+    for (int i = 0; i < N * D; i++) x[i] = (float)i;
+    const char *names[] = {"l.fvecs", "l.npy"};
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(scann_vecs_write(tpath(p, names[k]), x, N, D), SCANN_OK);
+        for (int64_t lim = 0; lim <= N + 2; lim++) {
+            float *f = NULL;
+            int64_t n = 0;
+            int d = 0;
+            assert_int_equal(scann_vecs_read_limit(p, lim, &f, &n, &d), SCANN_OK);
+            assert_int_equal(n, lim == 0 || lim > N ? N : lim);
+            assert_int_equal(d, D);
+            assert_memory_equal(f, x, (size_t)n * D * sizeof(float));
+            scann_buffer_free(f);
+        }
+    }
+    unsigned char buf[128];
+    size_t len = make_bin(buf, N, D, x, 4);
+    put_file(tpath(p, "l.fbin"), buf, len);
+    float *f = NULL;
+    int64_t n = 0;
+    int d = 0;
+    assert_int_equal(scann_vecs_read_limit(p, 2, &f, &n, &d), SCANN_OK);
+    assert_int_equal(n, 2);
+    assert_memory_equal(f, x, 2 * D * sizeof(float));
+    scann_buffer_free(f);
+    /* A limit does not hide a damaged file: the size is still checked as a whole. */
+    put_file(p, buf, len - 1);
+    f = (float *)(uintptr_t)0x1234;
+    assert_int_equal(scann_vecs_read_limit(p, 1, &f, &n, &d), SCANN_ERR_FORMAT);
+    assert_ptr_equal(f, (float *)(uintptr_t)0x1234);
+}
+
+static void test_ids_write(void **state)
+{
+    char p[256];
+    const int64_t ids[6] = {0, -1, (int64_t)1 << 31, ((int64_t)1 << 40) + 3, INT64_MAX, 7};
+    assert_int_equal(scann_ids_write(tpath(p, "ids.npy"), ids, 2, 3), SCANN_OK);
+    size_t len;
+    unsigned char *b = get_file(p, &len);
+    assert_int_equal(len, 128 + sizeof ids);
+    assert_non_null(strstr((char *)b + 10, "'descr': '<i8'"));
+    assert_non_null(strstr((char *)b + 10, "'shape': (2, 3)"));
+    assert_memory_equal(b + 128, ids, sizeof ids);
+    free(b);
+    /* Read back as int32 rows, 2^31 does not fit: refused, not wrapped. */
+    expect_ivecs_read_fails(p, SCANN_ERR_FORMAT);
+    /* Anything but .npy would truncate: refused. */
+    assert_int_equal(scann_ids_write(tpath(p, "ids.ivecs"), ids, 2, 3), SCANN_ERR_INVALID_ARGUMENT);
+    assert_false(exists(p));
+    assert_true(error_mentions(".npy"));
+    assert_int_equal(scann_ids_write(tpath(p, "z.npy"), ids, 0, 3), SCANN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(scann_ids_write(NULL, ids, 1, 3), SCANN_ERR_INVALID_ARGUMENT);
+}
+
+static void test_numpy_dtypes(void **state)
+{
+    if (!have_numpy()) skip();
+    char p[256], code[1024];
+    snprintf(code, sizeof code,
+             "import numpy as np; d='%s'; a=(np.arange(12) * 0.25 - 1).reshape(3, 4); "
+             "[np.save(d + '/dt_' + t + '.npy', a.astype(t)) for t in "
+             "('<f2', '<f8', '<i4', '<i8')]; "
+             "np.save(d + '/dt_u1.npy', np.arange(12, dtype=np.uint8).reshape(3, 4) * 20); "
+             "np.save(d + '/dt_i1.npy', (np.arange(12, dtype=np.int8) - 6).reshape(3, 4))",
+             g_dir);
+    assert_int_equal(python(code), 0);
+    float fw[12], iw[12], u1w[12], i1w[12];
+    for (int i = 0; i < 12; i++) {
+        fw[i] = (float)i * 0.25f - 1;
+        iw[i] = (float)(int)(fw[i]); /* numpy's astype truncates toward zero */
+        u1w[i] = (float)(i * 20);
+        i1w[i] = (float)(i - 6);
+    }
+    read_ok(tpath(p, "dt_<f2.npy"), 3, 4, fw);
+    read_ok(tpath(p, "dt_<f8.npy"), 3, 4, fw);
+    read_ok(tpath(p, "dt_<i4.npy"), 3, 4, iw);
+    read_ok(tpath(p, "dt_<i8.npy"), 3, 4, iw);
+    read_ok(tpath(p, "dt_u1.npy"), 3, 4, u1w);
+    read_ok(tpath(p, "dt_i1.npy"), 3, 4, i1w);
+}
+
+/* ---- HDF5 (ann-benchmarks) ------------------------------------------------------------- */
+
+#ifdef SCANN_HAVE_HDF5
+#include <hdf5.h>
+
+static void h5_put(hid_t f, const char *name, hid_t type, int nd, hsize_t d0, hsize_t d1,
+                   const void *data)
+{
+    hsize_t dims[2] = {d0, d1};
+    hid_t sp = H5Screate_simple(nd, dims, NULL);
+    hid_t ds = H5Dcreate2(f, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(ds >= 0);
+    assert_true(H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
+    H5Dclose(ds);
+    H5Sclose(sp);
+}
+
+/* The "distance" attribute as h5py writes it (variable-length UTF-8) or fixed-length ASCII. */
+static void h5_distance(hid_t f, const char *value, bool variable)
+{
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, variable ? H5T_VARIABLE : strlen(value));
+    if (variable) H5Tset_cset(st, H5T_CSET_UTF8);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(f, "distance", st, sp, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0);
+    assert_true(H5Awrite(a, st, variable ? (const void *)&value : (const void *)value) >= 0);
+    H5Aclose(a);
+    H5Sclose(sp);
+    H5Tclose(st);
+}
+
+static void test_hdf5(void **state)
+{
+    char p[256], q[300];
+    const float train[12] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11.5f};
+    const double test[8] = {0.5, 1, 2, 3, -4, 5, 6, 7};
+    const float testw[8] = {0.5f, 1, 2, 3, -4, 5, 6, 7};
+    const int32_t nb[6] = {2, 1, 0, 0, 1, 2};
+    const int64_t big[2] = {1, (int64_t)1 << 33};
+    hid_t f = H5Fcreate(tpath(p, "ann.hdf5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(f >= 0);
+    h5_put(f, "train", H5T_NATIVE_FLOAT, 2, 3, 4, train);
+    h5_put(f, "test", H5T_NATIVE_DOUBLE, 2, 2, 4, test);
+    h5_put(f, "neighbors", H5T_NATIVE_INT32, 2, 2, 3, nb);
+    h5_put(f, "big", H5T_NATIVE_INT64, 1, 2, 0, big);
+    h5_distance(f, "angular", true);
+    H5Fclose(f);
+
+    read_ok(p, 3, 4, train); /* no dataset named: train */
+    snprintf(q, sizeof q, "%s:train", p);
+    read_ok(q, 3, 4, train);
+    snprintf(q, sizeof q, "%s:test", p);
+    read_ok(q, 2, 4, testw);
+    float *fl = NULL;
+    int64_t n = 0;
+    int d = 0;
+    snprintf(q, sizeof q, "%s:train", p);
+    assert_int_equal(scann_vecs_read_limit(q, 2, &fl, &n, &d), SCANN_OK);
+    assert_int_equal(n, 2);
+    assert_memory_equal(fl, train, 8 * sizeof(float));
+    scann_buffer_free(fl);
+
+    int32_t *iv = NULL;
+    assert_int_equal(scann_ivecs_read(p, &iv, &n, &d), SCANN_OK); /* neighbors */
+    assert_int_equal(n, 2);
+    assert_int_equal(d, 3);
+    assert_memory_equal(iv, nb, sizeof nb);
+    scann_buffer_free(iv);
+    snprintf(q, sizeof q, "%s:big", p);
+    expect_ivecs_read_fails(q, SCANN_ERR_FORMAT); /* 2^33 is no int32 row number */
+    snprintf(q, sizeof q, "%s:test", p);
+    expect_ivecs_read_fails(q, SCANN_ERR_FORMAT); /* floats are not ids */
+    snprintf(q, sizeof q, "%s:nope", p);
+    expect_read_fails(q, SCANN_ERR_INVALID_ARGUMENT);
+    assert_true(error_mentions("no dataset 'nope'"));
+    snprintf(q, sizeof q, "%s:", p);
+    expect_read_fails(q, SCANN_ERR_INVALID_ARGUMENT);
+
+    scann_metric m = SCANN_METRIC_L2;
+    assert_int_equal(scann_vecs_metric(p, &m), SCANN_OK);
+    assert_int_equal(m, SCANN_METRIC_COSINE);
+    snprintf(q, sizeof q, "%s:test", p); /* the dataset suffix does not matter */
+    m = SCANN_METRIC_L2;
+    assert_int_equal(scann_vecs_metric(q, &m), SCANN_OK);
+    assert_int_equal(m, SCANN_METRIC_COSINE);
+
+    /* Fixed-length attribute, and a file without one. */
+    hid_t g = H5Fcreate(tpath(q, "e.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    h5_put(g, "train", H5T_NATIVE_FLOAT, 2, 3, 4, train);
+    h5_distance(g, "euclidean", false);
+    H5Fclose(g);
+    assert_int_equal(scann_vecs_metric(q, &m), SCANN_OK);
+    assert_int_equal(m, SCANN_METRIC_L2);
+    g = H5Fcreate(tpath(q, "j.hdf5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    h5_put(g, "train", H5T_NATIVE_FLOAT, 2, 3, 4, train);
+    h5_distance(g, "jaccard", true);
+    H5Fclose(g);
+    assert_int_equal(scann_vecs_metric(q, &m), SCANN_ERR_UNSUPPORTED);
+    assert_true(error_mentions("jaccard"));
+    g = H5Fcreate(tpath(q, "none.hdf5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    h5_put(g, "train", H5T_NATIVE_FLOAT, 2, 3, 4, train);
+    H5Fclose(g);
+    assert_int_equal(scann_vecs_metric(q, &m), SCANN_ERR_UNSUPPORTED);
+    assert_int_equal(scann_vecs_metric(tpath(q, "x.fvecs"), &m), SCANN_ERR_UNSUPPORTED);
+
+    /* Truncated copies: a clean SCANN_ERR_FORMAT wherever the cut falls. */
+    size_t len;
+    unsigned char *b = get_file(p, &len);
+    tpath(q, "cut.hdf5");
+    for (size_t c = 0; c < len; c += 13) {
+        put_file(q, b, c);
+        expect_read_fails(q, SCANN_ERR_FORMAT);
+        expect_ivecs_read_fails(q, SCANN_ERR_FORMAT);
+    }
+    free(b);
+    expect_read_fails(tpath(q, "missing.hdf5"), SCANN_ERR_IO);
+}
+#else
+static void test_hdf5(void **state)
+{
+    char p[256];
+    float x[2] = {1, 2};
+    assert_int_equal(scann_vecs_write(tpath(p, "x.fvecs"), x, 1, 2), SCANN_OK);
+    expect_read_fails(tpath(p, "x.hdf5:train"), SCANN_ERR_UNSUPPORTED);
+    assert_true(error_mentions("without HDF5"));
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -745,6 +1138,12 @@ int main(void)
         cmocka_unit_test(test_write_bad_sizes),
         cmocka_unit_test(test_write_io_errors),
         cmocka_unit_test(test_write_failure_cleans_up),
+        cmocka_unit_test(test_npy_dtypes),
+        cmocka_unit_test(test_bin_formats),
+        cmocka_unit_test(test_read_limit),
+        cmocka_unit_test(test_ids_write),
+        cmocka_unit_test(test_numpy_dtypes),
+        cmocka_unit_test(test_hdf5),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

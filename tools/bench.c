@@ -50,7 +50,7 @@ int bench_data_load(const bench_opts *o, bench_data *d, char *err, size_t errlen
     d->metric = o->metric;
     int qdim = 0, gdim = 0;
     int64_t ngt = 0;
-    if (scann_vecs_read(o->base_path, &d->base, &d->n, &d->dim) ||
+    if (scann_vecs_read_limit(o->base_path, o->limit, &d->base, &d->n, &d->dim) ||
         scann_vecs_read(o->query_path, &d->query, &d->nq, &qdim) ||
         scann_ivecs_read(o->gt_path, &d->gt, &ngt, &gdim)) {
         snprintf(err, errlen, "%s", scann_last_error());
@@ -67,6 +67,19 @@ int bench_data_load(const bench_opts *o, bench_data *d, char *err, size_t errlen
                  (long long)d->n, d->dim, (long long)d->nq, qdim, (long long)ngt, gdim, o->k);
         bench_data_free(d);
         return 1;
+    }
+    /* Ground truth for another (say, the un-limited) base would make recall meaningless. */
+    for (int64_t q = 0; q < d->nq; q++) {
+        for (int j = 0; j < o->k; j++) {
+            int32_t id = d->gt[(size_t)q * (size_t)gdim + (size_t)j];
+            if (id < 0 || id >= d->n) {
+                snprintf(err, errlen, "ground truth row %lld names base row %d, but the base has "
+                         "%lld rows%s", (long long)q, (int)id, (long long)d->n,
+                         o->limit ? " (with --limit, compute it with scann gt --limit)" : "");
+                bench_data_free(d);
+                return 1;
+            }
+        }
     }
     return 0;
 }

@@ -69,9 +69,11 @@ typedef struct bench_opts {
     const char *csv_path;  /* NULL: no CSV */
     int print_header;      /* print the table header (the first backend of a run does) */
     int latency_queries;   /* how many queries to time one at a time (default 1000) */
+    int64_t limit;         /* use the first limit base vectors; 0 = all */
 } bench_opts;
 
-/* Load base, queries and ground truth; checks that dimensions and counts agree. */
+/* Load base (its first o->limit rows when set), queries and ground truth; checks that
+ * dimensions and counts agree and that the ground truth's ids are rows of the base. */
 int bench_data_load(const bench_opts *o, bench_data *d, char *err, size_t errlen);
 void bench_data_free(bench_data *d);
 

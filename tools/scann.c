@@ -12,42 +12,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench.h"
 #include "blas.h"
+#include "cli.h"
 #include "progress.h"
 #include "scann.h"
 
 extern char **environ;
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage:\n"
-            "  scann gt --base B --query Q --metric l2|ip|cosine --k K --out G.ivecs [--threads N]\n"
-            "  scann bench --base B --query Q --gt G --metric M [--k 10] [--threads N]\n"
-            "              [--csv OUT] [--latency-queries 1000] [--search GRID]\n"
-            "              (--index SPEC [--search GRID] | --peer P [--search GRID])...\n"
-            "  scann build --base B --metric M --index SPEC --out FILE [--threads N]\n"
-            "  scann search FILE --query Q --k K [--gt G] [--search GRID] [--threads N]\n"
-            "               [--csv OUT] [--latency-queries 1000] [--mmap] [--out IDS.ivecs]\n"
-            "  scann info\n"
-            "\n"
-            "Vector files: .fvecs .bvecs .ivecs .npy (float32). SPEC: FLAT, IVF_FLAT,nlist=1024, ...\n"
-            "Peers (needs scann-peers, built with -DSCANN_BUILD_PEERS=ON):\n"
-            "  --peer hnsw:M=16,efc=200   (grid key: ef)\n"
-            "  --peer faiss:IVF1024,Flat  (any faiss factory string; grid keys: nprobe, k_factor)\n"
-            "GRID is key=v1,v2;key2=w1,w2 and every combination runs (keys: nprobe, reorder_k).\n"
-            "A --search right after an --index/--peer applies to it alone; one before any\n"
-            "backend is the default for all.\n"
-            "build trains SPEC on the base, adds it and saves the index to FILE. search loads\n"
-            "FILE (--mmap: maps it read-only) and, with --gt, prints the bench table (build_s =\n"
-            "load time); without --gt it prints QPS per grid point and --out writes the first\n"
-            "point's ids.\n");
-}
 
 static void die(const char *what)
 {
@@ -55,89 +31,29 @@ static void die(const char *what)
     exit(1);
 }
 
-typedef struct args {
-    const char *base, *query, *gt, *out, *grid, *csv, *metric;
-    const char *file; /* search: the index file */
-    int mmap;         /* search: map the file instead of loading it */
-    /* Backends in command-line order; a --search right after one applies to it alone, a
-     * --search before any backend is the default grid. */
-    const char *backend[16];
-    const char *backend_grid[16];
-    int backend_is_peer[16];
-    int nbackend;
-    int k, threads, latency_queries;
-} args;
+typedef cli_args args;
 
-static int parse_int_arg(const char *flag, const char *v, int lo, int hi)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi) {
-        fprintf(stderr, "scann: %s %s: expected an integer in [%d, %d]\n", flag, v, lo, hi);
-        exit(2);
-    }
-    return (int)x;
-}
-
-/* Options from argv[first] on (search takes its FILE before them). */
-static void parse_args(int argc, char **argv, int first, args *a)
-{
-    memset(a, 0, sizeof *a);
-    a->k = 10;
-    a->threads = 0;
-    for (int i = first; i < argc; i++) {
-        const char *f = argv[i];
-        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
-            usage(stdout);
-            exit(0);
-        }
-        if (!strcmp(f, "--mmap")) { /* the one flag without a value */
-            a->mmap = 1;
-            continue;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "scann: %s needs a value (see scann --help)\n", f);
-            exit(2);
-        }
-        const char *v = argv[++i];
-        if (!strcmp(f, "--base")) a->base = v;
-        else if (!strcmp(f, "--query")) a->query = v;
-        else if (!strcmp(f, "--gt")) a->gt = v;
-        else if (!strcmp(f, "--out")) a->out = v;
-        else if (!strcmp(f, "--search") && a->nbackend > 0) a->backend_grid[a->nbackend - 1] = v;
-        else if (!strcmp(f, "--search")) a->grid = v;
-        else if (!strcmp(f, "--csv")) a->csv = v;
-        else if (!strcmp(f, "--metric")) a->metric = v;
-        else if (!strcmp(f, "--k")) a->k = parse_int_arg(f, v, 1, 100000);
-        else if (!strcmp(f, "--threads")) a->threads = parse_int_arg(f, v, 0, 4096);
-        else if (!strcmp(f, "--latency-queries")) a->latency_queries = parse_int_arg(f, v, 1, 1 << 30);
-        else if ((!strcmp(f, "--index") || !strcmp(f, "--peer")) && a->nbackend < 16) {
-            a->backend_is_peer[a->nbackend] = f[2] == 'p';
-            a->backend[a->nbackend++] = v;
-        } else {
-            fprintf(stderr, "scann: unknown option %s (see scann --help)\n", f);
-            exit(2);
-        }
-    }
-    if (a->threads == 0) a->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
-}
-
+/* --metric, or the one an HDF5 base records (ann-benchmarks' "distance" attribute). */
 static scann_metric need_metric(const args *a)
 {
     scann_metric m;
-    if (!a->metric) {
-        fprintf(stderr, "scann: --metric l2|ip|cosine is required\n");
-        exit(2);
+    if (a->metric) {
+        if (scann_metric_parse(a->metric, &m)) die("--metric");
+        return m;
     }
-    if (scann_metric_parse(a->metric, &m)) die("--metric");
-    return m;
+    if (a->base && scann_vecs_metric(a->base, &m) == SCANN_OK) {
+        fprintf(stderr, "scann %s: metric %s, from %s\n", a->name, scann_metric_name(m), a->base);
+        return m;
+    }
+    fprintf(stderr, "scann %s: --metric l2|ip|cosine is required\n", a->name);
+    exit(2);
 }
 
-static void need(const char *v, const char *flag)
+static void need(const args *a, const char *v, const char *flag)
 {
     if (!v) {
-        fprintf(stderr, "scann: %s is required (see scann --help)\n", flag);
+        fprintf(stderr, "scann %s: %s is required (see scann %s --help)\n", a->name, flag,
+                a->name);
         exit(2);
     }
 }
@@ -146,15 +62,20 @@ static void need(const char *v, const char *flag)
 
 static int cmd_gt(const args *a)
 {
-    need(a->base, "--base");
-    need(a->query, "--query");
-    need(a->out, "--out");
+    need(a, a->base, "--base");
+    need(a, a->query, "--query");
+    need(a, a->out, "--out");
     scann_metric metric = need_metric(a);
     float *base, *query;
     int64_t n, nq;
     int d, dq;
-    if (scann_vecs_read(a->base, &base, &n, &d)) die("reading --base");
+    if (scann_vecs_read_limit(a->base, a->limit, &base, &n, &d)) die("reading --base");
     if (scann_vecs_read(a->query, &query, &nq, &dq)) die("reading --query");
+    if (n > INT32_MAX) { /* ground truth files hold int32 row numbers */
+        fprintf(stderr, "scann gt: the base has %lld vectors, more than int32 ids can name\n",
+                (long long)n);
+        return 1;
+    }
     if (dq != d) {
         fprintf(stderr, "scann: queries have dimension %d, base %d\n", dq, d);
         return 1;
@@ -237,13 +158,18 @@ static int lib_set_params(void *self, const bench_point *pt, char *err, size_t e
     memset(&b->sp, 0, sizeof b->sp);
     for (int i = 0; i < pt->nkv; i++) {
         const char *k = pt->kv[i].key;
-        int v = atoi(pt->kv[i].value);
-        if (!strcmp(k, "nprobe")) b->sp.nprobe = v;
-        else if (!strcmp(k, "reorder_k")) b->sp.reorder_k = v;
-        else {
+        long long v;
+        char why[160];
+        if (strcmp(k, "nprobe") && strcmp(k, "reorder_k")) {
             snprintf(err, errlen, "unknown search parameter '%s' (expected nprobe, reorder_k)", k);
             return 1;
         }
+        if (!cli_parse_ll(pt->kv[i].value, 1, 1 << 24, &v, why, sizeof why)) {
+            snprintf(err, errlen, "search parameter %s=%s", k, why);
+            return 1;
+        }
+        if (!strcmp(k, "nprobe")) b->sp.nprobe = (int)v;
+        else b->sp.reorder_k = (int)v;
     }
     return 0;
 }
@@ -291,8 +217,8 @@ static void lib_destroy(void *self)
 
 static int cmd_build(const args *a)
 {
-    need(a->base, "--base");
-    need(a->out, "--out");
+    need(a, a->base, "--base");
+    need(a, a->out, "--out");
     scann_metric metric = need_metric(a);
     if (a->nbackend != 1 || a->backend_is_peer[0]) {
         fprintf(stderr, "scann build: give exactly one --index SPEC\n");
@@ -301,7 +227,7 @@ static int cmd_build(const args *a)
     float *base;
     int64_t n;
     int d;
-    if (scann_vecs_read(a->base, &base, &n, &d)) die("reading --base");
+    if (scann_vecs_read_limit(a->base, a->limit, &base, &n, &d)) die("reading --base");
     scann_index_params p;
     if (scann_index_params_parse(a->backend[0], d, metric, &p)) die("--index");
     progress bar;
@@ -366,15 +292,38 @@ static int file_load(void *self, const bench_data *d, int threads, char *err, si
     return 0;
 }
 
-/* Without ground truth: QPS of one batch search per grid point; --out gets the first's ids. */
-static int search_no_gt(bench_backend *b, const bench_data *d, const args *a)
+/* Every point of grid is one the library backend accepts: checked before any build. */
+static int check_grid(const char *who, const char *grid)
+{
+    char err[512] = "";
+    bench_point *pts = NULL;
+    int npts = 0, rc = bench_grid_parse(grid, &pts, &npts, err, sizeof err);
+    lib_backend probe = {0};
+    for (int i = 0; !rc && i < npts; i++) rc = lib_set_params(&probe, &pts[i], err, sizeof err);
+    if (rc) fprintf(stderr, "scann %s: --search %s: %s\n", who, grid ? grid : "", err);
+    free(pts);
+    return rc;
+}
+
+/* --out and --out-dist must be .npy: refused before any work rather than after it. */
+static int check_npy_out(const char *flag, const char *path)
+{
+    size_t len = path ? strlen(path) : 0;
+    if (!path || (len > 4 && !strcasecmp(path + len - 4, ".npy"))) return 0;
+    fprintf(stderr, "scann search: %s %s: only .npy is written (int64 ids and float32 "
+            "distances; .ivecs would truncate ids >= 2^31)\n", flag, path);
+    return 2;
+}
+
+/* Without ground truth: QPS of one batch search per grid point; --out and --out-dist get the
+ * first point's ids and distances. */
+static int search_no_gt(bench_backend *b, file_backend *fb, const bench_data *d, const args *a)
 {
     char err[512] = "";
     bench_point *pts = NULL;
     int npts = 0, rc = 1;
     int64_t *ids = malloc((size_t)d->nq * a->k * sizeof(int64_t));
-    int32_t *out = a->out ? malloc((size_t)d->nq * a->k * sizeof(int32_t)) : NULL;
-    if (!ids || (a->out && !out)) {
+    if (!ids) {
         snprintf(err, sizeof err, "out of memory");
         goto done;
     }
@@ -389,30 +338,33 @@ static int search_no_gt(bench_backend *b, const bench_data *d, const args *a)
         if (b->search(b->self, d->query, d->nq, a->k, a->threads, ids, err, sizeof err)) goto done;
         double t = bench_now() - t1;
         printf("%-40s %-26s %8.3f %9.0f\n", b->label, pts[i].text, load_s, d->nq / t);
-        if (i == 0 && out) {
-            for (size_t j = 0; j < (size_t)d->nq * a->k; j++)
-                out[j] = ids[j] > INT32_MAX ? -1 : (int32_t)ids[j];
-            if (scann_ivecs_write(a->out, out, d->nq, a->k)) {
-                snprintf(err, sizeof err, "writing --out: %s", scann_last_error());
-                goto done;
-            }
+        if (i == 0 && a->out && scann_ids_write(a->out, ids, d->nq, a->k)) {
+            snprintf(err, sizeof err, "writing --out: %s", scann_last_error());
+            goto done;
+        }
+        /* lib_search leaves the distances of its last call in lib.dist. */
+        if (i == 0 && a->out_dist && scann_vecs_write(a->out_dist, fb->lib.dist, d->nq, a->k)) {
+            snprintf(err, sizeof err, "writing --out-dist: %s", scann_last_error());
+            goto done;
         }
     }
     rc = 0;
 done:
     if (rc) fprintf(stderr, "scann search: %s\n", err);
     free(ids);
-    free(out);
     free(pts);
     return rc;
 }
 
 static int cmd_search(const args *a)
 {
-    need(a->file, "FILE (scann search FILE --query Q ...)");
-    need(a->query, "--query");
-    if (a->nbackend || a->metric || a->base) {
-        fprintf(stderr, "scann search: --index, --peer, --metric and --base come from FILE\n");
+    need(a, a->file, "FILE (scann search FILE --query Q ...)");
+    need(a, a->query, "--query");
+    if (check_npy_out("--out", a->out) || check_npy_out("--out-dist", a->out_dist) ||
+        check_grid("search", a->grid))
+        return 2;
+    if (a->gt && (a->out || a->out_dist)) {
+        fprintf(stderr, "scann search: --out and --out-dist are written without --gt only\n");
         return 2;
     }
     bench_data d = {0};
@@ -437,10 +389,10 @@ static int cmd_search(const args *a)
     int rc;
     if (a->gt) {
         bench_opts o = {NULL, a->query, a->gt, SCANN_METRIC_L2, a->k, a->threads, a->grid, a->csv,
-                        1, a->latency_queries};
+                        1, a->latency_queries, 0};
         rc = bench_run(&b, &d, &o);
     } else {
-        rc = search_no_gt(&b, &d, a);
+        rc = search_no_gt(&b, &fb, &d, a);
     }
     b.destroy(b.self);
     bench_data_free(&d);
@@ -464,7 +416,7 @@ static int run_peer(const args *a, const char *peer, const char *grid, int first
                 peer, exe);
         return 1;
     }
-    char kbuf[16], tbuf[16], lbuf[16];
+    char kbuf[16], tbuf[16], lbuf[16], limbuf[24];
     snprintf(kbuf, sizeof kbuf, "%d", a->k);
     snprintf(tbuf, sizeof tbuf, "%d", a->threads);
     snprintf(lbuf, sizeof lbuf, "%d", a->latency_queries ? a->latency_queries : 1000);
@@ -479,6 +431,10 @@ static int run_peer(const args *a, const char *peer, const char *grid, int first
     argv[n++] = "--k", argv[n++] = kbuf;
     argv[n++] = "--threads", argv[n++] = tbuf;
     argv[n++] = "--latency-queries", argv[n++] = lbuf;
+    if (a->limit) {
+        snprintf(limbuf, sizeof limbuf, "%lld", (long long)a->limit);
+        argv[n++] = "--limit", argv[n++] = limbuf;
+    }
     if (grid) argv[n++] = "--search", argv[n++] = grid;
     if (a->csv) argv[n++] = "--csv", argv[n++] = a->csv;
     if (!first) argv[n++] = "--no-header";
@@ -495,17 +451,36 @@ static int run_peer(const args *a, const char *peer, const char *grid, int first
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
-static int cmd_bench(const args *a, const char *self_path)
+static int cmd_bench(args *a, const char *self_path)
 {
-    need(a->base, "--base");
-    need(a->query, "--query");
-    need(a->gt, "--gt");
-    bench_opts o = {a->base, a->query, a->gt, need_metric(a), a->k, a->threads, a->grid, a->csv,
-                    1, a->latency_queries};
+    need(a, a->base, "--base");
+    /* An ann-benchmarks file holds the whole data set: its queries and ground truth too. */
+    char query[PATH_MAX + 8], gt[PATH_MAX + 16];
+    if (strlen(a->base) < PATH_MAX && strchr(a->base, ':') == NULL && !a->query && !a->gt) {
+        size_t len = strlen(a->base);
+        if ((len > 5 && !strcasecmp(a->base + len - 5, ".hdf5")) ||
+            (len > 3 && !strcasecmp(a->base + len - 3, ".h5"))) {
+            snprintf(query, sizeof query, "%s:test", a->base);
+            snprintf(gt, sizeof gt, "%s:neighbors", a->base);
+            a->query = query;
+            a->gt = gt;
+        }
+    }
+    need(a, a->query, "--query");
+    need(a, a->gt, "--gt");
     if (a->nbackend == 0) {
         fprintf(stderr, "scann bench: give at least one --index SPEC or --peer P\n");
         return 2;
     }
+    bench_opts o = {a->base, a->query, a->gt, need_metric(a), a->k, a->threads, a->grid, a->csv,
+                    1, a->latency_queries, a->limit};
+    /* A bad grid value fails now, not after minutes of building. */
+    for (int i = 0; i < a->nbackend; i++)
+        if (!a->backend_is_peer[i] && check_grid("bench", a->backend_grid[i] ? a->backend_grid[i]
+                                                                           : a->grid))
+            return 2;
+    /* Peers get the metric by name: pass on the one an HDF5 base implied. */
+    if (!a->metric) a->metric = scann_metric_name(o.metric);
     bench_data d = {0};
     char err[512];
     int loaded = 0, rc = 0;
@@ -533,6 +508,7 @@ static int cmd_bench(const args *a, const char *self_path)
     return rc;
 }
 
+/* scann info and --version: the version and the kernels this CPU gets. */
 static int cmd_info(void)
 {
     scann_index *ix;
@@ -545,25 +521,45 @@ static int cmd_info(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
+    if (argc < 2) {
+        usage_main(stderr);
+        return 2;
     }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+        usage_main(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) return cmd_info();
+    /* scann help CMD is scann CMD --help */
+    if (!strcmp(argv[1], "help")) {
+        cli_cmd c = argc > 2 ? cli_command(argv[2]) : 0;
+        if (c) usage_command(stdout, c);
+        else usage_main(argc > 2 ? stderr : stdout);
+        return argc > 2 && !c ? 2 : 0;
+    }
+    cli_cmd cmd = cli_command(argv[1]);
+    if (!cmd) {
+        fprintf(stderr, "scann: unknown command '%s' (see scann --help)\n", argv[1]);
+        return 2;
+    }
+    args a;
+    int rc = cli_parse(argc - 1, argv + 1, cmd, &a);
+    if (rc) return rc;
+    if (a.help) {
+        usage_command(stdout, cmd);
+        return 0;
+    }
+    if (a.version || cmd == CMD_INFO) return cmd_info();
     char self_path[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
     if (len <= 0) snprintf(self_path, sizeof self_path, "%s", argv[0]);
     else self_path[len] = '\0';
-    args a;
     blas_prefer_one_thread(); /* the library parallelises itself; see blas.h */
-    if (!strcmp(argv[1], "info")) return cmd_info();
-    /* search FILE ...: the file comes before the options */
-    int has_file = !strcmp(argv[1], "search") && argc > 2 && strncmp(argv[2], "-", 1) != 0;
-    parse_args(argc, argv, has_file ? 3 : 2, &a);
-    if (has_file) a.file = argv[2];
-    if (!strcmp(argv[1], "gt")) return cmd_gt(&a);
-    if (!strcmp(argv[1], "bench")) return cmd_bench(&a, self_path);
-    if (!strcmp(argv[1], "build")) return cmd_build(&a);
-    if (!strcmp(argv[1], "search")) return cmd_search(&a);
-    fprintf(stderr, "scann: unknown command '%s' (see scann --help)\n", argv[1]);
-    return 2;
+    switch (cmd) {
+    case CMD_GT: return cmd_gt(&a);
+    case CMD_BENCH: return cmd_bench(&a, self_path);
+    case CMD_BUILD: return cmd_build(&a);
+    case CMD_SEARCH: return cmd_search(&a);
+    default: return 2;
+    }
 }
