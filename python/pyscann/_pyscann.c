@@ -33,6 +33,14 @@
 
 #include "scann.h"
 
+/*
+ * scann_index_reconstruct is being added to the C API (scann.h). Declared weak here so this file
+ * builds against a library with or without it: reconstruct() raises UnsupportedError while the
+ * symbol is absent. Once scann.h has it in every branch, drop this line and the NULL check.
+ */
+extern scann_status scann_index_reconstruct(const scann_index *ix, int64_t n, const int64_t *ids,
+                                            float *out) __attribute__((weak));
+
 /* OpenBLAS's own knobs: present only when the BLAS linked in is OpenBLAS. */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
 extern int openblas_get_num_threads(void) __attribute__((weak));
@@ -735,6 +743,46 @@ static int filter_release(filter_state *fs)
     return -1;
 }
 
+PyDoc_STRVAR(Index_reconstruct_doc,
+             "reconstruct(ids) -> float32 array (n, dim)\n\n"
+             "The stored vectors with these ids (1-D integers), as the index keeps them (cosine\n"
+             "indexes keep normalised vectors; quantized kinds may return approximations).");
+
+static PyObject *Index_reconstruct(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"ids", NULL};
+    PyObject *ids_o;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:reconstruct", kwlist, &ids_o)) return NULL;
+    if (check_ready(self) < 0) return NULL;
+    if (!scann_index_reconstruct)
+        return raise_status(SCANN_ERR_UNSUPPORTED,
+                            "reconstruct: this libscann has no scann_index_reconstruct yet");
+    PyArrayObject *ids = as_ids(ids_o, -1, "reconstruct");
+    if (!ids) return NULL;
+    npy_intp dims[2] = {PyArray_DIM(ids, 0), scann_index_dim(self->ix)};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (!out || lock_index(self, 0) < 0) {
+        Py_DECREF(ids);
+        Py_XDECREF(out);
+        return NULL;
+    }
+    const int64_t *idp = PyArray_DATA(ids);
+    float *op = PyArray_DATA(out);
+    scann_status st;
+    errmsg e;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_reconstruct(self->ix, (int64_t)dims[0], idp, op);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    unlock_index(self);
+    Py_DECREF(ids);
+    if (st) {
+        Py_DECREF(out);
+        return raise_status(st, e.text);
+    }
+    return (PyObject *)out;
+}
+
 PyDoc_STRVAR(Index_search_doc,
              "search(q, k, nprobe=None, reorder_k=None, threads=None, filter=None)\n"
              "    -> (distances, ids)\n\n"
@@ -1052,6 +1100,8 @@ static PyMethodDef Index_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Index_add, METH_VARARGS | METH_KEYWORDS, Index_add_doc},
     {"remove", (PyCFunction)(void (*)(void))Index_remove, METH_VARARGS | METH_KEYWORDS,
      Index_remove_doc},
+    {"reconstruct", (PyCFunction)(void (*)(void))Index_reconstruct, METH_VARARGS | METH_KEYWORDS,
+     Index_reconstruct_doc},
     {"search", (PyCFunction)(void (*)(void))Index_search, METH_VARARGS | METH_KEYWORDS,
      Index_search_doc},
     {"save", (PyCFunction)(void (*)(void))Index_save, METH_VARARGS | METH_KEYWORDS,

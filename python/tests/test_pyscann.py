@@ -796,3 +796,20 @@ def test_filter_callable_cannot_reenter_the_index(base):
     # Another index may be used from the callable.
     _, ids = ix.search(base[:1], 1, filter=lambda i: other.search(base[i:i + 1], 1)[1][0, 0] == i)
     assert ids[0, 0] == 0
+
+
+# ---- reconstruct (binding ready; the C function is being added to scann.h) -------------------
+
+def test_reconstruct_returns_the_stored_vectors_or_says_unsupported(base):
+    ix = pyscann.Index("FLAT", dim=DIM)
+    ix.add(base[:100], ids=np.arange(100, dtype=np.int64) + 1000)
+    try:
+        got = ix.reconstruct([1005, 1000])
+    except pyscann.UnsupportedError as e:
+        assert "scann_index_reconstruct" in str(e)
+        pytest.skip("libscann has no scann_index_reconstruct yet")
+    assert got.dtype == np.float32 and got.shape == (2, DIM)
+    np.testing.assert_array_equal(got, base[[5, 0]])
+    assert ix.reconstruct([]).shape == (0, DIM)
+    with pytest.raises(ValueError, match="^reconstruct: ids"):
+        ix.reconstruct([[1]])
