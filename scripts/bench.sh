@@ -2,6 +2,9 @@
 # bench.sh DATASET - the benchmark table for one prepared data set: this library's indexes
 # next to hnswlib and faiss, measured by the same harness (2 threads, k = 10, 10,000 queries).
 # Needs `make` (build/) and scripts/get-data.sh DATASET. Set THREADS, BUILD, CSV to override.
+# Also draws the recall/QPS Pareto chart next to the CSV (same name, .png) with
+# python/pyscann/plot.py from the source tree: pure Python + python3-matplotlib, so the compiled
+# Python module is not needed.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${SCANN_DATA_DIR:-$root/data}
@@ -45,3 +48,10 @@ echo "== $name: $(nproc) cores, $("$bin" info | sed -n 's/^kernels: /kernels /p'
 echo "   (faiss rows use Debian's libfaiss, a generic build without AVX2 kernels)"
 "$bin" bench "${args[@]}" --k 10 --threads "$threads" --csv "$csv" "${backends[@]}"
 echo "CSV: $csv"
+png=${csv%.csv}.png
+if PYTHONPATH="$root/python${PYTHONPATH:+:$PYTHONPATH}" /usr/bin/python3 -m pyscann.plot \
+        "$png" "$csv" --title "$name: recall@10 vs QPS ($threads threads)" >/dev/null; then
+    echo "PNG: $png"
+else
+    echo "bench.sh: no chart (scripts/install-deps.sh data installs python3-matplotlib)" >&2
+fi

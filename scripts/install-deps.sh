@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh GROUP... - install the Debian packages a step needs, only when missing.
 #   build: compile the library and the CLI      test: + unit tests and the Python module
-#   peers: the hnswlib/faiss benchmark driver   data: scripts/get-data.sh
+#   peers: the hnswlib/faiss benchmark driver   data: scripts/get-data.sh and bench.sh's chart
+#   (test also has what `pip install .` of the Python module and its plot tests need)
 # Runs apt-get (after one apt-get update) as root, or through sudo; otherwise prints what to
 # install and fails. Fast and offline when everything is already there.
 set -euo pipefail
@@ -10,10 +11,11 @@ pkgs=()
 for group in "$@"; do
     case $group in
     build) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev) ;;
-    test) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev libcmocka-dev dataset-fashion-mnist
-                 clang libclang-rt-14-dev python3-dev python3-numpy python3-pytest) ;;
+    test) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev libcmocka-dev
+                 dataset-fashion-mnist clang libclang-rt-14-dev python3-dev python3-numpy
+                 python3-pytest python3-setuptools python3-pip python3-matplotlib python3-yaml) ;;
     peers) pkgs+=(g++ libhnswlib-dev libfaiss-dev) ;;
-    data) pkgs+=(dataset-fashion-mnist python3-numpy) ;;
+    data) pkgs+=(dataset-fashion-mnist python3-numpy python3-matplotlib) ;;
     *) echo "install-deps: unknown group '$group' (build, test, peers, data)" >&2; exit 2 ;;
     esac
 done

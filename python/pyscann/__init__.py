@@ -22,118 +22,41 @@ from the built-in class you would expect:
 Each exception has .status (the scann_status code) and .status_name. Wrong Python types
 (a str where an int is expected) raise TypeError as usual.
 
+Filters: search(q, k, filter=F) returns only allowed ids. F is a list or integer array of
+allowed ids, a bool mask (id i allowed iff F[i]), a packed bitset (uint8 with little-endian
+bit order as np.packbits(mask, bitorder="little") writes it, or uint64 words: id i iff
+F[i // 64] >> (i % 64) & 1), or a callable id -> bool (slow: called once per candidate with
+the GIL held; its exceptions propagate out of search).
+
+Lifetime: close() frees the index at once; `with pyscann.Index(...) as ix:` does it at the end
+of the block. Any later use raises RuntimeError.
+
 Threads: searches on one index may run concurrently from several Python threads (the GIL is
 released while the library works); train and add wait for them. libscann runs its own threads
 and calls OpenBLAS from each of them, so call pyscann.set_blas_single_thread() (or set
 OPENBLAS_NUM_THREADS=1) to keep OpenBLAS's threads from competing with them.
 """
 
-import numpy as _np  # loads numpy's C API before the extension needs it
-
-from . import _pyscann
-from ._pyscann import (  # noqa: F401  (re-exported)
-    CancelledError,
-    DimensionError,
-    EmptyIndexError,
-    Error,
-    FileError,
-    FormatError,
-    InternalError,
-    InvalidArgumentError,
-    InvalidDataError,
-    NotTrainedError,
-    OutOfMemoryError,
-    UnsupportedError,
-    blas_num_threads,
-    scann_version,
-    set_blas_single_thread,
-)
-
+# Everything but the docstring is loaded on first use (PEP 562): `python3 -m pyscann.plot` and
+# other pure-Python modules must import without the compiled extension (scripts/bench.sh runs
+# the plot from the source tree after a plain `make`).
 __all__ = [
-    "Index", "build_spec", "set_blas_single_thread", "blas_num_threads",
+    "Index", "build_spec", "set_blas_single_thread", "blas_num_threads", "METRICS",
     "Error", "InvalidArgumentError", "DimensionError", "InvalidDataError", "NotTrainedError",
     "EmptyIndexError", "OutOfMemoryError", "FileError", "FormatError", "UnsupportedError",
     "CancelledError", "InternalError",
 ]
-__version__ = scann_version
-
-# Spec keys a keyword argument may set (scann.h, scann_index_create_from_spec). "threads" is a
-# separate argument of Index because it is also a property.
-SPEC_KEYS = ("nlist", "nprobe", "train_size", "iters", "seed", "m", "dims_per_block",
-             "aq_threshold", "reorder")
+_LAZY = frozenset(__all__) | {"__version__", "SPEC_KEYS", "scann_version"}
 
 
-def _spec_value(key, value):
-    if key == "reorder":
-        if not isinstance(value, str):
-            raise TypeError("reorder must be a str: 'float', 'bf16', 'int8' or 'none'")
-        return value
-    if isinstance(value, bool):
-        raise TypeError(f"{key} must be a number, not bool")
-    if key == "aq_threshold":
-        return repr(float(value))
-    if isinstance(value, float) and not value.is_integer():
-        raise TypeError(f"{key}={value!r} must be an integer")
-    return str(int(value))
+def __getattr__(name):
+    if name not in _LAZY:
+        raise AttributeError(f"module 'pyscann' has no attribute {name!r}")
+    from . import _index
+    value = getattr(_index, name)
+    globals()[name] = value
+    return value
 
 
-def build_spec(spec="FLAT", **params):
-    """The spec string with keyword parameters appended: they override the spec's own keys.
-
-    build_spec("SCANN,nlist=1024", nprobe=32, reorder="int8")
-        -> "SCANN,nlist=1024,nprobe=32,reorder=int8"
-    Keys: nlist, nprobe, train_size, iters, seed, m, dims_per_block, aq_threshold, reorder.
-    None values are left out. The C parser validates the result (ValueError when it is wrong).
-    """
-    if not isinstance(spec, str):
-        raise TypeError("spec must be a str such as 'FLAT' or 'SCANN,nlist=1024'")
-    parts = [spec]
-    for key, value in params.items():
-        if key not in SPEC_KEYS:
-            raise TypeError(f"unexpected keyword argument {key!r} (spec keys: "
-                            f"{', '.join(SPEC_KEYS)})")
-        if value is not None:
-            parts.append(f"{key}={_spec_value(key, value)}")
-    return ",".join(parts)
-
-
-class Index(_pyscann.Index):
-    """A libscann index: FLAT, IVF_FLAT, IVF_PQ or SCANN.
-
-    Index(spec="FLAT", dim=..., metric="l2", threads=None, **params)
-
-    spec    kind and parameters, e.g. "SCANN,nlist=1024,dims_per_block=2,reorder=int8"
-    dim     vector dimension (required)
-    metric  "l2" (squared Euclidean), "ip" (inner product) or "cosine"; the ann-benchmarks
-            names "euclidean", "angular" and "dot" are accepted too
-    threads threads per call, 0 = all online cores; None = the spec's "threads" key, else 0
-    params  spec keys as keywords (nlist, nprobe, train_size, iters, seed, m, dims_per_block,
-            aq_threshold, reorder); they override the same keys in spec
-
-    Methods: train(x), add(x, ids=None), search(q, k, nprobe=None, reorder_k=None,
-    threads=None) -> (distances float32 [nq, k], ids int64 [nq, k]), save(path),
-    Index.load(path, mmap=False), to_bytes(), Index.from_bytes(data), describe(); pickling
-    goes through to_bytes().
-    Properties: ntotal, dim, metric, kind, kernel, is_trained, memory_bytes, threads (settable).
-    """
-
-    def __init__(self, spec="FLAT", dim=None, metric="l2", threads=None, **params):
-        if dim is None:
-            raise TypeError("Index() needs dim, the vector dimension")
-        super().__init__(build_spec(spec, **params), dim, metric, threads)
-
-    def __len__(self):
-        return self.ntotal
-
-    def __repr__(self):
-        try:
-            return (f"pyscann.Index({self.describe()!r}, dim={self.dim}, "
-                    f"metric={self.metric!r}, ntotal={self.ntotal})")
-        except RuntimeError:
-            return "pyscann.Index(<not initialised>)"
-
-    def __reduce__(self):
-        # pickle / multiprocessing: the index travels in its file format (needs persistence).
-        return (type(self).from_bytes, (self.to_bytes(),))
-
-    # remove(ids) -> int is inherited from the extension type.
+def __dir__():
+    return sorted(set(globals()) | _LAZY)

@@ -29,8 +29,17 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "scann.h"
+
+/*
+ * scann_index_reconstruct is being added to the C API (scann.h). Declared weak here so this file
+ * builds against a library with or without it: reconstruct() raises UnsupportedError while the
+ * symbol is absent. Once scann.h has it in every branch, drop this line and the NULL check.
+ */
+extern scann_status scann_index_reconstruct(const scann_index *ix, int64_t n, const int64_t *ids,
+                                            float *out) __attribute__((weak));
 
 /* OpenBLAS's own knobs: present only when the BLAS linked in is OpenBLAS. */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
@@ -188,21 +197,32 @@ static PyArrayObject *as_float_rows(PyObject *obj, const char *what, int allow_1
     return f;
 }
 
-/* ids for add: 1-D, n integers, as C-contiguous int64 (no copy when they already are). */
-static PyArrayObject *as_ids(PyObject *obj, int64_t n)
+/*
+ * ids for add and remove: 1-D, n integers (n < 0: any count), as C-contiguous int64 (no copy
+ * when they already are). what names the call in messages ("add", "remove"). An empty input
+ * is an empty id list whatever its dtype: np.array([]) is float64, and remove([]) must work.
+ */
+static PyArrayObject *as_ids(PyObject *obj, int64_t n, const char *what)
 {
     PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(obj, NULL, 0, 0, 0, NULL);
     if (!a) return NULL;
     char kind = PyArray_DESCR(a)->kind;
-    if (kind != 'i' && kind != 'u') {
+    int empty = PyArray_NDIM(a) == 1 && PyArray_SIZE(a) == 0;
+    if (kind != 'i' && kind != 'u' && !empty) {
         PyObject *dt = PyObject_Str((PyObject *)PyArray_DESCR(a));
-        raise_invalid("add: ids have dtype %s; expected integers", dt ? PyUnicode_AsUTF8(dt) : "?");
+        raise_invalid("%s: ids have dtype %s; expected integers", what,
+                      dt ? PyUnicode_AsUTF8(dt) : "?");
         Py_XDECREF(dt);
         Py_DECREF(a);
         return NULL;
     }
     if (PyArray_NDIM(a) != 1 || (n >= 0 && PyArray_DIM(a, 0) != n)) {
-        raise_invalid("add: ids must be a 1-D array of %lld ids (one per row of x)", (long long)n);
+        if (n >= 0)
+            raise_invalid("%s: ids must be a 1-D array of %lld ids (one per row of x)", what,
+                          (long long)n);
+        else
+            raise_invalid("%s: ids must be a 1-D array of ids; got %d dimensions", what,
+                          PyArray_NDIM(a));
         Py_DECREF(a);
         return NULL;
     }
@@ -232,7 +252,8 @@ static int opt_int(PyObject *o, const char *name, int *out)
 
 typedef struct {
     PyObject_HEAD
-    scann_index *ix;       /* NULL until __init__ or a load succeeded */
+    scann_index *ix;       /* NULL until __init__ or a load succeeded, and again after close() */
+    int closed;            /* close() ran: later use says "closed", not "not initialised" */
     int threads;           /* last thread count given (0 = all online cores) */
     int cancelled;         /* set by the progress hook once a KeyboardInterrupt is pending */
     int lock_ready;        /* lock was initialised (tp_dealloc must not destroy it otherwise) */
@@ -241,13 +262,34 @@ typedef struct {
 
 static PyTypeObject IndexType;
 
+/* The index whose Python filter callable this thread is running, if any (see filter_call). */
+static _Thread_local const IndexObject *filter_running;
+
+static int check_ready(IndexObject *self)
+{
+    if (self->ix) return 0;
+    PyErr_SetString(PyExc_RuntimeError,
+                    self->closed ? "Index is closed (close() or the end of its with block freed it)"
+                                 : "Index is not initialised (call __init__ or Index.load)");
+    return -1;
+}
+
 /*
- * Take the lock shared (write = 0) or alone (write = 1). Tries first without giving up the GIL;
- * otherwise waits with the GIL released. Fails only on a re-entrant call from a signal handler
- * that runs inside this index's own train/add (glibc reports EDEADLK).
+ * Take the lock shared (write = 0) or alone (write = 1) on a live index. Tries first without
+ * giving up the GIL; otherwise waits with the GIL released. The handle is checked again once
+ * the lock is held, because close() may have freed it while this thread waited. Refuses a call
+ * on this index from inside its own filter callable (it would wait for the search that runs the
+ * callable), and a re-entrant call from a signal handler inside this index's own train/add
+ * (glibc reports EDEADLK).
  */
 static int lock_index(IndexObject *self, int write)
 {
+    if (check_ready(self) < 0) return -1;
+    if (filter_running == self) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "a search filter callable cannot use the index it is filtering");
+        return -1;
+    }
     int rc = write ? pthread_rwlock_trywrlock(&self->lock) : pthread_rwlock_tryrdlock(&self->lock);
     if (rc == EBUSY || rc == EAGAIN) {
         Py_BEGIN_ALLOW_THREADS
@@ -259,17 +301,14 @@ static int lock_index(IndexObject *self, int write)
                      rc == EDEADLK ? "being modified by this thread" : strerror(rc));
         return -1;
     }
+    if (!self->ix) {
+        pthread_rwlock_unlock(&self->lock);
+        return check_ready(self);
+    }
     return 0;
 }
 
 static void unlock_index(IndexObject *self) { pthread_rwlock_unlock(&self->lock); }
-
-static int check_ready(IndexObject *self)
-{
-    if (self->ix) return 0;
-    PyErr_SetString(PyExc_RuntimeError, "Index is not initialised (call __init__ or Index.load)");
-    return -1;
-}
 
 /* Progress hook: runs Python's signal handlers so Ctrl-C cancels a long train or add. Called on
  * the thread that called the library, which released the GIL; takes it for the check only. */
@@ -314,29 +353,45 @@ static void Index_dealloc(IndexObject *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/*
+ * Metric names, matched case-insensitively. Numbers are refused on purpose: faiss's
+ * METRIC_INNER_PRODUCT is 0, which is our L2, so accepting ints would silently turn an inner
+ * product index into an L2 one. The mapping lives here, not in src/, so the C API stays an enum.
+ */
+static const struct {
+    const char *name;
+    scann_metric metric;
+} metric_names[] = {
+    {"l2", SCANN_METRIC_L2},           {"squared_l2", SCANN_METRIC_L2},
+    {"euclidean", SCANN_METRIC_L2},    {"ip", SCANN_METRIC_IP},
+    {"dot_product", SCANN_METRIC_IP},  {"inner_product", SCANN_METRIC_IP},
+    {"dot", SCANN_METRIC_IP},          {"cosine", SCANN_METRIC_COSINE},
+    {"angular", SCANN_METRIC_COSINE},
+};
+
+#define METRIC_NAMES_TEXT                                                                      \
+    "'l2' (or 'squared_l2', 'euclidean'), 'ip' (or 'dot_product', 'inner_product', 'dot'), "   \
+    "'cosine' (or 'angular')"
+
 static int parse_metric(PyObject *o, scann_metric *out)
 {
-    if (PyLong_Check(o)) {
-        long v = PyLong_AsLong(o);
-        if (v < SCANN_METRIC_L2 || v > SCANN_METRIC_COSINE) {
-            raise_invalid("metric=%ld is not a metric (0 = l2, 1 = ip, 2 = cosine)", v);
-            return -1;
-        }
-        *out = (scann_metric)v;
-        return 0;
-    }
     if (!PyUnicode_Check(o)) {
-        PyErr_SetString(PyExc_TypeError, "metric must be a str ('l2', 'ip', 'cosine')");
+        PyErr_Format(PyExc_TypeError,
+                     "metric must be a name, not %s %R (numbers are ambiguous: faiss's "
+                     "METRIC_INNER_PRODUCT is 0); use " METRIC_NAMES_TEXT,
+                     Py_TYPE(o)->tp_name, o);
         return -1;
     }
-    scann_status st = scann_metric_parse(PyUnicode_AsUTF8(o), out);
-    if (st) {
-        errmsg e;
-        errmsg_take(&e, st);
-        raise_status(st, e.text);
-        return -1;
+    const char *name = PyUnicode_AsUTF8(o);
+    if (!name) return -1;
+    for (size_t i = 0; i < sizeof metric_names / sizeof metric_names[0]; i++) {
+        if (strcasecmp(name, metric_names[i].name) == 0) {
+            *out = metric_names[i].metric;
+            return 0;
+        }
     }
-    return 0;
+    raise_invalid("metric '%s' is not supported; use " METRIC_NAMES_TEXT, name);
+    return -1;
 }
 
 PyDoc_STRVAR(Index_init_doc,
@@ -425,7 +480,7 @@ static PyObject *Index_add(IndexObject *self, PyObject *args, PyObject *kw)
     int d;
     PyArrayObject *x = as_float_rows(xo, "add: x", 0, &n, &d), *ids = NULL;
     if (!x) return NULL;
-    if (ids_o != Py_None && !(ids = as_ids(ids_o, n))) return Py_DECREF(x), NULL;
+    if (ids_o != Py_None && !(ids = as_ids(ids_o, n, "add"))) return Py_DECREF(x), NULL;
     if (lock_index(self, 1) < 0) {
         Py_DECREF(x);
         Py_XDECREF(ids);
@@ -458,7 +513,7 @@ static PyObject *Index_remove(IndexObject *self, PyObject *args, PyObject *kw)
     PyObject *ids_o;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O:remove", kwlist, &ids_o)) return NULL;
     if (check_ready(self) < 0) return NULL;
-    PyArrayObject *ids = as_ids(ids_o, -1);
+    PyArrayObject *ids = as_ids(ids_o, -1, "remove");
     if (!ids) return NULL;
     if (lock_index(self, 1) < 0) {
         Py_DECREF(ids);
@@ -478,20 +533,278 @@ static PyObject *Index_remove(IndexObject *self, PyObject *args, PyObject *kw)
     return PyLong_FromLongLong(removed);
 }
 
+/* ---- search filters --------------------------------------------------------------------- */
+
+/*
+ * search(..., filter=F) turns F into scann_search_params' allow-list:
+ *   None                       no filter
+ *   callable F(id) -> bool     allow_fn = filter_call (below)
+ *   bool array, length n       mask: id i allowed iff F[i]            } all become allow_bits,
+ *   uint8 array                packed bits, little-endian bit order:   } a bitset over ids
+ *                              id i iff F[i // 8] >> (i % 8) & 1       } (np.packbits(mask,
+ *                              (np.packbits(mask, bitorder="little"))  }  bitorder="little"))
+ *   uint64 array               id i iff F[i // 64] >> (i % 64) & 1 (the C API's own layout)
+ *   other integers / list      the allowed ids themselves: a bitset when the largest id is
+ *                              small enough for one, else a sorted copy searched by
+ *                              filter_sorted_ids (no GIL needed)
+ *
+ * A Python callable: the library calls allow_fn from its own search threads, concurrently, for
+ * every candidate. The design chosen is that the callback takes the GIL itself
+ * (PyGILState_Ensure, which works on threads Python did not create) around the call, while the
+ * search runs with the GIL released as usual. That is correct for any thread count and never
+ * blocks other Python threads for the whole search; the calls are serialised by the GIL, so a
+ * callable filter is slow (an array filter is the fast path, and callable filters are documented
+ * as such). The alternative, forcing num_threads=1 and holding the GIL through the search, would
+ * depend on the library running single-threaded searches on the calling thread, which scann.h
+ * does not promise. The first exception the callable raises is kept; from then on the callback
+ * answers "not allowed" without calling Python (the flag is read without the GIL, hence the
+ * atomics), and search() re-raises it once the library returns.
+ */
+typedef struct {
+    const IndexObject *index; /* marks filter_running while Python code runs */
+    PyObject *fn;             /* the callable (borrowed: search() holds the reference) */
+    int failed;               /* set once an exception is stored; read with atomics */
+    PyObject *exc_type, *exc_value, *exc_tb; /* the first exception, written with the GIL held */
+    const int64_t *ids;       /* sorted allowed ids (filter_sorted_ids) */
+    int64_t nids;
+    uint64_t *words;          /* bitset we built (PyMem), freed by filter_release */
+    PyArrayObject *array;     /* array we keep alive while the library reads it */
+} filter_state;
+
+static int filter_call(void *user_data, int64_t id)
+{
+    filter_state *fs = user_data;
+    if (__atomic_load_n(&fs->failed, __ATOMIC_ACQUIRE)) return 0;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int allow = 0;
+    if (!fs->failed) {
+        const IndexObject *outer = filter_running;
+        filter_running = fs->index;
+        PyObject *r = PyObject_CallFunction(fs->fn, "L", (long long)id);
+        filter_running = outer;
+        allow = r ? PyObject_IsTrue(r) : -1;
+        Py_XDECREF(r);
+        if (allow < 0) {
+            PyErr_Fetch(&fs->exc_type, &fs->exc_value, &fs->exc_tb);
+            __atomic_store_n(&fs->failed, 1, __ATOMIC_RELEASE);
+            allow = 0;
+        }
+    }
+    PyGILState_Release(g);
+    return allow;
+}
+
+static int filter_sorted_ids(void *user_data, int64_t id)
+{
+    const filter_state *fs = user_data;
+    int64_t lo = 0, hi = fs->nids;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (fs->ids[mid] < id) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < fs->nids && fs->ids[lo] == id;
+}
+
+static int cmp_int64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* A zeroed bitset of nbits bits (PyMem); NULL with MemoryError set. */
+static uint64_t *filter_words(filter_state *fs, int64_t nbits)
+{
+    size_t nw = (size_t)(nbits + 63) / 64;
+    fs->words = PyMem_Calloc(nw ? nw : 1, sizeof(uint64_t)); /* never NULL for nbits = 0 */
+    if (!fs->words) PyErr_NoMemory();
+    return fs->words;
+}
+
+/* The allowed ids of an integer array: a bitset, or a sorted copy for sparse large ids. */
+static int filter_from_ids(filter_state *fs, PyArrayObject *a, scann_search_params *sp)
+{
+    PyArrayObject *ids = (PyArrayObject *)PyArray_FromArray(
+        a, PyArray_DescrFromType(NPY_INT64), NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    if (!ids) return -1;
+    const int64_t *v = PyArray_DATA(ids);
+    int64_t n = PyArray_SIZE(ids), max = -1;
+    for (int64_t i = 0; i < n; i++) {
+        if (v[i] < 0) {
+            Py_DECREF(ids);
+            raise_invalid("search: filter id %lld is negative", (long long)v[i]);
+            return -1;
+        }
+        if (v[i] > max) max = v[i];
+    }
+    /* A bitset costs (max + 1) / 8 bytes and one load per test; the sorted copy 8 bytes per id
+     * and a binary search. Take the bitset unless it would be much larger than the copy. */
+    if (max < 64 * n + (1 << 20)) {
+        if (!filter_words(fs, max + 1)) {
+            Py_DECREF(ids);
+            return -1;
+        }
+        for (int64_t i = 0; i < n; i++) fs->words[v[i] >> 6] |= UINT64_C(1) << (v[i] & 63);
+        Py_DECREF(ids);
+        sp->allow_bits = fs->words;
+        sp->allow_nbits = max + 1;
+        return 0;
+    }
+    int64_t *sorted = PyMem_Malloc((size_t)n * sizeof *sorted);
+    if (!sorted) {
+        Py_DECREF(ids);
+        PyErr_NoMemory();
+        return -1;
+    }
+    memcpy(sorted, v, (size_t)n * sizeof *sorted);
+    Py_DECREF(ids);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_int64);
+    fs->words = (uint64_t *)sorted; /* freed by filter_release like a bitset */
+    fs->ids = sorted;
+    fs->nids = n;
+    sp->allow_fn = filter_sorted_ids;
+    sp->allow_user_data = fs;
+    return 0;
+}
+
+/* Fill sp's allow-list from the filter object f (see the table above). */
+static int filter_prepare(filter_state *fs, PyObject *f, const IndexObject *index,
+                          scann_search_params *sp)
+{
+    memset(fs, 0, sizeof *fs);
+    fs->index = index;
+    if (!f || f == Py_None) return 0;
+    if (PyCallable_Check(f)) {
+        fs->fn = f;
+        sp->allow_fn = filter_call;
+        sp->allow_user_data = fs;
+        return 0;
+    }
+    PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(f, NULL, 0, 0, 0, NULL);
+    if (!a) return -1;
+    if (PyArray_NDIM(a) != 1) {
+        raise_invalid("search: filter must be 1-D (ids, a bool mask or a packed bitset) or a "
+                      "callable; got %d dimensions", PyArray_NDIM(a));
+        Py_DECREF(a);
+        return -1;
+    }
+    char kind = PyArray_DESCR(a)->kind;
+    int size = (int)PyArray_ITEMSIZE(a);
+    int64_t n = PyArray_SIZE(a);
+    int rc = 0;
+    if (kind == 'b' || (kind == 'u' && size == 1)) {
+        /* Byte-wise, so the bit order is the same on every host. */
+        PyArrayObject *b = (PyArrayObject *)PyArray_FromArray(
+            a, PyArray_DescrFromType(NPY_UINT8), NPY_ARRAY_IN_ARRAY);
+        int64_t nbits = kind == 'b' ? n : 8 * n;
+        if (!b || !filter_words(fs, nbits)) {
+            rc = -1;
+        } else {
+            const uint8_t *bytes = PyArray_DATA(b);
+            for (int64_t i = 0; i < n; i++) {
+                if (kind == 'b') fs->words[i >> 6] |= (uint64_t)(bytes[i] != 0) << (i & 63);
+                else fs->words[i >> 3] |= (uint64_t)bytes[i] << (8 * (i & 7));
+            }
+            sp->allow_bits = fs->words;
+            sp->allow_nbits = nbits;
+        }
+        Py_XDECREF(b);
+    } else if (kind == 'u' && size == 8) {
+        fs->array = (PyArrayObject *)PyArray_FromArray(a, PyArray_DescrFromType(NPY_UINT64),
+                                                       NPY_ARRAY_IN_ARRAY);
+        if (!fs->array) {
+            rc = -1;
+        } else {
+            sp->allow_bits = n ? PyArray_DATA(fs->array) : filter_words(fs, 0);
+            sp->allow_nbits = 64 * n;
+            rc = sp->allow_bits ? 0 : -1;
+        }
+    } else if (kind == 'i' || kind == 'u' || n == 0) {
+        rc = filter_from_ids(fs, a, sp);
+    } else {
+        PyObject *dt = PyObject_Str((PyObject *)PyArray_DESCR(a));
+        raise_invalid("search: filter has dtype %s; expected ids (integers), a bool mask, a "
+                      "packed bitset (uint8 or uint64) or a callable",
+                      dt ? PyUnicode_AsUTF8(dt) : "?");
+        Py_XDECREF(dt);
+        rc = -1;
+    }
+    Py_DECREF(a);
+    return rc;
+}
+
+/* Free what filter_prepare allocated; re-raise the callable's exception. -1 when raised. */
+static int filter_release(filter_state *fs)
+{
+    PyMem_Free(fs->words);
+    Py_XDECREF(fs->array);
+    if (!fs->failed) return 0;
+    PyErr_Restore(fs->exc_type, fs->exc_value, fs->exc_tb);
+    return -1;
+}
+
+PyDoc_STRVAR(Index_reconstruct_doc,
+             "reconstruct(ids) -> float32 array (n, dim)\n\n"
+             "The stored vectors with these ids (1-D integers), as the index keeps them (cosine\n"
+             "indexes keep normalised vectors; quantized kinds may return approximations).");
+
+static PyObject *Index_reconstruct(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"ids", NULL};
+    PyObject *ids_o;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:reconstruct", kwlist, &ids_o)) return NULL;
+    if (check_ready(self) < 0) return NULL;
+    if (!scann_index_reconstruct)
+        return raise_status(SCANN_ERR_UNSUPPORTED,
+                            "reconstruct: this libscann has no scann_index_reconstruct yet");
+    PyArrayObject *ids = as_ids(ids_o, -1, "reconstruct");
+    if (!ids) return NULL;
+    npy_intp dims[2] = {PyArray_DIM(ids, 0), scann_index_dim(self->ix)};
+    PyArrayObject *out = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
+    if (!out || lock_index(self, 0) < 0) {
+        Py_DECREF(ids);
+        Py_XDECREF(out);
+        return NULL;
+    }
+    const int64_t *idp = PyArray_DATA(ids);
+    float *op = PyArray_DATA(out);
+    scann_status st;
+    errmsg e;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_reconstruct(self->ix, (int64_t)dims[0], idp, op);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    unlock_index(self);
+    Py_DECREF(ids);
+    if (st) {
+        Py_DECREF(out);
+        return raise_status(st, e.text);
+    }
+    return (PyObject *)out;
+}
+
 PyDoc_STRVAR(Index_search_doc,
-             "search(q, k, nprobe=None, reorder_k=None, threads=None) -> (distances, ids)\n\n"
+             "search(q, k, nprobe=None, reorder_k=None, threads=None, filter=None)\n"
+             "    -> (distances, ids)\n\n"
              "k nearest neighbours of each row of q (nq, dim); a 1-D q is one query. Returns\n"
              "float32 distances and int64 ids, both (nq, k), best first: squared L2 (smaller is\n"
              "better), inner product or cosine similarity (larger is better). Missing results\n"
-             "have id -1. None = the index's default for that knob.");
+             "have id -1. None = the index's default for that knob.\n\n"
+             "filter: only these ids may be returned. A list or integer array of allowed ids; a\n"
+             "bool mask (id i allowed iff filter[i]); a packed bitset as uint8 (little-endian bit\n"
+             "order: id i iff filter[i // 8] >> (i % 8) & 1, np.packbits(mask, bitorder='little'))\n"
+             "or uint64 (id i iff filter[i // 64] >> (i % 64) & 1); or a callable id -> bool\n"
+             "(called once per candidate with the GIL, so much slower; its exceptions propagate).\n"
+             "Note that a uint8/uint64 array is read as a bitset, never as ids.");
 
 static PyObject *Index_search(IndexObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"q", "k", "nprobe", "reorder_k", "threads", NULL};
+    static char *kwlist[] = {"q", "k", "nprobe", "reorder_k", "threads", "filter", NULL};
     PyObject *qo, *nprobe_o = Py_None, *reorder_o = Py_None, *threads_o = Py_None;
+    PyObject *filter_o = Py_None;
     int k;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oi|OOO:search", kwlist, &qo, &k, &nprobe_o,
-                                     &reorder_o, &threads_o))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oi|OOOO:search", kwlist, &qo, &k, &nprobe_o,
+                                     &reorder_o, &threads_o, &filter_o))
         return NULL;
     if (check_ready(self) < 0) return NULL;
     scann_search_params sp = {0}; /* zeroed: fields added later default to off */
@@ -504,6 +817,12 @@ static PyObject *Index_search(IndexObject *self, PyObject *args, PyObject *kw)
     int d;
     PyArrayObject *q = as_float_rows(qo, "search: q", 1, &nq, &d);
     if (!q) return NULL;
+    filter_state fs;
+    if (filter_prepare(&fs, filter_o, self, &sp) < 0) {
+        filter_release(&fs);
+        Py_DECREF(q);
+        return NULL;
+    }
     npy_intp dims[2] = {(npy_intp)nq, k};
     PyArrayObject *dist = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_FLOAT32);
     PyArrayObject *ids = (PyArrayObject *)PyArray_SimpleNew(2, dims, NPY_INT64);
@@ -513,19 +832,22 @@ static PyObject *Index_search(IndexObject *self, PyObject *args, PyObject *kw)
     int64_t *ip = PyArray_DATA(ids);
     scann_status st;
     errmsg e;
+    Py_INCREF(filter_o); /* a callable must outlive the search even if the caller drops it */
     Py_BEGIN_ALLOW_THREADS
     st = scann_index_search(self->ix, nq, d, qp, k, &sp, dp, ip);
     errmsg_take(&e, st);
     Py_END_ALLOW_THREADS
+    Py_DECREF(filter_o);
     unlock_index(self);
     Py_DECREF(q);
-    if (st) {
+    if (filter_release(&fs) < 0 || st) {
         Py_DECREF(dist);
         Py_DECREF(ids);
-        return raise_status(st, e.text);
+        return PyErr_Occurred() ? NULL : raise_status(st, e.text);
     }
     return Py_BuildValue("(NN)", dist, ids);
 fail:
+    filter_release(&fs);
     Py_DECREF(q);
     Py_XDECREF(dist);
     Py_XDECREF(ids);
@@ -541,7 +863,7 @@ static PyObject *Index_save(IndexObject *self, PyObject *args, PyObject *kw)
     PyObject *path_b;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O&:save", kwlist, PyUnicode_FSConverter, &path_b))
         return NULL;
-    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return Py_DECREF(path_b), NULL;
+    if (lock_index(self, 0) < 0) return Py_DECREF(path_b), NULL;
     const char *path = PyBytes_AS_STRING(path_b);
     scann_status st;
     errmsg e;
@@ -559,7 +881,7 @@ PyDoc_STRVAR(Index_to_bytes_doc, "to_bytes() -> bytes\n\nThe index in its file f
 
 static PyObject *Index_to_bytes(IndexObject *self, PyObject *unused)
 {
-    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    if (lock_index(self, 0) < 0) return NULL;
     void *buf = NULL;
     size_t len = 0;
     scann_status st;
@@ -641,7 +963,7 @@ PyDoc_STRVAR(Index_describe_doc,
 
 static PyObject *Index_describe(IndexObject *self, PyObject *unused)
 {
-    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    if (lock_index(self, 0) < 0) return NULL;
     char buf[512];
     scann_status st = scann_index_describe(self->ix, buf, sizeof buf);
     errmsg e;
@@ -651,11 +973,48 @@ static PyObject *Index_describe(IndexObject *self, PyObject *unused)
     return PyUnicode_FromString(buf);
 }
 
+PyDoc_STRVAR(Index_close_doc,
+             "close()\n\nFree the index now rather than when the object is collected. Waits for "
+             "searches\nrunning in other threads; any later use raises RuntimeError. Calling it "
+             "again does\nnothing. `with Index(...) as ix:` calls it at the end of the block.");
+
+static PyObject *Index_close(IndexObject *self, PyObject *unused)
+{
+    if (!self->ix) Py_RETURN_NONE;
+    if (lock_index(self, 1) < 0) {
+        if (self->ix) return NULL; /* a real failure, not "another thread closed it first" */
+        PyErr_Clear();
+        Py_RETURN_NONE;
+    }
+    scann_index *ix = self->ix;
+    self->ix = NULL;
+    self->closed = 1;
+    unlock_index(self);
+    Py_BEGIN_ALLOW_THREADS
+    scann_index_free(ix); /* unreachable from self now, so nobody else can be using it */
+    Py_END_ALLOW_THREADS
+    Py_RETURN_NONE;
+}
+
+static PyObject *Index_enter(IndexObject *self, PyObject *unused)
+{
+    if (check_ready(self) < 0) return NULL;
+    return Py_NewRef(self);
+}
+
+static PyObject *Index_exit(IndexObject *self, PyObject *args)
+{
+    PyObject *r = Index_close(self, NULL);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE; /* never swallows the block's exception */
+}
+
 /* ---- properties ------------------------------------------------------------------------ */
 
 static PyObject *Index_get_ntotal(IndexObject *self, void *c)
 {
-    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    if (lock_index(self, 0) < 0) return NULL;
     int64_t n = scann_index_ntotal(self->ix);
     unlock_index(self);
     return PyLong_FromLongLong(n);
@@ -687,15 +1046,20 @@ static PyObject *Index_get_kernel(IndexObject *self, void *c)
 
 static PyObject *Index_get_is_trained(IndexObject *self, void *c)
 {
-    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    if (lock_index(self, 0) < 0) return NULL;
     int t = scann_index_is_trained(self->ix);
     unlock_index(self);
     return PyBool_FromLong(t);
 }
 
+static PyObject *Index_get_closed(IndexObject *self, void *c)
+{
+    return PyBool_FromLong(self->closed);
+}
+
 static PyObject *Index_get_memory_bytes(IndexObject *self, void *c)
 {
-    if (check_ready(self) < 0 || lock_index(self, 0) < 0) return NULL;
+    if (lock_index(self, 0) < 0) return NULL;
     size_t bytes = 0;
     scann_status st = scann_index_memory(self->ix, &bytes);
     errmsg e;
@@ -736,6 +1100,8 @@ static PyMethodDef Index_methods[] = {
     {"add", (PyCFunction)(void (*)(void))Index_add, METH_VARARGS | METH_KEYWORDS, Index_add_doc},
     {"remove", (PyCFunction)(void (*)(void))Index_remove, METH_VARARGS | METH_KEYWORDS,
      Index_remove_doc},
+    {"reconstruct", (PyCFunction)(void (*)(void))Index_reconstruct, METH_VARARGS | METH_KEYWORDS,
+     Index_reconstruct_doc},
     {"search", (PyCFunction)(void (*)(void))Index_search, METH_VARARGS | METH_KEYWORDS,
      Index_search_doc},
     {"save", (PyCFunction)(void (*)(void))Index_save, METH_VARARGS | METH_KEYWORDS,
@@ -745,6 +1111,9 @@ static PyMethodDef Index_methods[] = {
      Index_load_doc},
     {"from_bytes", (PyCFunction)Index_from_bytes, METH_O | METH_CLASS, Index_from_bytes_doc},
     {"describe", (PyCFunction)Index_describe, METH_NOARGS, Index_describe_doc},
+    {"close", (PyCFunction)Index_close, METH_NOARGS, Index_close_doc},
+    {"__enter__", (PyCFunction)Index_enter, METH_NOARGS, "Return the index itself."},
+    {"__exit__", (PyCFunction)Index_exit, METH_VARARGS, "Call close()."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -756,6 +1125,7 @@ static PyGetSetDef Index_getset[] = {
     {"kernel", (getter)Index_get_kernel, NULL,
      "Distance kernel family chosen for this CPU: 'scalar', 'avx2' or 'avx512'.", NULL},
     {"is_trained", (getter)Index_get_is_trained, NULL, "Whether train() has succeeded.", NULL},
+    {"closed", (getter)Index_get_closed, NULL, "Whether close() has freed the index.", NULL},
     {"memory_bytes", (getter)Index_get_memory_bytes, NULL,
      "Bytes the index holds on the heap (vectors, codes, ids, tables).", NULL},
     {"threads", (getter)Index_get_threads, (setter)Index_set_threads,
@@ -824,6 +1194,23 @@ PyMODINIT_FUNC PyInit__pyscann(void)
     char version[32];
     snprintf(version, sizeof version, "%d.%d.%d", SCANN_VERSION_MAJOR, SCANN_VERSION_MINOR,
              SCANN_VERSION_PATCH);
+    /* METRICS: every accepted name -> the canonical one, for callers that validate early. */
+    PyObject *metrics = PyDict_New();
+    int bad_dict = !metrics || PyModule_AddObjectRef(m, "METRICS", metrics) < 0;
+    Py_XDECREF(metrics); /* the module holds it now */
+    if (bad_dict) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof metric_names / sizeof metric_names[0]; i++) {
+        PyObject *v = PyUnicode_FromString(scann_metric_name(metric_names[i].metric));
+        int bad = !v || PyDict_SetItemString(metrics, metric_names[i].name, v) < 0;
+        Py_XDECREF(v);
+        if (bad) {
+            Py_DECREF(m);
+            return NULL;
+        }
+    }
     if (add_exceptions(m) < 0 || PyModule_AddObjectRef(m, "Index", (PyObject *)&IndexType) < 0 ||
         PyModule_AddStringConstant(m, "scann_version", version) < 0) {
         Py_DECREF(m);

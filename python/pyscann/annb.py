@@ -2,19 +2,9 @@
 
 ann-benchmarks instantiates the class from its config.yml with the dataset's metric first, then
 calls fit, set_query_arguments, query / batch_query + get_batch_results and get_memory_usage.
-This module does not import ann-benchmarks: to plug it in, subclass or wrap it in
-ann_benchmarks/algorithms/pyscann/module.py, e.g.
-
-    from ann_benchmarks.algorithms.base.module import BaseANN
-    from pyscann.annb import PyScann as _PyScann
-    class PyScann(_PyScann, BaseANN):
-        pass
-
-and a config.yml entry such as
-
-    constructor: PyScann
-    args: [["SCANN,nlist=1024,reorder=int8"]]
-    query_args: [[[8, 16, 32], [100, 200]]]      # nprobe, reorder_k
+This module does not import ann-benchmarks; python/annb/ holds the algorithm definition to copy
+into ann_benchmarks/algorithms/pyscann/ (module.py subclasses BaseANN with this class, and
+config.yml lists the runs).
 
 ann-benchmarks runs each algorithm in a container pinned to one CPU by default, so the wrapper
 uses one library thread unless told otherwise, and makes OpenBLAS single-threaded.
@@ -22,17 +12,20 @@ uses one library thread unless told otherwise, and makes OpenBLAS single-threade
 
 import numpy as np
 
-from . import Index, set_blas_single_thread
+from . import METRICS, Index, set_blas_single_thread  # METRICS: accepted name -> canonical
 
-# ann-benchmarks' metric names -> libscann's.
-METRICS = {
-    "euclidean": "l2",
-    "l2": "l2",
-    "angular": "cosine",
-    "cosine": "cosine",
-    "ip": "ip",
-    "dot": "ip",
-}
+
+def _positive_int_or_none(name, value):
+    """value as an int >= 1, or None. Raises TypeError / ValueError naming the argument."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"set_query_arguments: {name} must be an int or None, not "
+                        f"{type(value).__name__} {value!r} (in config.yml, query_args is a list "
+                        f"of value lists: [[nprobe...], [reorder_k...]])")
+    if value < 1:
+        raise ValueError(f"set_query_arguments: {name}={value} must be at least 1")
+    return int(value)
 
 
 class PyScann:
@@ -47,13 +40,13 @@ class PyScann:
     """
 
     def __init__(self, metric, spec="SCANN", threads=1, **params):
-        if metric not in METRICS:
+        if not isinstance(metric, str) or metric.lower() not in METRICS:
             raise ValueError(f"metric {metric!r} is not supported (expected one of "
                              f"{', '.join(sorted(METRICS))})")
         if isinstance(spec, dict):
             params = {**spec, **params}
             spec = params.pop("spec", "SCANN")
-        self._metric = METRICS[metric]
+        self._metric = METRICS[metric.lower()]
         self._spec = spec
         self._params = params
         self._threads = threads
@@ -81,10 +74,30 @@ class PyScann:
         self.name = self._describe()
 
     def set_query_arguments(self, nprobe=None, reorder_k=None):
-        """Partitions to scan and candidates re-scored exactly; None = the index's default."""
+        """Partitions to scan and candidates re-scored exactly; None = the index's default.
+
+        Checked here, at once, so a malformed config.yml fails before any query runs: both must
+        be ints >= 1 (or None), and nprobe at most the index's nlist once it is built.
+        """
+        nprobe = _positive_int_or_none("nprobe", nprobe)
+        reorder_k = _positive_int_or_none("reorder_k", reorder_k)
+        nlist = self._nlist()
+        if nprobe is not None and nlist is not None and nprobe > nlist:
+            raise ValueError(f"set_query_arguments: nprobe={nprobe} is more than the index's "
+                             f"nlist={nlist}")
         self._nprobe = nprobe
         self._reorder_k = reorder_k
         self.name = self._describe()
+
+    def _nlist(self):
+        """nlist of the built index (None before fit or for FLAT)."""
+        if self._index is None:
+            return None
+        for part in self._index.describe().split(",")[1:]:
+            key, _, value = part.partition("=")
+            if key == "nlist":
+                return int(value)
+        return None
 
     def _search(self, Q, n):
         k = min(n, self._index.ntotal)

@@ -594,3 +594,222 @@ def test_remove_and_upsert(spec, base):
         index.remove(np.zeros((2, 2), dtype=np.int64))
     with pytest.raises(ValueError):
         index.add(base[:2], ids=np.array([9, 9], dtype=np.int64))  # repeated in one call
+
+
+# ---- metric names ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name,canonical", [
+    ("l2", "l2"), ("L2", "l2"), ("squared_l2", "l2"), ("Euclidean", "l2"),
+    ("ip", "ip"), ("IP", "ip"), ("dot_product", "ip"), ("Inner_Product", "ip"), ("dot", "ip"),
+    ("cosine", "cosine"), ("COSINE", "cosine"), ("angular", "cosine"),
+])
+def test_metric_names_are_case_insensitive(name, canonical):
+    assert pyscann.Index("FLAT", dim=4, metric=name).metric == canonical
+    assert pyscann.METRICS[name.lower()] == canonical
+
+
+@pytest.mark.parametrize("bad", [0, 1, 2, True, False, 1.0, None, b"l2"])
+def test_metric_numbers_are_refused(bad):
+    # faiss.METRIC_INNER_PRODUCT == 0 == our old enum value for l2: it must not be accepted.
+    with pytest.raises(TypeError, match="metric must be a name"):
+        pyscann.Index("FLAT", dim=4, metric=bad)
+    with pytest.raises(TypeError, match="metric must be a name"):
+        pyscann._pyscann.Index("FLAT", 4, bad)
+
+
+def test_metric_unknown_name_lists_the_choices():
+    with pytest.raises(ValueError, match="'hamming' is not supported.*dot_product"):
+        pyscann.Index("FLAT", dim=4, metric="hamming")
+    with pytest.raises(ValueError):
+        pyscann.Index("FLAT", dim=4, metric="l2 ")  # no trimming: exact names only
+
+
+# ---- remove ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("empty", [[], (), np.array([]), np.array([], dtype=np.int32),
+                                   np.array([], dtype=np.uint64), np.array([], dtype=object)])
+def test_remove_nothing_returns_zero(empty, base):
+    ix = pyscann.Index("FLAT", dim=DIM)
+    ix.add(base[:5])
+    assert ix.remove(empty) == 0
+    assert ix.ntotal == 5
+
+
+def test_remove_errors_name_remove(base):
+    ix = pyscann.Index("FLAT", dim=DIM)
+    ix.add(base[:5])
+    with pytest.raises(ValueError, match="^remove: ids have dtype float64"):
+        ix.remove([1.0, 2.0])
+    with pytest.raises(ValueError, match="^remove: ids must be a 1-D array"):
+        ix.remove([[1, 2]])
+    with pytest.raises(ValueError, match="^remove: ids must be a 1-D array"):
+        ix.remove(3)
+    assert ix.remove([1, 3]) == 2 and ix.ntotal == 3
+
+
+# ---- close and with ---------------------------------------------------------------------------
+
+def test_with_block_closes_the_index(base):
+    with pyscann.Index("FLAT", dim=DIM) as ix:
+        assert not ix.closed
+        ix.add(base[:5])
+        assert ix.search(base[:1], 1)[1][0, 0] == 0
+    assert ix.closed and repr(ix) == "pyscann.Index(<closed>)"
+    for use in (lambda: ix.search(base[:1], 1), lambda: ix.add(base[:1]), lambda: ix.ntotal,
+                lambda: ix.dim, lambda: ix.describe(), lambda: ix.remove([1]),
+                lambda: ix.to_bytes(), lambda: len(ix)):
+        with pytest.raises(RuntimeError, match="closed"):
+            use()
+    ix.close()  # a second close does nothing
+    with pytest.raises(RuntimeError, match="closed"):
+        with ix:
+            pass
+
+
+def test_with_block_closes_on_exception_and_keeps_it(base):
+    with pytest.raises(KeyError):
+        with pyscann.Index("FLAT", dim=DIM) as ix:
+            raise KeyError("inside")
+    assert ix.closed
+
+
+def test_close_waits_for_running_searches(base, queries):
+    ix = pyscann.Index("FLAT", dim=DIM, threads=1)
+    ix.add(base)
+    many = np.tile(queries, (10, 1))
+    with ThreadPoolExecutor(2) as pool:
+        running = pool.submit(ix.search, many, K)
+        time.sleep(0.01)
+        ix.close()
+        _, ids = running.result()  # finished on a live index, not a freed one
+    assert ids.shape == (len(many), K) and (ids >= 0).all()
+    assert ix.closed
+
+
+# ---- filtered search --------------------------------------------------------------------------
+
+def filtered_truth(q, x, allowed_mask, metric="l2", k=K):
+    s = exact_scores(q, x, metric)
+    s = np.where(allowed_mask[None, :], s, np.inf if metric == "l2" else -np.inf)
+    order = np.argsort(s if metric == "l2" else -s, axis=1, kind="stable")[:, :k]
+    return order
+
+
+@pytest.fixture(scope="module")
+def allowed_mask():
+    return np.random.default_rng(7).random(NBASE) < 0.3
+
+
+def filter_forms(mask):
+    ids = np.flatnonzero(mask)
+    words = np.zeros((len(mask) + 63) // 64, dtype=np.uint64)
+    for i in ids:
+        words[i // 64] |= np.uint64(1) << np.uint64(i % 64)
+    allowed = set(ids.tolist())
+    return {
+        "id list": ids.tolist(),
+        "int64 ids": ids.astype(np.int64),
+        "int32 ids": ids.astype(np.int32)[::-1],  # order does not matter
+        "bool mask": mask,
+        "uint8 bitset": np.packbits(mask, bitorder="little"),
+        "uint64 bitset": words,
+        "callable": lambda i: i in allowed,
+    }
+
+
+@pytest.mark.parametrize("form", list(filter_forms(np.zeros(1, bool))))
+@pytest.mark.parametrize("threads", [1, 2])
+def test_filter_forms_equal_brute_force(form, threads, base, queries, allowed_mask):
+    ix = pyscann.Index("FLAT", dim=DIM, threads=threads)
+    ix.add(base)
+    f = filter_forms(allowed_mask)[form]
+    _, ids = ix.search(queries[:50], K, filter=f)
+    np.testing.assert_array_equal(ids, filtered_truth(queries[:50], base, allowed_mask))
+
+
+@pytest.mark.parametrize("form", ["int64 ids", "uint8 bitset", "callable"])
+def test_filter_on_scann_returns_only_allowed_ids(form, base, queries, allowed_mask):
+    ix = build("SCANN,nlist=64,reorder=int8", base, threads=2)
+    _, ids = ix.search(queries, K, nprobe=8, filter=filter_forms(allowed_mask)[form])
+    assert allowed_mask[ids].all()  # no -1 either: 1,500 allowed vectors exist
+    assert recall(ids, filtered_truth(queries, base, allowed_mask)) >= 0.95
+
+
+def test_filter_with_large_sparse_ids(base, queries):
+    offset = 10**12  # too large for a bitset: the binding keeps a sorted copy
+    ix = pyscann.Index("FLAT", dim=DIM)
+    ix.add(base, ids=np.arange(NBASE, dtype=np.int64) + offset)
+    mask = np.zeros(NBASE, bool)
+    mask[::7] = True
+    _, ids = ix.search(queries[:20], K, filter=list(np.flatnonzero(mask) + offset))
+    np.testing.assert_array_equal(ids - offset, filtered_truth(queries[:20], base, mask))
+
+
+def test_filter_edge_cases(base):
+    ix = pyscann.Index("FLAT", dim=DIM)
+    ix.add(base[:100])
+    _, ids = ix.search(base[:2], 3, filter=[])
+    assert (ids == -1).all()  # nothing allowed, not "no filter"
+    _, ids = ix.search(base[:2], 3, filter=[5])
+    assert ids[:, 0].tolist() == [5, 5] and (ids[:, 1:] == -1).all()
+    _, ids = ix.search(base[:2], 3, filter=np.array([], dtype=np.uint64))
+    assert (ids == -1).all()
+    with pytest.raises(ValueError, match="negative"):
+        ix.search(base[:1], 1, filter=[-1])
+    with pytest.raises(ValueError, match="dtype float64"):
+        ix.search(base[:1], 1, filter=[1.5])
+    with pytest.raises(ValueError, match="1-D"):
+        ix.search(base[:1], 1, filter=np.zeros((2, 2), dtype=np.int64))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_filter_callable_exceptions_propagate(threads, base):
+    ix = pyscann.Index("FLAT", dim=DIM, threads=threads)
+    ix.add(base[:500])
+    calls = []
+
+    def bad(i):
+        calls.append(i)
+        raise KeyError(f"no verdict for {i}")
+
+    with pytest.raises(KeyError, match="no verdict"):
+        ix.search(base[:20], 5, filter=bad)
+    assert len(calls) == 1  # Python is not called again once it failed
+
+    class NoBool:
+        def __bool__(self):
+            raise ZeroDivisionError("truth")
+
+    with pytest.raises(ZeroDivisionError):
+        ix.search(base[:2], 5, filter=lambda i: NoBool())
+    # The index still works afterwards.
+    assert ix.search(base[:1], 1)[1][0, 0] == 0
+
+
+def test_filter_callable_cannot_reenter_the_index(base):
+    ix = pyscann.Index("FLAT", dim=DIM)
+    ix.add(base[:50])
+    with pytest.raises(RuntimeError, match="cannot use the index it is filtering"):
+        ix.search(base[:1], 1, filter=lambda i: ix.ntotal > 0)
+    other = pyscann.Index("FLAT", dim=DIM)
+    other.add(base[:50])
+    # Another index may be used from the callable.
+    _, ids = ix.search(base[:1], 1, filter=lambda i: other.search(base[i:i + 1], 1)[1][0, 0] == i)
+    assert ids[0, 0] == 0
+
+
+# ---- reconstruct (binding ready; the C function is being added to scann.h) -------------------
+
+def test_reconstruct_returns_the_stored_vectors_or_says_unsupported(base):
+    ix = pyscann.Index("FLAT", dim=DIM)
+    ix.add(base[:100], ids=np.arange(100, dtype=np.int64) + 1000)
+    try:
+        got = ix.reconstruct([1005, 1000])
+    except pyscann.UnsupportedError as e:
+        assert "scann_index_reconstruct" in str(e)
+        pytest.skip("libscann has no scann_index_reconstruct yet")
+    assert got.dtype == np.float32 and got.shape == (2, DIM)
+    np.testing.assert_array_equal(got, base[[5, 0]])
+    assert ix.reconstruct([]).shape == (0, DIM)
+    with pytest.raises(ValueError, match="^reconstruct: ids"):
+        ix.reconstruct([[1]])
