@@ -206,6 +206,17 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
  */
 scann_status scann_index_remove(scann_index *ix, int64_t n, const int64_t *ids, int64_t *removed);
 
+/*
+ * The stored vectors with these ids into out (n * dim floats, row i for ids[i]): exact where
+ * the index keeps float vectors (FLAT, IVF_FLAT, a float rerank store; cosine vectors as
+ * stored, normalised), else the index's own approximation (bf16 / int8 rows, PQ codes plus
+ * their centre). An id the index does not hold fails with SCANN_ERR_INVALID_ARGUMENT naming
+ * it (out is then partly written). Like remove, the first call builds the id map; it holds the
+ * index alone while it runs.
+ */
+scann_status scann_index_reconstruct(const scann_index *ix, int64_t n, const int64_t *ids,
+                                     float *out);
+
 /* ---- persistence ----------------------------------------------------------------------- */
 
 /*

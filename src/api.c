@@ -248,10 +248,10 @@ scann_status scann_index_remove(scann_index *ix, int64_t n, const int64_t *ids, 
     if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: index is NULL");
     if (n < 0) return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: n=%lld is negative", (long long)n);
     if (n > 0 && !ids) return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: ids is NULL");
-    if (ix->map_base)
-        return err_set(SCANN_ERR_UNSUPPORTED, "remove: read-only (memory-mapped) index");
     if (removed) *removed = 0;
     if (n == 0) return SCANN_OK;
+    if (ix->map_base)
+        return err_set(SCANN_ERR_UNSUPPORTED, "remove: read-only (memory-mapped) index");
     idset set;
     int64_t dup, *locs = NULL, nlocs = 0;
     scann_status st = idset_build(&set, ids, n, &dup);
@@ -266,6 +266,30 @@ scann_status scann_index_remove(scann_index *ix, int64_t n, const int64_t *ids, 
     if (!st && removed) *removed = nlocs;
     free(locs);
     idset_free(&set);
+    return st;
+}
+
+scann_status scann_index_reconstruct(const scann_index *ix, int64_t n, const int64_t *ids,
+                                     float *out)
+{
+    if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "reconstruct: index is NULL");
+    if (n < 0)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "reconstruct: n=%lld is negative", (long long)n);
+    if (n > 0 && (!ids || !out))
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "reconstruct: ids or out is NULL");
+    scann_status st = SCANN_OK;
+    /* The write lock, through the const handle as searches take the read lock: the first call
+     * may build the kind's id map, the index's only change. */
+    scann_index *w = (scann_index *)ix;
+    pthread_rwlock_wrlock(&w->lock);
+    for (int64_t i = 0; i < n && !st; i++) {
+        int found = 0;
+        if (w->trained) st = w->ops->reconstruct(w, ids[i], out + (size_t)i * w->p.dim, &found);
+        if (!st && !found)
+            st = err_set(SCANN_ERR_INVALID_ARGUMENT, "reconstruct: ids[%lld]=%lld is not in the "
+                         "index", (long long)i, (long long)ids[i]);
+    }
+    pthread_rwlock_unlock(&w->lock);
     return st;
 }
 

@@ -64,6 +64,10 @@ typedef struct index_ops {
     scann_status (*collect)(scann_index *ix, const struct idset *set, int64_t **locs,
                             int64_t *n);
     void (*remove_locs)(scann_index *ix, const int64_t *locs, int64_t n);
+    /* The stored vector with this id, as the index can rebuild it (exact where it keeps float
+     * rows, else its best approximation), into out (dim floats); *found = 0 when no vector
+     * has the id. May build the id map: called under the write lock. */
+    scann_status (*reconstruct)(scann_index *ix, int64_t id, float *out, int *found);
 } index_ops;
 
 struct scann_index {

@@ -360,8 +360,24 @@ static void flat_remove_locs(scann_index *ix, const int64_t *rows, int64_t n)
     }
 }
 
-static const index_ops flat_ops = {flat_train, flat_add, flat_search, flat_memory, flat_destroy,
-                                   flat_save, flat_load, flat_collect, flat_remove_locs};
+static scann_status flat_reconstruct(scann_index *ix, int64_t id, float *out, int *found)
+{
+    flat *f = ix->impl;
+    int64_t one[1] = {id};
+    idset set;
+    int64_t dup, *rows = NULL, n = 0;
+    scann_status st = idset_build(&set, one, 1, &dup);
+    if (!st) st = flat_collect(ix, &set, &rows, &n);
+    idset_free(&set);
+    *found = !st && n == 1;
+    if (*found) memcpy(out, f->x + (size_t)rows[0] * ix->p.dim, (size_t)ix->p.dim * sizeof(float));
+    free(rows);
+    return st;
+}
+
+static const index_ops flat_ops = {flat_train,   flat_add,  flat_search,  flat_memory,
+                                   flat_destroy, flat_save, flat_load,    flat_collect,
+                                   flat_remove_locs, flat_reconstruct};
 
 scann_status flat_init(scann_index *ix)
 {

@@ -150,9 +150,22 @@ static void ivfflat_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
     ivf_remove_locs(&((ivfflat *)ix->impl)->v, locs, n, NULL, NULL);
 }
 
+static scann_status ivfflat_reconstruct(scann_index *ix, int64_t id, float *out, int *found)
+{
+    ivf *v = &((ivfflat *)ix->impl)->v;
+    int64_t loc;
+    scann_status st = ivf_locate(v, id, &loc);
+    *found = !st && loc >= 0;
+    if (*found)
+        memcpy(out, v->lists[ivf_loc_list(loc)].codes + (size_t)ivf_loc_offset(loc) * v->code_size,
+               v->code_size);
+    return st;
+}
+
 static const index_ops ivfflat_ops = {ivfflat_train,   ivfflat_add,     ivfflat_search,
                                       ivfflat_memory,  ivfflat_destroy, ivfflat_save,
-                                      ivfflat_load,    ivfflat_collect, ivfflat_remove_locs};
+                                      ivfflat_load,    ivfflat_collect, ivfflat_remove_locs,
+                                      ivfflat_reconstruct};
 
 scann_status ivfflat_init(scann_index *ix)
 {

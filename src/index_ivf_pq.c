@@ -336,9 +336,30 @@ static void ivfpq_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
     ivf_remove_locs(&((ivfpq *)ix->impl)->v, locs, n, NULL, NULL);
 }
 
+/* The rerank row when there is one (it holds x), else centre + decoded residual. */
+static scann_status ivfpq_reconstruct(scann_index *ix, int64_t id, float *out, int *found)
+{
+    ivfpq *f = ix->impl;
+    int64_t loc;
+    scann_status st = ivf_locate(&f->v, id, &loc);
+    *found = !st && loc >= 0;
+    if (!*found) return st;
+    const ivf_list *L = &f->v.lists[ivf_loc_list(loc)];
+    size_t off = (size_t)ivf_loc_offset(loc);
+    if (f->rr.kind != SCANN_REORDER_NONE) {
+        rerank_decode(&f->rr, L->extra + off * f->v.extra_size, out);
+        return SCANN_OK;
+    }
+    pq_decode(&f->pq, L->codes + off * f->v.code_size, out);
+    const float *c = f->v.centres + (size_t)ivf_loc_list(loc) * f->pq.d;
+    for (int t = 0; t < f->pq.d; t++) out[t] += c[t];
+    return SCANN_OK;
+}
+
 static const index_ops ivfpq_ops = {ivfpq_train,   ivfpq_add,     ivfpq_search,
                                     ivfpq_memory,  ivfpq_destroy, ivfpq_save,
-                                    ivfpq_load,    ivfpq_collect, ivfpq_remove_locs};
+                                    ivfpq_load,    ivfpq_collect, ivfpq_remove_locs,
+                                    ivfpq_reconstruct};
 
 scann_status ivfpq_init(scann_index *ix)
 {

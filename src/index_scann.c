@@ -668,9 +668,28 @@ static void scann_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
     ivf_remove_locs(&s->v, locs, n, move_code, s);
 }
 
+/* The float rerank row (x itself); a bf16 / int8 row holds x's quantization error, so x is that
+ * plus the 4-bit reconstruction; with no rerank store, the 4-bit reconstruction alone. */
+static scann_status scann_reconstruct(scann_index *ix, int64_t id, float *out, int *found)
+{
+    scann_impl *s = ix->impl;
+    int64_t loc;
+    scann_status st = ivf_locate(&s->v, id, &loc);
+    *found = !st && loc >= 0;
+    if (!*found) return st;
+    const ivf_list *L = &s->v.lists[ivf_loc_list(loc)];
+    size_t off = (size_t)ivf_loc_offset(loc);
+    if (s->rr.kind != SCANN_REORDER_NONE) rerank_decode(&s->rr, L->extra + off * s->v.extra_size, out);
+    else memset(out, 0, (size_t)s->pq.d * sizeof(float));
+    if (s->rr.kind == SCANN_REORDER_NONE || s->rr_error)
+        add_reconstruction(s, ivf_loc_list(loc), (int64_t)off, out);
+    return SCANN_OK;
+}
+
 static const index_ops scann_ops = {scann_train,   scann_add,     scann_search,
                                     scann_memory,  scann_destroy, scann_save,
-                                    scann_load,    scann_collect, scann_remove_locs};
+                                    scann_load,    scann_collect, scann_remove_locs,
+                                    scann_reconstruct};
 
 scann_status scann_init(scann_index *ix)
 {

@@ -189,19 +189,33 @@ static int cmp_loc(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Build the id map on first use: one pass over the stored ids. */
+static scann_status ensure_map(ivf *v)
+{
+    if (idmap_built(&v->map)) return SCANN_OK;
+    int64_t total = 0;
+    for (int l = 0; l < v->nlist; l++) total += v->lists[l].size;
+    scann_status st = idmap_reserve(&v->map, total, ivf_id_at, v);
+    if (st) return st;
+    for (int l = 0; l < v->nlist; l++)
+        for (int64_t i = 0; i < v->lists[l].size; i++)
+            idmap_insert(&v->map, v->lists[l].ids[i], ivf_loc(l, i));
+    return SCANN_OK;
+}
+
+scann_status ivf_locate(ivf *v, int64_t id, int64_t *loc)
+{
+    scann_status st = ensure_map(v);
+    if (!st) *loc = idmap_find(&v->map, id, ivf_id_at, v);
+    return st;
+}
+
 scann_status ivf_collect(ivf *v, const idset *s, int64_t **locs, int64_t *n)
 {
     *locs = NULL;
     *n = 0;
-    if (!idmap_built(&v->map)) {
-        int64_t total = 0;
-        for (int l = 0; l < v->nlist; l++) total += v->lists[l].size;
-        scann_status st = idmap_reserve(&v->map, total, ivf_id_at, v);
-        if (st) return st;
-        for (int l = 0; l < v->nlist; l++)
-            for (int64_t i = 0; i < v->lists[l].size; i++)
-                idmap_insert(&v->map, v->lists[l].ids[i], ivf_loc(l, i));
-    }
+    scann_status st = ensure_map(v);
+    if (st) return st;
     if (s->count == 0) return SCANN_OK;
     int64_t *out = malloc((size_t)s->count * sizeof(int64_t)), cnt = 0;
     if (!out) return err_nomem("removal locations", (size_t)s->count * 8);

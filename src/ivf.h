@@ -139,6 +139,8 @@ struct idset;
  * offsets; *locs is malloc'ed (NULL when none). The first call builds v's id map, so this and
  * every later call cost time in proportion to the set, not to the index. */
 scann_status ivf_collect(ivf *v, const struct idset *s, int64_t **locs, int64_t *n);
+/* *loc = the location of id, or -1 when no vector has it (builds the id map on first use). */
+scann_status ivf_locate(ivf *v, int64_t id, int64_t *loc);
 /*
  * Remove the vectors at locs (as ivf_collect returns them): each hole is filled with its list's
  * last vector. move(ctx, l, from, to) lets a kind move what it stores outside the list in the

@@ -382,6 +382,59 @@ static void test_load_allocation_bounded(void **state)
     scann_index_free(ix);
 }
 
+/* Random adds, upserts and removes against a model, checked through reconstruct after every
+ * step: the id map must follow every append, move (a removal fills its hole with the list's
+ * last vector) and removal. */
+static void test_id_map_follows_updates(void **state)
+{
+    const char *exact[] = {"FLAT", "IVF_FLAT,nlist=4", "SCANN,nlist=4"};
+    enum { NIDS = 300 };
+    for (int t = 0; t < 3; t++) {
+        scann_index *ix = make(exact[t], SCANN_METRIC_L2, 1000, NULL, NULL);
+        int row[NIDS]; /* the data row id i holds, or -1 */
+        for (int i = 0; i < NIDS; i++) row[i] = -1;
+        uint64_t rng = 5;
+        for (int step = 0; step < 400; step++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            int n = 1 + (int)(rng >> 60), op = (int)(rng >> 40) % 3;
+            int64_t ids[16];
+            for (int i = 0; i < n; i++) { /* distinct ids in one call */
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                ids[i] = (int64_t)((rng >> 33) % NIDS);
+                for (int j = 0; j < i; j++)
+                    if (ids[j] == ids[i]) ids[i] = (ids[i] + 1) % NIDS, j = -1;
+            }
+            if (op < 2) {
+                float x[16 * D];
+                for (int i = 0; i < n; i++) memcpy(x + i * D, data + (size_t)(step * 7 + i) % NDATA * D, sizeof(float) * D);
+                TD_EXPECT(scann_index_add(ix, n, D, x, ids), SCANN_OK, NULL);
+                for (int i = 0; i < n; i++) row[ids[i]] = (int)((size_t)(step * 7 + i) % NDATA);
+            } else {
+                int64_t removed, want = 0;
+                for (int i = 0; i < n; i++) want += row[ids[i]] >= 0;
+                TD_EXPECT(scann_index_remove(ix, n, ids, &removed), SCANN_OK, NULL);
+                assert_int_equal(removed, want);
+                for (int i = 0; i < n; i++) row[ids[i]] = -1;
+            }
+            if (step % 20) continue;
+            int64_t live = 0;
+            for (int64_t i = 0; i < NIDS; i++) {
+                float got[D];
+                if (row[i] < 0) {
+                    TD_EXPECT(scann_index_reconstruct(ix, 1, &i, got), SCANN_ERR_INVALID_ARGUMENT,
+                              "not in the index");
+                    continue;
+                }
+                live++;
+                TD_EXPECT(scann_index_reconstruct(ix, 1, &i, got), SCANN_OK, NULL);
+                assert_memory_equal(got, data + (size_t)row[i] * D, sizeof got);
+            }
+            assert_int_equal(scann_index_ntotal(ix), live);
+        }
+        scann_index_free(ix);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +446,7 @@ int main(void)
         cmocka_unit_test(test_describe_round_trip),
         cmocka_unit_test(test_stale_temp_files_removed),
         cmocka_unit_test(test_load_allocation_bounded),
+        cmocka_unit_test(test_id_map_follows_updates),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -33,13 +33,6 @@
 
 #include "scann.h"
 
-/*
- * scann_index_reconstruct is being added to the C API (scann.h). Declared weak here so this file
- * builds against a library with or without it: reconstruct() raises UnsupportedError while the
- * symbol is absent. Once scann.h has it in every branch, drop this line and the NULL check.
- */
-extern scann_status scann_index_reconstruct(const scann_index *ix, int64_t n, const int64_t *ids,
-                                            float *out) __attribute__((weak));
 
 /* OpenBLAS's own knobs: present only when the BLAS linked in is OpenBLAS. */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
@@ -754,9 +747,6 @@ static PyObject *Index_reconstruct(IndexObject *self, PyObject *args, PyObject *
     PyObject *ids_o;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O:reconstruct", kwlist, &ids_o)) return NULL;
     if (check_ready(self) < 0) return NULL;
-    if (!scann_index_reconstruct)
-        return raise_status(SCANN_ERR_UNSUPPORTED,
-                            "reconstruct: this libscann has no scann_index_reconstruct yet");
     PyArrayObject *ids = as_ids(ids_o, -1, "reconstruct");
     if (!ids) return NULL;
     npy_intp dims[2] = {PyArray_DIM(ids, 0), scann_index_dim(self->ix)};

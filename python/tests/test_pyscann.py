@@ -798,18 +798,35 @@ def test_filter_callable_cannot_reenter_the_index(base):
     assert ids[0, 0] == 0
 
 
-# ---- reconstruct (binding ready; the C function is being added to scann.h) -------------------
+# ---- reconstruct --------------------------------------------------------------------------
 
-def test_reconstruct_returns_the_stored_vectors_or_says_unsupported(base):
+def test_reconstruct_returns_the_stored_vectors(base):
     ix = pyscann.Index("FLAT", dim=DIM)
     ix.add(base[:100], ids=np.arange(100, dtype=np.int64) + 1000)
-    try:
-        got = ix.reconstruct([1005, 1000])
-    except pyscann.UnsupportedError as e:
-        assert "scann_index_reconstruct" in str(e)
-        pytest.skip("libscann has no scann_index_reconstruct yet")
+    got = ix.reconstruct([1005, 1000])
     assert got.dtype == np.float32 and got.shape == (2, DIM)
     np.testing.assert_array_equal(got, base[[5, 0]])
     assert ix.reconstruct([]).shape == (0, DIM)
     with pytest.raises(ValueError, match="^reconstruct: ids"):
         ix.reconstruct([[1]])
+    with pytest.raises(ValueError, match="not in the index"):
+        ix.reconstruct([7])
+
+
+@pytest.mark.parametrize("spec,exact", [("IVF_FLAT,nlist=8", True),
+                                        ("SCANN,nlist=8", True),
+                                        ("SCANN,nlist=8,reorder=int8", False),
+                                        ("SCANN,nlist=8,reorder=none", False),
+                                        ("IVF_PQ,nlist=8,m=16", False)])
+def test_reconstruct_every_kind(base, spec, exact):
+    ix = pyscann.Index(spec, dim=DIM, metric="l2")
+    ix.train(base[:1000])
+    ix.add(base[:1000])
+    got = ix.reconstruct(np.array([3, 999, 0]))
+    want = base[[3, 999, 0]]
+    if exact:
+        np.testing.assert_array_equal(got, want)
+    else:  # an approximation: much closer to the vector than the vectors are to each other
+        err = np.linalg.norm(got - want, axis=1)
+        spread = np.linalg.norm(want - base[[500, 501, 502]], axis=1)
+        assert (err < 0.5 * spread).all(), (err, spread)
