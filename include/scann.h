@@ -127,7 +127,9 @@ typedef int (*scann_filter_fn)(void *user_data, int64_t id);
 typedef struct scann_search_params {
     int nprobe;      /* partitions to scan (IVF kinds), in [1, nlist]; 0 = the index's nprobe */
     int reorder_k;   /* candidates re-scored exactly (IVF_PQ, SCANN); 0 = default (10 * k) */
-    int num_threads; /* threads for this call, at most 4096; 0 = the index's num_threads */
+    int num_threads; /* threads for this call, at most 4096; 0 = up to the index's num_threads,
+                      * fewer when the call is too small to gain from them (a one-query call
+                      * is never slower than on one thread) */
     /* Filtered search: only ids the filters allow are returned. A query that finds fewer
      * than k allowed vectors in its nprobe lists is searched again over every list, so k
      * results come back whenever k allowed vectors exist. */
