@@ -34,8 +34,8 @@ scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kin
     p->dim = dim;
     p->seed = 1234;
     p->dims_per_block = 2;
-    /* ScaNN's threshold for unit-norm data; meaningless for L2, where it stays off. */
-    p->aq_threshold = metric == SCANN_METRIC_L2 ? 0.0f : 0.2f;
+    /* Inner products: chosen at train time from the data (avq_tune.c); L2: off. */
+    p->aq_threshold = metric == SCANN_METRIC_L2 ? 0.0f : -1.0f;
     /* SCANN re-ranks with floats by default; IVF_PQ is the classic codes-only baseline. */
     p->reorder = kind == SCANN_INDEX_IVF_PQ ? SCANN_REORDER_NONE : SCANN_REORDER_FLOAT;
     return SCANN_OK;

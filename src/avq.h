@@ -41,4 +41,15 @@ double avq_loss(const pq *p, const float *v, const float *x, float eta, const ui
 scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, float threshold,
                         int nthreads, uint8_t *codes);
 
+/*
+ * Choose the anisotropic threshold for this data (avq_tune.c): n training rows x (original
+ * vectors), v what is encoded (x - centres[assign[i]] for residual encoding, then centres and
+ * assign are given; else v = x and centres = NULL). Candidate weights eta each encode a
+ * held-out sample; the threshold whose codes best keep held-out queries' true top-k among
+ * their best scores wins (0 = plain PQ). *eta_out gets the chosen eta at the median norm.
+ */
+scann_status avq_choose_threshold(const pq *p, const float *x, const float *v, int64_t n,
+                                  const float *centres, const int32_t *assign, uint64_t seed,
+                                  int nthreads, float *threshold, float *eta_out);
+
 #endif

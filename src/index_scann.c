@@ -119,6 +119,14 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
     if ((st = pq_train(&fresh.pq, train_rows, ns, SCANN_PQ_ITERS, ix->p.seed + 2, nt, ix->dk,
                        &poll)))
         goto fail;
+    /* aq_threshold < 0: measure which anisotropic weight suits this data (avq_tune.c). L2 keeps
+     * plain codes: the score-aware loss is about inner products. */
+    float threshold = ix->p.aq_threshold, eta;
+    if (threshold < 0 && !fresh.residual) threshold = 0.0f;
+    if (threshold < 0 &&
+        (st = avq_choose_threshold(&fresh.pq, smp, res, ns, fresh.v.centres, assign,
+                                   ix->p.seed + 3, nt, &threshold, &eta)))
+        goto fail;
     if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
     fresh.v.extra_size = fresh.rr.row_bytes; /* lists are still empty */
     /* Narrow stores keep the 4-bit code's error, a third of x's norm or less, so their 8 or 16
@@ -127,6 +135,7 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
     scann_release(s);
     *s = fresh;
     ix->p.nlist = nlist;
+    ix->p.aq_threshold = threshold;
     ix->trained = 1;
     free(smp_owned), free(res), free(assign);
     return SCANN_OK;

@@ -92,6 +92,10 @@ static scann_status apply_kv(scann_index_params *p, const char *key, const char 
     } else if (!strcmp(key, "dims_per_block")) {
         if (!(st = parse_int(key, v, 0, 1 << 16, &x))) p->dims_per_block = (int)x;
     } else if (!strcmp(key, "aq_threshold")) {
+        if (!strcasecmp(v, "auto")) {
+            p->aq_threshold = -1.0f;
+            return SCANN_OK;
+        }
         char *end;
         errno = 0;
         float t = strtof(v, &end);
@@ -173,7 +177,9 @@ scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
         char t[32];
         snprintf(t, sizeof t, "%g", (double)p->aq_threshold);
         float back = strtof(t, NULL);
-        if (memcmp(&back, &p->aq_threshold, sizeof back) != 0)
+        if (p->aq_threshold < 0)
+            snprintf(t, sizeof t, "auto");
+        else if (memcmp(&back, &p->aq_threshold, sizeof back) != 0)
             snprintf(t, sizeof t, "%.9g", (double)p->aq_threshold);
         put(buf, len, &w, ",dims_per_block=%d,aq_threshold=%s", p->dims_per_block, t);
     }
