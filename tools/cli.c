@@ -141,7 +141,8 @@ static bool take(cli_args *a, int c, const char *v)
         errno = 0;
         double r = strtod(v, &end);
         /* strtod takes " 0.9", "nan" and "0x1p-1": only a plain decimal in (0, 1] is meant. */
-        if (*end || errno || !(*v == '.' || (*v >= '0' && *v <= '9')) || !(r > 0 && r <= 1)) {
+        if (*end || errno || strspn(v, "0123456789.eE+-") != strlen(v) || *v == '+' ||
+            *v == '-' || !(r > 0 && r <= 1)) {
             fprintf(stderr, "scann %s: --target-recall '%s': expected a number in (0, 1]\n",
                     a->name, v);
             return false;

@@ -485,13 +485,17 @@ static int cmd_tune(const args *a)
             "recall %.4f\n", a->file, desc, (long long)scann_index_ntotal(ix), (long long)ns,
             a->k, a->target_recall);
     double t0 = bench_now();
-    if (scann_index_tune(ix, ns, d, q, a->k, a->target_recall, &tp, &r)) die("tune");
+    if (scann_index_tune(ix, ns, d, q, a->k, a->target_recall, &tp, &r)) {
+        fprintf(stderr, "scann %s\n", scann_last_error()); /* "tune: ..." */
+        return 1;
+    }
     double secs = bench_now() - t0;
-    printf("%8s %9s %8s %10s\n", "nprobe", "reorder_k", "recall", "QPS");
+    printf("%8s %9s %8s %7s %10s\n", "nprobe", "reorder_k", "recall", "+-se", "QPS");
     for (int i = 0; i < r.npoints && i < CURVE_CAP; i++) {
         const scann_tune_point *p = &curve[i];
         int chosen = p->nprobe == r.nprobe && p->reorder_k == r.reorder_k;
-        printf("%8d %9d %8.4f %10.0f%s\n", p->nprobe, p->reorder_k, p->recall, p->qps,
+        printf("%8d %9d %8.4f %7.4f %10.0f%s\n", p->nprobe, p->reorder_k, p->recall,
+               p->recall_se, p->qps,
                chosen ? (r.met ? "  <- chosen" : "  <- best recall") : "");
     }
     printf("%s: nprobe=%d reorder_k=%d, recall@%d %.4f at %.0f QPS on %lld tuning queries "

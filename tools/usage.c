@@ -10,6 +10,7 @@ static const char spec_help[] =
     "IVF_PQ,nlist=1024,m=50, SCANN,nlist=1024,dims_per_block=2,reorder=int8. Keys:\n"
     "  nlist=N           k-means partitions (default about sqrt(n))\n"
     "  nprobe=N          partitions searched (default nlist/16)\n"
+    "  reorder_k=N       candidates re-scored, IVF_PQ and SCANN (default 10 * k)\n"
     "  train_size=N      training sample (default 100000)\n"
     "  iters=N           k-means rounds (default 12)\n"
     "  seed=N            seed for sampling and k-means (same seed, same index)\n"
