@@ -103,6 +103,9 @@ typedef struct scann_index_params {
     int nlist;            /* number of k-means partitions; 0 = about sqrt(n) at train */
     int nprobe;           /* partitions a search scans when the call does not say; 0 = nlist/16;
                            * at most nlist (with nlist 0, train lowers it to the nlist chosen) */
+    int reorder_k;        /* candidates re-scored exactly (IVF_PQ, SCANN with a rerank store)
+                           * when the call does not say; 0 = 10 * k; a search uses at least k.
+                           * scann_index_tune sets it and nprobe */
     int64_t train_size;   /* training sample size; 0 = kind's default (see docs) */
     int kmeans_iters;     /* Lloyd iterations; 0 = default (12) */
     uint64_t seed;        /* seed for sampling and initialisation: same seed, same index */
@@ -127,7 +130,8 @@ typedef int (*scann_filter_fn)(void *user_data, int64_t id);
 
 typedef struct scann_search_params {
     int nprobe;      /* partitions to scan (IVF kinds), in [1, nlist]; 0 = the index's nprobe */
-    int reorder_k;   /* candidates re-scored exactly (IVF_PQ, SCANN); 0 = default (10 * k) */
+    int reorder_k;   /* candidates re-scored exactly (IVF_PQ, SCANN); 0 = the index's reorder_k
+                      * (at least k), or 10 * k when that is 0 too */
     int num_threads; /* threads for this call, at most 4096; 0 = up to the index's num_threads,
                       * fewer when the call is too small to gain from them (a one-query call
                       * is never slower than on one thread) */
@@ -162,7 +166,7 @@ scann_status scann_index_create(const scann_index_params *p, scann_index **out);
  * Create from a spec string: a kind name followed by comma-separated key=value pairs, e.g.
  * "FLAT", "IVF_FLAT,nlist=1024", "IVF_PQ,nlist=1024,m=50",
  * "SCANN,nlist=1024,dims_per_block=2,aq_threshold=0.2,reorder=int8". Keys: nlist, nprobe,
- * train_size, iters, seed, threads, m, dims_per_block, aq_threshold,
+ * reorder_k, train_size, iters, seed, threads, m, dims_per_block, aq_threshold,
  * reorder (float|bf16|int8|none).
  */
 scann_status scann_index_create_from_spec(const char *spec, int dim, scann_metric metric,
@@ -308,6 +312,69 @@ scann_status scann_ivecs_write(const char *path, const int32_t *data, int64_t n,
 scann_status scann_ids_write(const char *path, const int64_t *ids, int64_t n, int k);
 /* Release a buffer the library allocated. NULL is allowed. */
 void scann_buffer_free(void *p);
+
+/* ---- tuning ---------------------------------------------------------------------------- */
+
+/* One measured search setting. */
+typedef struct scann_tune_point {
+    int nprobe;    /* partitions scanned */
+    int reorder_k; /* candidates re-scored; 0 where the index does not re-rank */
+    double recall; /* mean recall@k on the tuning queries */
+    double recall_se; /* its standard error (spread of the queries' recall / sqrt(nq)): a
+                       * setting counts as reaching the target when recall - recall_se does */
+    double qps;    /* queries per second of one batch search of the tuning queries (the best of
+                    * several runs for the candidates compared in the end) */
+} scann_tune_point;
+
+/* Optional inputs of scann_index_tune; zero-initialise it, or pass NULL for all defaults.
+ * The exact neighbours come from truth, else from base, else (IVF_FLAT only, whose search over
+ * every list is exact) from the index's own exhaustive search. */
+typedef struct scann_tune_params {
+    const int64_t *truth; /* nq rows of truth_stride ids: each query's exact neighbours, best
+                           * first (only the first k are used); ids as the index holds them */
+    int truth_stride;     /* entries per truth row, >= k */
+    const float *base;    /* or: the nbase vectors the index holds (dim floats each), searched
+                           * exactly here; their ids are base_ids, or row numbers 0..nbase-1 */
+    int64_t nbase;
+    const int64_t *base_ids; /* optional, nbase ids */
+    int num_threads;      /* threads of the timed searches; 0 = as a default search picks them */
+    int dry_run;          /* non-zero: measure and choose, but leave the index's defaults alone */
+    scann_tune_point *curve; /* optional caller-owned array of curve_cap points: every setting
+                              * measured, in the order measured */
+    int curve_cap;
+} scann_tune_params;
+
+typedef struct scann_tune_result {
+    int met;        /* 1: the target was reached; 0: no setting reached it */
+    int nprobe;     /* the setting chosen: the fastest that reached the target, or, when none
+                     * did, the one with the highest recall */
+    int reorder_k;  /* 0 where the index does not re-rank */
+    double recall;  /* its recall@k (and standard error) and QPS on the tuning queries */
+    double recall_se;
+    double qps;
+    int npoints;    /* settings measured; the first min(npoints, curve_cap) are in curve */
+    int nsearches;  /* search calls made, timing repeats included */
+} scann_tune_result;
+
+/*
+ * Autotune: find the fastest (nprobe, reorder_k) whose mean recall@k on nq tuning queries
+ * reaches target_recall, and make it the index's default (params nprobe and reorder_k: searches
+ * that leave them 0 use it, and scann_index_save stores it). For each reorder_k in k, 2k, 4k,
+ * ... (IVF_PQ and SCANN with a rerank store; the other kinds have none) the smallest nprobe
+ * that reaches the target is found by doubling then bisection, since recall grows with both;
+ * these candidates are timed again and the fastest wins. A setting reaches the target when its
+ * recall minus one standard error does, so that recall on other queries from the same
+ * distribution stays close to the target rather than below it half the time (with 1000
+ * queries the margin is about 0.005).
+ * Tuning queries must not be vectors of the index itself (each would find itself): use held-out
+ * queries. The index's defaults change only when the target is met and tp->dry_run is 0.
+ * target_recall in (0, 1]; k in [1, ntotal]; FLAT (always exact) gives SCANN_ERR_UNSUPPORTED;
+ * IVF_PQ and SCANN need tp->truth or tp->base. The searches share the index with other
+ * readers; only the final update takes it alone.
+ */
+scann_status scann_index_tune(scann_index *ix, int64_t nq, int dim, const float *queries, int k,
+                              double target_recall, const scann_tune_params *tp,
+                              scann_tune_result *out);
 
 /* ---- evaluation ------------------------------------------------------------------------ */
 

@@ -60,6 +60,9 @@ static scann_status check_params(const scann_index_params *p)
                        "dims_per_block=%d must not be negative",
                        p->nlist, (long long)p->train_size, p->kmeans_iters, p->pq_m,
                        p->dims_per_block);
+    if (p->reorder_k < 0 || p->reorder_k > 1 << 30)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.reorder_k=%d is outside [0, 2^30]",
+                       p->reorder_k);
     if ((unsigned)p->reorder > SCANN_REORDER_NONE)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.reorder=%d is not a reorder store",
                        p->reorder);
@@ -419,13 +422,14 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
         sc.num_threads = params->num_threads;
         if (params->allow_bits || params->allow_fn) sc.filter = params;
     }
-    /* In 64 bits: k may be up to INT_MAX here (checked against ntotal under the lock), and the
-     * kinds clamp reorder_k to ntotal. */
-    if (sc.reorder_k == 0) sc.reorder_k = (int)(10LL * k < INT_MAX ? 10LL * k : INT_MAX);
-
     const float *qs;
     float *owned = NULL;
     pthread_rwlock_rdlock(lock_of(ix));
+    /* Under the lock: scann_index_tune changes the index's reorder_k. In 64 bits: k may be up
+     * to INT_MAX here (checked against ntotal below), and the kinds clamp reorder_k to ntotal. */
+    if (sc.reorder_k == 0)
+        sc.reorder_k = ix->p.reorder_k ? (ix->p.reorder_k > k ? ix->p.reorder_k : k)
+                                       : (int)(10LL * k < INT_MAX ? 10LL * k : INT_MAX);
     /* A count the call asks for is used as given; the index's default is what small calls
      * must not pay for. */
     if (sc.num_threads == 0) {

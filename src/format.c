@@ -221,7 +221,7 @@ static const struct {
 } known_tags[] = {{FMT_VECS, "vectors"},    {FMT_IDS, "ids"},          {FMT_CENT, "centres"},
                   {FMT_LSIZ, "list sizes"}, {FMT_CODE, "list codes"},  {FMT_BLKS, "code blocks"},
                   {FMT_CDBK, "codebooks"},  {FMT_RROW, "rerank rows"},
-                  {FMT_NXID, "next automatic id"}};
+                  {FMT_NXID, "next automatic id"}, {FMT_SRCH, "search defaults"}};
 
 static const char *tag_what(uint32_t tag)
 {
@@ -423,6 +423,11 @@ static scann_status save_index(const scann_index *ix, fmt_writer *w)
         uint8_t next[8];
         put64(next, (uint64_t)ix->next_id);
         fmt_section(w, FMT_NXID, next, sizeof next);
+    }
+    if (ix->p.reorder_k > 0) { /* only when set, so other files keep their bytes */
+        uint8_t rk[4];
+        put32(rk, (uint32_t)ix->p.reorder_k);
+        fmt_section(w, FMT_SRCH, rk, sizeof rk);
     }
     if (!w->st && w->open) w->st = err_set(SCANN_ERR_INTERNAL, "save: a section was left open");
     w_pad(w);
@@ -726,9 +731,12 @@ static scann_status read_params(fmt_reader *r, scann_index_params *p, int *train
     if (nt < 0) return fmt_fail(r, "header: ntotal=%lld is negative", (long long)nt);
     if (kind == SCANN_INDEX_FLAT && !tr)
         return fmt_fail(r, "header: trained=0, but a FLAT index is always trained");
-    if (!tr && (nt != 0 || r->nsec != 0))
-        return fmt_fail(r, "header: an untrained index with ntotal=%lld and %d sections (both "
-                        "must be 0)", (long long)nt, r->nsec);
+    /* An untrained index may carry its search defaults (SRCH), nothing else. */
+    int nsrch = 0;
+    for (int i = 0; i < r->nsec; i++) nsrch += r->sec[i].tag == FMT_SRCH;
+    if (!tr && (nt != 0 || r->nsec != nsrch))
+        return fmt_fail(r, "header: an untrained index with ntotal=%lld and %d sections (must "
+                        "be 0, and SRCH at most)", (long long)nt, r->nsec);
     memset(p, 0, sizeof *p);
     p->kind = (scann_index_kind)kind;
     p->metric = (scann_metric)metric;
@@ -776,6 +784,25 @@ static scann_status load_next_id(fmt_reader *r, scann_index *ix)
     return SCANN_OK;
 }
 
+/* The optional SRCH section (version 2): the default reorder_k, as the spec key allows it. */
+static scann_status load_search_defaults(fmt_reader *r, scann_index *ix)
+{
+    int present = 0;
+    for (int i = 0; i < r->nsec; i++) present |= r->sec[i].tag == FMT_SRCH;
+    if (!present) return SCANN_OK;
+    if (get32(r->base + H_VERSION) < 2)
+        return fmt_fail(r, "section SRCH (search defaults) in a version 1 file");
+    const uint8_t *p;
+    scann_status st = fmt_take(r, FMT_SRCH, 1, 4, &p);
+    if (st) return st;
+    uint32_t rk = get32(p);
+    if (rk < 1 || rk > (1u << 30))
+        return fmt_fail(r, "section SRCH (search defaults): reorder_k=%u is outside [1, 2^30]",
+                        rk);
+    ix->p.reorder_k = (int)rk;
+    return SCANN_OK;
+}
+
 static scann_status load_index(fmt_reader *r, scann_index **out)
 {
     scann_index_params p;
@@ -797,12 +824,15 @@ static scann_status load_index(fmt_reader *r, scann_index **out)
         else
             st = ix->ops->load(ix, r);
         if (!st) st = load_next_id(r, ix);
+        if (!st) st = load_search_defaults(r, ix);
         char t[5];
         for (int i = 0; i < r->nsec && !st; i++)
             if (!r->taken[i])
                 st = fmt_fail(r, "section %s (%s) does not belong in a %s index with these "
                               "parameters", tag_text(r->sec[i].tag, t), tag_what(r->sec[i].tag),
                               scann_index_kind_name(p.kind));
+    } else {
+        st = load_search_defaults(r, ix);
     }
     if (st) {
         scann_index_free(ix);

@@ -39,6 +39,7 @@
 #define FMT_CDBK FMT_TAG('C', 'D', 'B', 'K') /* PQ codebooks: ksub x dim float32 */
 #define FMT_RROW FMT_TAG('R', 'R', 'O', 'W') /* ntotal x row_bytes rerank rows, list order */
 #define FMT_NXID FMT_TAG('N', 'X', 'I', 'D') /* u64: the next automatic id (version 2) */
+#define FMT_SRCH FMT_TAG('S', 'R', 'C', 'H') /* i32: default reorder_k, when set (version 2) */
 
 typedef struct fmt_writer fmt_writer;
 typedef struct fmt_reader fmt_reader;

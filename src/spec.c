@@ -73,6 +73,8 @@ static scann_status apply_kv(scann_index_params *p, const char *key, const char 
         if (!(st = parse_int(key, v, 0, 1 << 24, &x))) p->nlist = (int)x;
     } else if (!strcmp(key, "nprobe")) {
         if (!(st = parse_int(key, v, 1, 1 << 24, &x))) p->nprobe = (int)x;
+    } else if (!strcmp(key, "reorder_k")) {
+        if (!(st = parse_int(key, v, 1, 1 << 30, &x))) p->reorder_k = (int)x;
     } else if (!strcmp(key, "train_size")) {
         if (!(st = parse_int(key, v, 0, (long long)1 << 40, &x))) p->train_size = x;
     } else if (!strcmp(key, "iters")) {
@@ -167,6 +169,7 @@ scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
     if (p->kind != SCANN_INDEX_FLAT) {
         if (p->nlist) put(buf, len, &w, ",nlist=%d", p->nlist);
         if (p->nprobe) put(buf, len, &w, ",nprobe=%d", p->nprobe);
+        if (p->reorder_k) put(buf, len, &w, ",reorder_k=%d", p->reorder_k);
         if (p->train_size) put(buf, len, &w, ",train_size=%lld", (long long)p->train_size);
         if (p->kmeans_iters) put(buf, len, &w, ",iters=%d", p->kmeans_iters);
         if (p->seed != def.seed) put(buf, len, &w, ",seed=%llu", (unsigned long long)p->seed);

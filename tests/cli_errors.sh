@@ -173,5 +173,27 @@ if "$scann" bench "${base[@]}" --search "nprobe=1" --index FLAT --index "IVF_FLA
 else
     echo "FAIL: bench order: $(cat "$tmp/out" "$tmp/ro.csv")"; fail=1
 fi
+
+# tune: the fastest setting reaching a recall, saved as the file's default search parameters.
+"$scann" build --base "$tmp/b.fvecs" --metric l2 --index "IVF_FLAT,nlist=2" --out "$tmp/iv.scann" > /dev/null 2>&1
+"$scann" build --base "$tmp/b.fvecs" --metric l2 --index FLAT --out "$tmp/flat.scann" > /dev/null 2>&1
+tune=(tune "$tmp/iv.scann" --query "$tmp/q.fvecs" --gt "$tmp/g.ivecs" --k 3)
+expect_fail "tune without --target-recall" "$scann" "${tune[@]}"
+for r in 0 1.5 -0.5 abc nan 0x1p-1 " 0.9" 0.9x ""; do
+    expect_fail "tune --target-recall '$r'" "$scann" "${tune[@]}" --target-recall "$r"
+done
+expect_fail "tune without a file" "$scann" tune --query "$tmp/q.fvecs" --target-recall 0.9
+expect_fail "tune --gt and --base" "$scann" "${tune[@]}" --target-recall 0.9 --base "$tmp/b.fvecs"
+expect_fail "tune a FLAT index" "$scann" tune "$tmp/flat.scann" --query "$tmp/q.fvecs" --target-recall 0.9 --k 3
+expect_fail "tune --sample 0" "$scann" "${tune[@]}" --target-recall 0.9 --sample 0
+if "$scann" "${tune[@]}" --target-recall 1 --out "$tmp/tuned.scann" > "$tmp/out" 2>&1 &&
+   grep -q '^chosen: nprobe=[12] ' "$tmp/out" &&
+   "$scann" search "$tmp/tuned.scann" --query "$tmp/q.fvecs" --gt "$tmp/g.ivecs" --k 3 --csv "$tmp/rt.csv" > /dev/null 2>&1 &&
+   grep -q ',1.00000,' "$tmp/rt.csv"; then
+    echo "ok: tune to recall 1 on a tiny file, then search the tuned file"
+else
+    echo "FAIL: tune: $(cat "$tmp/out" "$tmp/rt.csv" 2>&1)"; fail=1
+fi
+check_help tune "usage: scann tune" --target-recall --sample --dry-run -- --mmap --index
 [ $fail = 0 ] && echo "cli_errors: all passed"
 exit $fail

@@ -127,7 +127,7 @@ static const char *specs[] = {"FLAT",
                               "IVF_PQ,nlist=16,reorder=none",
                               "IVF_PQ,nlist=16,reorder=float",
                               "SCANN,nlist=16,reorder=float",
-                              "SCANN,nlist=16,reorder=int8",
+                              "SCANN,nlist=16,reorder=int8,reorder_k=30",
                               "SCANN,nlist=16,reorder=none"};
 #define NSPECS (sizeof specs / sizeof specs[0])
 
@@ -237,7 +237,7 @@ static void test_untrained_and_empty(void **state)
 {
     fixture *f = *state;
     const char *kinds[] = {"FLAT", "IVF_FLAT,nlist=8", "IVF_PQ,nlist=8,m=49",
-                           "SCANN,nlist=8,reorder=bf16"};
+                           "SCANN,nlist=8,reorder=bf16,reorder_k=77"};
     for (size_t i = 0; i < 4; i++) {
         scann_index *ix = NULL, *lx = NULL;
         assert_int_equal(scann_index_create_from_spec(kinds[i], D, SCANN_METRIC_L2, &ix), SCANN_OK);

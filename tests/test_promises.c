@@ -278,7 +278,7 @@ static void test_extreme_magnitudes(void **state)
 static void test_describe_round_trip(void **state)
 {
     const char *specs[] = {"FLAT", "IVF_FLAT,nlist=8,nprobe=3,train_size=500,iters=4,seed=99",
-                           "IVF_PQ,nlist=8,m=4,reorder=int8,seed=18446744073709551615",
+                           "IVF_PQ,nlist=8,m=4,reorder=int8,reorder_k=50,seed=18446744073709551615",
                            "SCANN,nlist=8,dims_per_block=4,aq_threshold=0.123456789,reorder=bf16",
                            "SCANN", "IVF_PQ"};
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
@@ -304,6 +304,7 @@ static void test_describe_round_trip(void **state)
                 assert_int_equal(p.kind, q.kind);
                 assert_int_equal(p.nlist, q.nlist);
                 assert_int_equal(p.nprobe, q.nprobe);
+                assert_int_equal(p.reorder_k, q.reorder_k);
                 assert_int_equal(p.seed, q.seed);
                 assert_memory_equal(&p.aq_threshold, &q.aq_threshold, sizeof(float));
                 assert_int_equal(p.reorder, q.reorder);

@@ -15,24 +15,27 @@
 
 enum {
     O_BASE = 256, O_QUERY, O_GT, O_OUT, O_OUT_DIST, O_METRIC, O_SEARCH, O_CSV, O_LATENCY,
-    O_INDEX, O_PEER, O_MMAP, O_LIMIT, O_VERSION,
+    O_INDEX, O_PEER, O_MMAP, O_LIMIT, O_VERSION, O_TARGET, O_SAMPLE, O_DRY_RUN,
 };
 
-#define ALL (CMD_GT | CMD_BENCH | CMD_BUILD | CMD_SEARCH | CMD_INFO)
-#define DATA (CMD_GT | CMD_BENCH | CMD_BUILD | CMD_SEARCH)
+#define ALL (CMD_GT | CMD_BENCH | CMD_BUILD | CMD_SEARCH | CMD_INFO | CMD_TUNE)
+#define DATA (CMD_GT | CMD_BENCH | CMD_BUILD | CMD_SEARCH | CMD_TUNE)
 
 /* Which subcommands take each option. */
 static const struct {
     struct option o;
     unsigned cmds;
 } table[] = {
-    {{"base", required_argument, NULL, O_BASE}, CMD_GT | CMD_BENCH | CMD_BUILD},
-    {{"query", required_argument, NULL, O_QUERY}, CMD_GT | CMD_BENCH | CMD_SEARCH},
-    {{"gt", required_argument, NULL, O_GT}, CMD_BENCH | CMD_SEARCH},
-    {{"out", required_argument, NULL, O_OUT}, CMD_GT | CMD_BUILD | CMD_SEARCH},
+    {{"base", required_argument, NULL, O_BASE}, CMD_GT | CMD_BENCH | CMD_BUILD | CMD_TUNE},
+    {{"query", required_argument, NULL, O_QUERY}, CMD_GT | CMD_BENCH | CMD_SEARCH | CMD_TUNE},
+    {{"gt", required_argument, NULL, O_GT}, CMD_BENCH | CMD_SEARCH | CMD_TUNE},
+    {{"out", required_argument, NULL, O_OUT}, CMD_GT | CMD_BUILD | CMD_SEARCH | CMD_TUNE},
     {{"out-dist", required_argument, NULL, O_OUT_DIST}, CMD_SEARCH},
     {{"metric", required_argument, NULL, O_METRIC}, CMD_GT | CMD_BENCH | CMD_BUILD},
-    {{"k", required_argument, NULL, 'k'}, CMD_GT | CMD_BENCH | CMD_SEARCH},
+    {{"k", required_argument, NULL, 'k'}, CMD_GT | CMD_BENCH | CMD_SEARCH | CMD_TUNE},
+    {{"target-recall", required_argument, NULL, O_TARGET}, CMD_TUNE},
+    {{"sample", required_argument, NULL, O_SAMPLE}, CMD_TUNE},
+    {{"dry-run", no_argument, NULL, O_DRY_RUN}, CMD_TUNE},
     {{"threads", required_argument, NULL, 't'}, DATA},
     {{"search", required_argument, NULL, O_SEARCH}, CMD_BENCH | CMD_SEARCH},
     {{"csv", required_argument, NULL, O_CSV}, CMD_BENCH | CMD_SEARCH},
@@ -52,7 +55,7 @@ cli_cmd cli_command(const char *s)
         const char *name;
         cli_cmd cmd;
     } cmds[] = {{"gt", CMD_GT}, {"bench", CMD_BENCH}, {"build", CMD_BUILD},
-                {"search", CMD_SEARCH}, {"info", CMD_INFO}};
+                {"search", CMD_SEARCH}, {"info", CMD_INFO}, {"tune", CMD_TUNE}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(s, cmds[i].name)) return cmds[i].cmd;
     return 0;
@@ -132,6 +135,25 @@ static bool take(cli_args *a, int c, const char *v)
     case 'h': a->help = true; return true;
     case O_VERSION: a->version = true; return true;
     case O_MMAP: a->mmap = 1; return true;
+    case O_DRY_RUN: a->dry_run = 1; return true;
+    case O_TARGET: {
+        char *end;
+        errno = 0;
+        double r = strtod(v, &end);
+        /* strtod takes " 0.9", "nan" and "0x1p-1": only a plain decimal in (0, 1] is meant. */
+        if (*end || errno || strspn(v, "0123456789.eE+-") != strlen(v) || *v == '+' ||
+            *v == '-' || !(r > 0 && r <= 1)) {
+            fprintf(stderr, "scann %s: --target-recall '%s': expected a number in (0, 1]\n",
+                    a->name, v);
+            return false;
+        }
+        a->target_recall = r;
+        return true;
+    }
+    case O_SAMPLE:
+        if (!num_opt(a, "--sample", v, 1, INT_MAX, &x)) return false;
+        a->sample = (int)x;
+        return true;
     case O_BASE: a->base = v; return true;
     case O_QUERY: a->query = v; return true;
     case O_GT: a->gt = v; return true;
@@ -198,8 +220,9 @@ int cli_parse(int argc, char **argv, cli_cmd cmd, cli_args *a)
         if (!take(a, c, optarg)) return 2;
     }
     if (a->help || a->version) return 0;
-    /* search takes its index file as the one positional argument; nothing else takes any. */
-    int want = cmd == CMD_SEARCH ? 1 : 0;
+    /* search and tune take their index file as the one positional argument; nothing else
+     * takes any. */
+    int want = cmd == CMD_SEARCH || cmd == CMD_TUNE ? 1 : 0;
     if (argc - optind > want) {
         fprintf(stderr, "scann %s: unexpected argument '%s' (see scann %s --help)\n", a->name,
                 argv[optind + want], a->name);

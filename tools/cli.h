@@ -3,7 +3,7 @@
  * says which subcommands take it), getopt_long parsing, strict numbers and per-command help.
  *
  * Conventions are GNU's: `--k=10`, `--k 10` and `-k 10` are the same; options and the one
- * positional argument (search's FILE) may come in any order, except that bench's backends and
+ * positional argument (search's and tune's FILE) may come in any order, except that bench's backends and
  * their grids keep command-line order (a --search right after an --index/--peer is that
  * backend's own grid, one before any backend is the default for all).
  */
@@ -24,13 +24,14 @@ typedef enum cli_cmd {
     CMD_BUILD = 4,
     CMD_SEARCH = 8,
     CMD_INFO = 16,
+    CMD_TUNE = 32,
 } cli_cmd;
 
 typedef struct cli_args {
     cli_cmd cmd;
     const char *name; /* the subcommand as typed, for messages */
     const char *base, *query, *gt, *out, *out_dist, *grid, *csv, *metric;
-    const char *file; /* search: the index file (the one positional argument) */
+    const char *file; /* search, tune: the index file (the one positional argument) */
     int mmap;         /* search: map the file instead of loading it */
     const char *backend[CLI_MAX_BACKENDS];
     const char *backend_grid[CLI_MAX_BACKENDS]; /* NULL: the default grid */
@@ -40,6 +41,9 @@ typedef struct cli_args {
     int threads;         /* 0 = every online core (resolved by cli_parse) */
     int latency_queries; /* 0 = the harness's default (1000) */
     int64_t limit;       /* first rows of the base to use; 0 = all */
+    double target_recall; /* tune: recall@k to reach; 0 = not given */
+    int sample;          /* tune: queries tuned on (the first ones); the rest check it */
+    int dry_run;         /* tune: measure and print, change no file */
     bool help, version;  /* --help / --version seen: print and exit 0 */
 } cli_args;
 

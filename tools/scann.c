@@ -1,6 +1,7 @@
 /*
  * scann.c - the command-line tool: exact ground truth (gt), benchmarks (bench), index files
- * (build saves one, search loads or maps one and measures it), info.
+ * (build saves one, search loads or maps one and measures it, tune sets its default search
+ * parameters), info.
  *
  * Peers (hnswlib, faiss) live in a separate binary, scann-peers, so the library and this tool
  * never depend on C++ or faiss; `scann bench --peer ...` runs it from the same directory with
@@ -399,6 +400,135 @@ static int cmd_search(const args *a)
     return rc;
 }
 
+/* ---- tune ------------------------------------------------------------------------------- */
+
+/* Held-out check: recall@k of the rows [from, nq) of the queries with sp. */
+static double heldout_recall(scann_index *ix, const float *q, int64_t from, int64_t nq, int d,
+                             int k, const int32_t *gt, int gdim, const scann_search_params *sp)
+{
+    int64_t n = nq - from;
+    float *dist = malloc((size_t)n * k * sizeof(float));
+    int64_t *ids = malloc((size_t)n * k * sizeof(int64_t));
+    if (!dist || !ids) {
+        fprintf(stderr, "scann tune: out of memory\n");
+        exit(1);
+    }
+    if (scann_index_search(ix, n, d, q + (size_t)from * d, k, sp, dist, ids)) die("search");
+    double r = scann_recall_at_k(n, k, ids, k, gt + (size_t)from * gdim, gdim);
+    free(dist);
+    free(ids);
+    return r;
+}
+
+static int cmd_tune(const args *a)
+{
+    need(a, a->file, "FILE (scann tune FILE --query Q --target-recall R ...)");
+    need(a, a->query, "--query");
+    if (a->target_recall <= 0) {
+        fprintf(stderr, "scann tune: --target-recall R is required (see scann tune --help)\n");
+        return 2;
+    }
+    if (a->gt && a->base) {
+        fprintf(stderr, "scann tune: give --gt or --base, not both\n");
+        return 2;
+    }
+    scann_index *ix;
+    if (scann_index_load(a->file, &ix)) die("loading FILE");
+    if (scann_index_set_num_threads(ix, a->threads)) die("--threads");
+    float *q, *base = NULL;
+    int64_t nq, nbase = 0, ngt = 0;
+    int d, bd = 0, gdim = 0;
+    int32_t *gt = NULL;
+    if (scann_vecs_read(a->query, &q, &nq, &d)) die("reading --query");
+    if (d != scann_index_dim(ix)) {
+        fprintf(stderr, "scann tune: --query has dimension %d, the index %d\n", d,
+                scann_index_dim(ix));
+        return 1;
+    }
+    int64_t ns = a->sample ? a->sample : 1000;
+    if (ns > nq) ns = nq;
+    scann_tune_params tp = {0};
+    int64_t *truth = NULL;
+    if (a->gt) {
+        if (scann_ivecs_read(a->gt, &gt, &ngt, &gdim)) die("reading --gt");
+        if (ngt != nq || gdim < a->k) {
+            fprintf(stderr, "scann tune: --gt has %lld rows of %d, expected %lld rows of at "
+                    "least --k %d\n", (long long)ngt, gdim, (long long)nq, a->k);
+            return 1;
+        }
+        truth = malloc((size_t)ns * gdim * sizeof(int64_t));
+        if (!truth) {
+            fprintf(stderr, "scann tune: out of memory\n");
+            return 1;
+        }
+        for (size_t i = 0; i < (size_t)ns * gdim; i++) truth[i] = gt[i];
+        tp.truth = truth;
+        tp.truth_stride = gdim;
+    } else if (a->base) {
+        if (scann_vecs_read(a->base, &base, &nbase, &bd)) die("reading --base");
+        if (bd != d) {
+            fprintf(stderr, "scann tune: --base has dimension %d, the index %d\n", bd, d);
+            return 1;
+        }
+        tp.base = base;
+        tp.nbase = nbase;
+    }
+    enum { CURVE_CAP = 1024 };
+    scann_tune_point curve[CURVE_CAP];
+    tp.curve = curve;
+    tp.curve_cap = CURVE_CAP;
+    tp.dry_run = a->dry_run;
+    scann_tune_result r;
+    char desc[256] = "";
+    scann_index_describe(ix, desc, sizeof desc);
+    fprintf(stderr, "scann tune: %s: %s, %lld vectors; %lld tuning queries, k=%d, target "
+            "recall %.4f\n", a->file, desc, (long long)scann_index_ntotal(ix), (long long)ns,
+            a->k, a->target_recall);
+    double t0 = bench_now();
+    if (scann_index_tune(ix, ns, d, q, a->k, a->target_recall, &tp, &r)) {
+        fprintf(stderr, "scann %s\n", scann_last_error()); /* "tune: ..." */
+        return 1;
+    }
+    double secs = bench_now() - t0;
+    printf("%8s %9s %8s %7s %10s\n", "nprobe", "reorder_k", "recall", "+-se", "QPS");
+    for (int i = 0; i < r.npoints && i < CURVE_CAP; i++) {
+        const scann_tune_point *p = &curve[i];
+        int chosen = p->nprobe == r.nprobe && p->reorder_k == r.reorder_k;
+        printf("%8d %9d %8.4f %7.4f %10.0f%s\n", p->nprobe, p->reorder_k, p->recall,
+               p->recall_se, p->qps,
+               chosen ? (r.met ? "  <- chosen" : "  <- best recall") : "");
+    }
+    printf("%s: nprobe=%d reorder_k=%d, recall@%d %.4f at %.0f QPS on %lld tuning queries "
+           "(%d settings, %d searches, %.1f s)\n", r.met ? "chosen" : "target not reached",
+           r.nprobe, r.reorder_k, a->k, r.recall, r.qps, (long long)ns, r.npoints, r.nsearches,
+           secs);
+    if (gt && nq > ns && r.met) {
+        /* The index's new defaults (all zeros) show tune set them; a dry run kept the old. */
+        scann_search_params sp = {0};
+        sp.num_threads = a->threads;
+        if (a->dry_run) sp.nprobe = r.nprobe, sp.reorder_k = r.reorder_k;
+        printf("held-out: recall@%d %.4f on the other %lld queries (target %.4f)\n", a->k,
+               heldout_recall(ix, q, ns, nq, d, a->k, gt, gdim, &sp), (long long)(nq - ns),
+               a->target_recall);
+    }
+    int rc = r.met ? 0 : 1;
+    if (r.met && !a->dry_run) {
+        const char *out = a->out ? a->out : a->file;
+        if (scann_index_save(ix, out)) die("saving the tuned index");
+        scann_index_describe(ix, desc, sizeof desc);
+        fprintf(stderr, "scann tune: saved %s to %s\n", desc, out);
+    } else if (!r.met) {
+        fprintf(stderr, "scann tune: no setting reached recall %.4f; %s unchanged\n",
+                a->target_recall, a->file);
+    }
+    free(truth);
+    scann_buffer_free(gt);
+    scann_buffer_free(base);
+    scann_buffer_free(q);
+    scann_index_free(ix);
+    return rc;
+}
+
 /* ---- bench: peers through scann-peers ---------------------------------------------------- */
 
 static int run_peer(const args *a, const char *peer, const char *grid, int first,
@@ -560,6 +690,7 @@ int main(int argc, char **argv)
     case CMD_BENCH: return cmd_bench(&a, self_path);
     case CMD_BUILD: return cmd_build(&a);
     case CMD_SEARCH: return cmd_search(&a);
+    case CMD_TUNE: return cmd_tune(&a);
     default: return 2;
     }
 }

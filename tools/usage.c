@@ -10,6 +10,7 @@ static const char spec_help[] =
     "IVF_PQ,nlist=1024,m=50, SCANN,nlist=1024,dims_per_block=2,reorder=int8. Keys:\n"
     "  nlist=N           k-means partitions (default about sqrt(n))\n"
     "  nprobe=N          partitions searched (default nlist/16)\n"
+    "  reorder_k=N       candidates re-scored, IVF_PQ and SCANN (default 10 * k)\n"
     "  train_size=N      training sample (default 100000)\n"
     "  iters=N           k-means rounds (default 12)\n"
     "  seed=N            seed for sampling and k-means (same seed, same index)\n"
@@ -44,6 +45,7 @@ void usage_main(FILE *f)
             "  bench   build indexes (and peers) on a base and measure recall, QPS, latency\n"
             "  build   build one index and save it to a file\n"
             "  search  load (or map) an index file and search it\n"
+            "  tune    find the fastest search setting of an index file that reaches a recall\n"
             "  info    version, kernels and cores\n"
             "Options: --k=10, --k 10 and -k 10 are the same. scann --version prints the "
             "version.\n");
@@ -114,6 +116,27 @@ void usage_command(FILE *f, cli_cmd cmd)
                    "  --csv OUT              also write rows to OUT (with --gt)\n"
                    "  --latency-queries N    queries timed one at a time (default 1000)\n"
                    "%s%s", common_help, grid_help);
+        break;
+    case CMD_TUNE:
+        fprintf(f, "usage: scann tune FILE --query Q --target-recall R [--gt G | --base B] "
+                   "[options]\n"
+                   "Finds the fastest (nprobe, reorder_k) whose recall@k on the first --sample "
+                   "queries\nreaches R, prints the curve it measured, and saves the setting as "
+                   "FILE's default\nsearch parameters. With --gt, the remaining queries check "
+                   "the setting (held-out\nrecall). Exits 1 when no setting reaches R (nothing "
+                   "is saved).\n"
+                   "  --query Q              held-out queries (not vectors of the index)\n"
+                   "  --target-recall R      recall@k to reach, in (0, 1]\n"
+                   "  --gt G                 exact neighbours of Q (row numbers = ids)\n"
+                   "  --base B               or the base the index was built from (ids 0..n-1); "
+                   "IVF_FLAT\n"
+                   "                         needs neither\n"
+                   "  -k, --k K              neighbours per query (default 10)\n"
+                   "  --sample N             queries to tune on (default 1000; the rest check "
+                   "it)\n"
+                   "  --out FILE2            save the tuned index there instead of over FILE\n"
+                   "  --dry-run              measure and print only\n"
+                   "%s", common_help);
         break;
     case CMD_INFO:
         fprintf(f, "usage: scann info\nPrints the version, the SIMD kernels chosen for this "

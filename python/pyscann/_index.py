@@ -31,8 +31,8 @@ __version__ = scann_version
 
 # Spec keys a keyword argument may set (scann.h, scann_index_create_from_spec). "threads" is a
 # separate argument of Index because it is also a property.
-SPEC_KEYS = ("nlist", "nprobe", "train_size", "iters", "seed", "m", "dims_per_block",
-             "aq_threshold", "reorder")
+SPEC_KEYS = ("nlist", "nprobe", "reorder_k", "train_size", "iters", "seed", "m",
+             "dims_per_block", "aq_threshold", "reorder")
 
 
 def _spec_value(key, value):
@@ -54,7 +54,8 @@ def build_spec(spec="FLAT", **params):
 
     build_spec("SCANN,nlist=1024", nprobe=32, reorder="int8")
         -> "SCANN,nlist=1024,nprobe=32,reorder=int8"
-    Keys: nlist, nprobe, train_size, iters, seed, m, dims_per_block, aq_threshold, reorder.
+    Keys: nlist, nprobe, reorder_k, train_size, iters, seed, m, dims_per_block, aq_threshold,
+    reorder.
     None values are left out. The C parser validates the result (ValueError when it is wrong).
     """
     if not isinstance(spec, str):
@@ -80,12 +81,13 @@ class Index(_pyscann.Index):
             "ip" (inner product; also "dot_product", "inner_product", "dot") or "cosine"
             (also "angular"); numbers are refused (faiss's METRIC_INNER_PRODUCT is 0)
     threads threads per call, 0 = all online cores; None = the spec's "threads" key, else 0
-    params  spec keys as keywords (nlist, nprobe, train_size, iters, seed, m, dims_per_block,
-            aq_threshold, reorder); they override the same keys in spec
+    params  spec keys as keywords (nlist, nprobe, reorder_k, train_size, iters, seed, m,
+            dims_per_block, aq_threshold, reorder); they override the same keys in spec
 
     Methods: train(x), add(x, ids=None), remove(ids) -> int, search(q, k, nprobe=None,
     reorder_k=None, threads=None, filter=None) -> (distances float32 [nq, k], ids int64
-    [nq, k]), save(path), Index.load(path, mmap=False), to_bytes(), Index.from_bytes(data),
+    [nq, k]), tune(queries, target_recall, k=10, truth=None, base=None) -> dict (sets the
+    default nprobe / reorder_k), save(path), Index.load(path, mmap=False), to_bytes(), Index.from_bytes(data),
     describe(), close(); `with Index(...) as ix:` closes at the end of the block; pickling
     goes through to_bytes().
     Properties: ntotal, dim, metric, kind, kernel, is_trained, memory_bytes, closed,

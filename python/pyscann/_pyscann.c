@@ -844,6 +844,132 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(Index_tune_doc,
+             "tune(queries, target_recall, k=10, truth=None, base=None, base_ids=None,\n"
+             "     threads=None, dry_run=False) -> dict\n\n"
+             "Find the fastest (nprobe, reorder_k) whose recall@k on queries (nq, dim) reaches\n"
+             "target_recall (in (0, 1]) and make it the index's default search setting (saved\n"
+             "with the index). Queries must be held out, not vectors of the index. The exact\n"
+             "neighbours come from truth (nq, >= k) integer ids, or base (the vectors the\n"
+             "index holds, ids base_ids or 0..n-1); IVF_FLAT needs neither. A setting counts\n"
+             "when its recall minus one standard error reaches the target.\n\n"
+             "Returns {'met', 'nprobe', 'reorder_k', 'recall', 'recall_se', 'qps', 'searches',\n"
+             "'curve'}; curve is a list of {'nprobe', 'reorder_k', 'recall', 'recall_se',\n"
+             "'qps'} for every setting measured. When no setting reaches the target, met is\n"
+             "False, the best recall measured is reported and the index is unchanged; so it is\n"
+             "with dry_run=True.");
+
+static PyObject *tune_point_dict(const scann_tune_point *p)
+{
+    return Py_BuildValue("{s:i,s:i,s:d,s:d,s:d}", "nprobe", p->nprobe, "reorder_k", p->reorder_k,
+                         "recall", p->recall, "recall_se", p->recall_se, "qps", p->qps);
+}
+
+static PyObject *Index_tune(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"queries", "target_recall", "k", "truth", "base", "base_ids",
+                             "threads", "dry_run", NULL};
+    PyObject *qo, *truth_o = Py_None, *base_o = Py_None, *bids_o = Py_None, *threads_o = Py_None;
+    double target;
+    int k = 10, dry_run = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Od|iOOOOp:tune", kwlist, &qo, &target, &k,
+                                     &truth_o, &base_o, &bids_o, &threads_o, &dry_run))
+        return NULL;
+    if (check_ready(self) < 0) return NULL;
+    scann_tune_params tp = {0};
+    if (opt_int(threads_o, "threads", &tp.num_threads) < 0) return NULL;
+    tp.dry_run = dry_run;
+    if (truth_o != Py_None && base_o != Py_None)
+        return raise_invalid("tune: give truth or base, not both");
+    if (bids_o != Py_None && base_o == Py_None)
+        return raise_invalid("tune: base_ids without base");
+    int64_t nq, nb = 0;
+    int d, bd = 0;
+    PyArrayObject *q = NULL, *truth = NULL, *base = NULL, *bids = NULL;
+    scann_tune_point *curve = NULL;
+    PyObject *result = NULL;
+    if (!(q = as_float_rows(qo, "tune: queries", 0, &nq, &d))) goto done;
+    if (truth_o != Py_None) {
+        PyArrayObject *a = (PyArrayObject *)PyArray_FromAny(truth_o, NULL, 0, 0, 0, NULL);
+        if (!a) goto done;
+        char kind = PyArray_DESCR(a)->kind;
+        if ((kind != 'i' && kind != 'u') || PyArray_NDIM(a) != 2 || PyArray_DIM(a, 0) != nq) {
+            raise_invalid("tune: truth must be a 2-D integer array with one row per query "
+                          "(%lld)", (long long)nq);
+            Py_DECREF(a);
+            goto done;
+        }
+        truth = (PyArrayObject *)PyArray_FromArray(a, PyArray_DescrFromType(NPY_INT64),
+                                                   NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+        Py_DECREF(a);
+        if (!truth) goto done;
+        if (PyArray_DIM(truth, 1) > INT_MAX) {
+            raise_invalid("tune: truth rows are too long");
+            goto done;
+        }
+        tp.truth = PyArray_DATA(truth);
+        tp.truth_stride = (int)PyArray_DIM(truth, 1);
+    }
+    if (base_o != Py_None) {
+        if (!(base = as_float_rows(base_o, "tune: base", 0, &nb, &bd))) goto done;
+        if (bd != d) {
+            raise_status(SCANN_ERR_DIMENSION, "tune: base and queries differ in dimension");
+            goto done;
+        }
+        if (bids_o != Py_None) {
+            if (!(bids = as_ids(bids_o, nb, "tune: base_ids"))) goto done;
+            tp.base_ids = PyArray_DATA(bids);
+        }
+        tp.base = PyArray_DATA(base);
+        tp.nbase = nb;
+    }
+    /* Bounded by the tuner's ladder (12 rungs of about 2 log2(nlist) + a few points). */
+    enum { CURVE_CAP = 4096 };
+    curve = PyMem_Malloc(CURVE_CAP * sizeof *curve);
+    if (!curve) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    tp.curve = curve;
+    tp.curve_cap = CURVE_CAP;
+    if (lock_index(self, 0) < 0) goto done;
+    const float *qp = PyArray_DATA(q);
+    scann_tune_result r;
+    scann_status st;
+    errmsg e;
+    Py_BEGIN_ALLOW_THREADS
+    st = scann_index_tune(self->ix, nq, d, qp, k, target, &tp, &r);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS
+    unlock_index(self);
+    if (st) {
+        raise_status(st, e.text);
+        goto done;
+    }
+    int n = r.npoints < CURVE_CAP ? r.npoints : CURVE_CAP;
+    PyObject *list = PyList_New(n);
+    if (!list) goto done;
+    for (int i = 0; i < n; i++) {
+        PyObject *pt = tune_point_dict(&curve[i]);
+        if (!pt) {
+            Py_DECREF(list);
+            goto done;
+        }
+        PyList_SET_ITEM(list, i, pt);
+    }
+    result = Py_BuildValue("{s:O,s:i,s:i,s:d,s:d,s:d,s:i,s:N}", "met", r.met ? Py_True : Py_False,
+                           "nprobe", r.nprobe, "reorder_k", r.reorder_k, "recall", r.recall,
+                           "recall_se", r.recall_se, "qps", r.qps, "searches", r.nsearches,
+                           "curve", list);
+done:
+    PyMem_Free(curve);
+    Py_XDECREF(q);
+    Py_XDECREF(truth);
+    Py_XDECREF(base);
+    Py_XDECREF(bids);
+    return result;
+}
+
 PyDoc_STRVAR(Index_save_doc, "save(path)\n\nWrite the index to path (atomically: a temporary file "
                              "renamed into place).");
 
@@ -1094,6 +1220,8 @@ static PyMethodDef Index_methods[] = {
      Index_reconstruct_doc},
     {"search", (PyCFunction)(void (*)(void))Index_search, METH_VARARGS | METH_KEYWORDS,
      Index_search_doc},
+    {"tune", (PyCFunction)(void (*)(void))Index_tune, METH_VARARGS | METH_KEYWORDS,
+     Index_tune_doc},
     {"save", (PyCFunction)(void (*)(void))Index_save, METH_VARARGS | METH_KEYWORDS,
      Index_save_doc},
     {"to_bytes", (PyCFunction)Index_to_bytes, METH_NOARGS, Index_to_bytes_doc},

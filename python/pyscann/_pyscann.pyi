@@ -1,6 +1,6 @@
 # Type stubs of the compiled module (python/pyscann/_pyscann.c). Use the pyscann package.
 from os import PathLike
-from typing import Callable, Dict, Optional, Sequence, Tuple, Type, TypeVar, Union
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -47,6 +47,17 @@ class Index:
         threads: Optional[int] = ...,
         filter: Optional[_Filter] = ...,
     ) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...
+    def tune(
+        self,
+        queries: npt.ArrayLike,
+        target_recall: float,
+        k: int = ...,
+        truth: Optional[npt.ArrayLike] = ...,
+        base: Optional[npt.ArrayLike] = ...,
+        base_ids: Optional[npt.ArrayLike] = ...,
+        threads: Optional[int] = ...,
+        dry_run: bool = ...,
+    ) -> Dict[str, Any]: ...
     def save(self, path: Union[str, bytes, PathLike[str], PathLike[bytes]]) -> None: ...
     def to_bytes(self) -> bytes: ...
     @classmethod
