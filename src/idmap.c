@@ -17,10 +17,11 @@ static void place(int64_t *slot, uint64_t mask, int64_t id, int64_t loc)
 
 scann_status idmap_reserve(idmap *m, int64_t count, idmap_id_fn id_of, const void *ctx)
 {
-    /* Grow at a load of 0.7 to a load of at most 0.35: probes stay short, memory bounded. */
+    /* The smallest power of two that holds count at a load of at most 0.7, so the load stays in
+     * (0.35, 0.7]: probes stay short (about 2 for a hit at 0.7) and memory bounded. */
     if (m->cap && (uint64_t)count * 10 <= m->cap * 7) return SCANN_OK;
     uint64_t cap = IDMAP_MIN_CAP;
-    while (cap * 7 < (uint64_t)count * 20) cap *= 2;
+    while (cap * 7 < (uint64_t)count * 10) cap *= 2;
     int64_t *slot = malloc((size_t)cap * sizeof(int64_t));
     if (!slot) return err_nomem("id map", (size_t)cap * sizeof(int64_t));
     for (uint64_t i = 0; i < cap; i++) slot[i] = -1;
