@@ -43,7 +43,10 @@ function(scann_cpu_has_avx512 out)
   set(${out} ${has} PARENT_SCOPE)
 endfunction()
 
-if(SCANN_FAISS_DIR AND EXISTS "${SCANN_FAISS_DIR}/lib/libfaiss_avx2.a")
+# build-faiss.sh copies the headers last, after every library: until then use the system faiss
+# rather than mix its headers with the new library.
+if(SCANN_FAISS_DIR AND EXISTS "${SCANN_FAISS_DIR}/lib/libfaiss_avx2.a"
+   AND EXISTS "${SCANN_FAISS_DIR}/include/faiss/Index.h")
   set(_faiss_level avx2)
   if(SCANN_FAISS_LEVEL STREQUAL "AUTO")
     scann_cpu_has_avx512(_faiss_cpu_avx512)
@@ -71,8 +74,8 @@ if(SCANN_FAISS_DIR AND EXISTS "${SCANN_FAISS_DIR}/lib/libfaiss_avx2.a")
   set(SCANN_FAISS_CXX_STD 20)
 else()
   if(SCANN_FAISS_DIR)
-    message(STATUS "faiss: no ${SCANN_FAISS_DIR}/lib/libfaiss_avx2.a (make peers-faiss builds "
-                   "it); looking for the system libfaiss")
+    message(STATUS "faiss: no ${SCANN_FAISS_DIR}/lib/libfaiss_avx2.a and include/faiss (make "
+                   "peers-faiss builds them); looking for the system libfaiss")
   endif()
   if(FAISS_LIB AND NOT EXISTS "${FAISS_LIB}") # cached from before libfaiss-dev was removed
     unset(FAISS_LIB CACHE)
