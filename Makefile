@@ -1,7 +1,12 @@
 # Thin wrapper over CMake so the README's commands stay short. Each target installs the Debian
 # packages it needs first (scripts/install-deps.sh: a no-op when they are present).
 #   make          build the library, the CLI and the peer driver into build/
-#   make bench    the main job: fetch Fashion-MNIST, build, print the benchmark table
+#   make bench    the main job: fetch Fashion-MNIST, build, print the benchmark table; its faiss
+#                 rows use the full-speed faiss of `make peers-faiss` when that was built, else
+#                 Debian's generic libfaiss (the table's header says which)
+#   make peers-faiss  build that faiss (AVX2 + AVX-512 static libraries, about 6 minutes each
+#                 on 2 cores) into FAISS_DIR with FAISS_SCRIPT, then relink scann-peers;
+#                 `make bench FAISS=full` does this first
 #   make test     every test: unit tests, the same under ASan+UBSan, the concurrency tests under
 #                 TSan, then a short fuzz run
 #   make install  install into PREFIX (default /usr/local)
@@ -12,25 +17,37 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 PREFIX ?= /usr/local
 DATASET ?= fashion-mnist
+# The full-speed faiss for the peer rows: build-faiss.sh OUTDIR (CMake's SCANN_FAISS_DIR).
+FAISS_DIR ?= $(HOME)/.cache/faiss-02dbb4e
+FAISS_SCRIPT ?= ../shared/peers/build-faiss.sh
+FAISS ?=
 
-.PHONY: all build peers bench bench-all test test-release test-sanitize test-tsan fuzz install clean
+.PHONY: all build peers peers-faiss bench bench-all test test-release test-sanitize test-tsan fuzz install clean
 
 all: build
 
 build:
 	@scripts/install-deps.sh build peers
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release -DSCANN_BUILD_PEERS=ON -DSCANN_BUILD_TESTS=OFF \
-	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	    -DCMAKE_INSTALL_PREFIX=$(PREFIX) -DSCANN_FAISS_DIR=$(FAISS_DIR) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
 
 peers: build
 
-bench: build
+peers-faiss:
+	@if [ ! -x $(FAISS_SCRIPT) ]; then echo "make peers-faiss: no $(FAISS_SCRIPT) (set \
+	    FAISS_SCRIPT to a build-faiss.sh, or FAISS_DIR to a faiss built with it)" >&2; exit 1; fi
+	@scripts/install-deps.sh build peers
+	@echo "make peers-faiss: building faiss into $(FAISS_DIR) (skipped when there; else about 6 minutes a SIMD level on 2 cores)" >&2
+	@nice -n 10 $(FAISS_SCRIPT) $(FAISS_DIR) >/dev/null
+	@$(MAKE) build
+
+bench: $(if $(filter full,$(FAISS)),peers-faiss,build)
 	@scripts/install-deps.sh data
 	@scripts/get-data.sh $(DATASET)
 	@scripts/bench.sh $(DATASET)
 
-bench-all: build
+bench-all: $(if $(filter full,$(FAISS)),peers-faiss,build)
 	@scripts/install-deps.sh data
 	@scripts/get-data.sh all
 	@scripts/bench.sh fashion-mnist

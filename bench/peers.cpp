@@ -14,6 +14,8 @@
  *                                   k_factor_rf, ...); k_factor on an index with a refine stage
  *                                   sets IndexRefine::k_factor. Needs SCANN_HAVE_FAISS.
  *
+ *   scann-peers --version           which faiss was linked (version, origin, SIMD level, file)
+ *
  * Each peer is wrapped in a bench_backend (tools/bench.h) and handed to bench_run(), so build
  * time, recall, batch QPS, latency percentiles and the table/CSV rows come from the same code
  * that measures the library's own index kinds.
@@ -32,6 +34,13 @@
  * figures): Debian's OpenBLAS is the pthread variant, whose own threads fight faiss's
  * spinning OpenMP workers - measured on 2 cores, 2 BLAS threads made IVF builds 5-30x slower
  * and batch QPS about 2x lower than 1 BLAS thread.
+ *
+ * faiss: either Debian's libfaiss-dev 1.7.3 (a generic x86-64 build: FastScan and the distance
+ * loops run their SSE/scalar code) or a full-speed static build of a current faiss
+ * (../shared/peers/build-faiss.sh, AVX2 or AVX-512), chosen by cmake/peers_faiss.cmake. The
+ * source compiles against both APIs (faiss_idx below). Every faiss row's label carries the
+ * version from faiss's headers, the origin CMake found (SCANN_FAISS_ORIGIN) and the SIMD level
+ * the linked library reports (faiss::get_compile_options), so a table says what it measured.
  *
  * Exit status: 0 success; 1 a load, build or search failed; 2 usage error, unknown peer kind,
  * bad SPEC or a grid key the peer does not have.
@@ -64,6 +73,7 @@
 #include <faiss/impl/io.h>
 #include <faiss/index_factory.h>
 #include <faiss/index_io.h>
+#include <faiss/utils/utils.h>
 #endif
 
 #include "bench.h"
@@ -97,7 +107,7 @@ bool parse_long(const char *s, long lo, long hi, long *out) {
     return true;
 }
 
-bool parse_double(const char *s, double *out) {
+[[maybe_unused]] bool parse_double(const char *s, double *out) { /* faiss only */
     if (!s || !*s) return false;
     errno = 0;
     char *end = nullptr;
@@ -377,6 +387,35 @@ void hnsw_destroy(void *self) {
 
 #ifdef SCANN_HAVE_FAISS
 
+/* faiss's index type: faiss::Index::idx_t up to 1.7.3, faiss::idx_t (only) from 1.7.4 on;
+ * Index::ntotal has it in both. */
+using faiss_idx = decltype(faiss::Index::ntotal);
+static_assert(sizeof(faiss_idx) == sizeof(int64_t), "faiss idx_t is 64-bit");
+
+/* "1.15.0 02dbb4e, AVX512" or "1.7.3 Debian, GENERIC": the version of the headers compiled
+ * against, where CMake found the library, and the SIMD level the linked library was built for
+ * (get_compile_options() without its "OPTIMIZE" flag; "AVX2"/"AVX512", "GENERIC" in 1.7.x). */
+std::string faiss_build_name() {
+    std::string simd;
+    try {
+        std::string opts = faiss::get_compile_options();
+        size_t pos = 0;
+        while (pos < opts.size()) {
+            size_t sp = opts.find(' ', pos);
+            if (sp == std::string::npos) sp = opts.size();
+            std::string w = opts.substr(pos, sp - pos);
+            pos = sp + 1;
+            if (w.empty() || w == "OPTIMIZE") continue;
+            simd += (simd.empty() ? "" : " ") + w;
+        }
+    } catch (const std::exception &) {
+    }
+    char buf[128];
+    snprintf(buf, sizeof buf, "%d.%d.%d %s, %s", FAISS_VERSION_MAJOR, FAISS_VERSION_MINOR,
+             FAISS_VERSION_PATCH, SCANN_FAISS_ORIGIN, simd.empty() ? "unknown SIMD" : simd.c_str());
+    return buf;
+}
+
 void set_omp_threads(int threads) { omp_set_num_threads(std::max(1, threads)); }
 
 faiss::MetricType faiss_metric(scann_metric m) {
@@ -432,8 +471,8 @@ int faiss_build(void *self, const bench_data *d, int threads, char *err, size_t 
             x = normed.data();
         }
         /* faiss samples its own training subset (max_points_per_centroid) where it needs one. */
-        if (!p->index->is_trained) p->index->train((faiss::Index::idx_t)d->n, x);
-        p->index->add((faiss::Index::idx_t)d->n, x);
+        if (!p->index->is_trained) p->index->train((faiss_idx)d->n, x);
+        p->index->add((faiss_idx)d->n, x);
         for (auto &kv : p->pending) faiss_apply(p->index.get(), kv.first.c_str(), kv.second);
     } catch (const std::bad_alloc &) {
         set_err(err, errlen, "faiss %s: out of memory", p->factory.c_str());
@@ -485,9 +524,8 @@ int faiss_search(void *self, const float *q, int64_t nq, int k, int threads, int
             q = normed.data();
         }
         std::vector<float> dist((size_t)nq * (size_t)k);
-        static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "faiss idx_t is 64-bit");
-        p->index->search((faiss::Index::idx_t)nq, q, (faiss::Index::idx_t)k, dist.data(),
-                         reinterpret_cast<faiss::Index::idx_t *>(ids));
+        p->index->search((faiss_idx)nq, q, (faiss_idx)k, dist.data(),
+                         reinterpret_cast<faiss_idx *>(ids));
     } catch (const std::exception &e) {
         set_err(err, errlen, "faiss %s: search failed: %s", p->factory.c_str(), e.what());
         return 1;
@@ -614,10 +652,8 @@ bool make_backend(const PeerDef &def, bench_backend *b) {
 #ifdef SCANN_HAVE_FAISS
     FaissPeer *p = new FaissPeer;
     p->factory = def.factory;
-    /* Debian's libfaiss-dev 1.7.3 is compiled for generic x86-64: no AVX2 kernels (FastScan
-     * and the distance loops run their SSE/scalar code), unlike a source or conda build. */
-    snprintf(b->label, sizeof b->label, "faiss %s (Debian generic build, no AVX2)",
-             p->factory.c_str());
+    snprintf(b->label, sizeof b->label, "faiss %s [%s]", p->factory.c_str(),
+             faiss_build_name().c_str());
     b->self = p;
     b->build = faiss_build;
     b->set_params = faiss_set_params;
@@ -641,14 +677,26 @@ void usage(FILE *f) {
             "  faiss:FACTORY            faiss index_factory string, e.g. faiss:IVF1024,Flat,\n"
             "                           'faiss:IVF256,PQ196x4fs,RFlat'; grid keys: faiss\n"
             "                           ParameterSpace names (nprobe, efSearch, k_factor, ...)%s\n"
-            "GRID: \"key=v1,v2;key2=w1,w2\" (cartesian product), e.g. \"ef=10,20,40\".\n",
+            "GRID: \"key=v1,v2;key2=w1,w2\" (cartesian product), e.g. \"ef=10,20,40\".\n"
+            "%s --version names the faiss it was built with.\n",
             g_prog,
 #ifdef SCANN_HAVE_FAISS
             ""
 #else
             "\n                           (not available: built without faiss)"
 #endif
-    );
+            ,
+            g_prog);
+}
+
+/* `--version`: one line per peer library, the faiss line as the bench header quotes it. */
+void print_version(void) {
+    printf("hnswlib (header-only, compiled -O3 -march=native)\n");
+#ifdef SCANN_HAVE_FAISS
+    printf("faiss %s (%s)\n", faiss_build_name().c_str(), SCANN_FAISS_LIBRARY);
+#else
+    printf("faiss: none (built without faiss)\n");
+#endif
 }
 
 } // namespace
@@ -661,6 +709,10 @@ int main(int argc, char **argv) {
     if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        print_version();
+        return 0;
     }
     if (strcmp(argv[1], "bench") != 0) {
         fprintf(stderr, "%s: unknown command '%s' (only 'bench')\n", g_prog, argv[1]);

@@ -2,6 +2,11 @@
 # bench.sh DATASET - the benchmark table for one prepared data set: this library's indexes
 # next to hnswlib and faiss, measured by the same harness (2 threads, k = 10, 10,000 queries).
 # Needs `make` (build/) and scripts/get-data.sh DATASET. Set THREADS, BUILD, CSV to override.
+# The faiss rows use whichever faiss build/scann-peers was linked with (the header line and
+# each row's label say which): the full-speed build of `make peers-faiss` when it exists, else
+# Debian's generic libfaiss. Their configurations are FastScan 4-bit PQ with a float refine
+# stage (the best faiss found in ../shared/PEERS.md), swept over nprobe x k_factor, and
+# IVF,Flat.
 # Also draws the recall/QPS Pareto chart next to the CSV (same name, .png) with
 # python/pyscann/plot.py from the source tree: pure Python + python3-matplotlib, so the compiled
 # Python module is not needed.
@@ -9,6 +14,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${SCANN_DATA_DIR:-$root/data}
 bin=${BUILD:-$root/build}/scann
+peers=${BUILD:-$root/build}/scann-peers
 threads=${THREADS:-2}
 name=${1:-fashion-mnist}
 csv=${CSV:-$root/out/bench-$name.csv}
@@ -25,7 +31,7 @@ fashion-mnist)
               --index SCANN,nlist=256,dims_per_block=4,reorder=int8 --search "nprobe=4,8;reorder_k=40"
               --peer hnsw:M=16,efc=200 --search ef=10,20,40,80
               --peer faiss:IVF256,Flat --search nprobe=2,4,8,16
-              --peer faiss:IVF256,PQ196x4fs,RFlat --search "nprobe=4,8;k_factor=4,8")
+              --peer faiss:IVF256,PQ196x4fs,RFlat --search "nprobe=4,8,16;k_factor=2,4,8")
     ;;
 glove-100)
     args=(--base "$data/$name/base.fvecs" --query "$data/$name/query.fvecs"
@@ -39,13 +45,33 @@ glove-100)
               --peer hnsw:M=16,efc=200 --search ef=48,96,192
               --peer hnsw:M=32,efc=200 --search ef=48,96
               --peer faiss:IVF1024,Flat --search nprobe=32,64
-              --peer faiss:IVF1024,PQ50x4fs,RFlat --search "nprobe=32,64;k_factor=8")
+              --peer faiss:IVF1024,PQ100x4fs,RFlat --search "nprobe=16,24,32,48;k_factor=4,8")
     ;;
 *) echo "bench.sh: unknown data set '$name' (fashion-mnist, glove-100)" >&2; exit 2 ;;
 esac
 
 echo "== $name: $(nproc) cores, $("$bin" info | sed -n 's/^kernels: /kernels /p'), $threads threads, k=10"
-echo "   (faiss rows use Debian's libfaiss, a generic build without AVX2 kernels)"
+if [ -x "$peers" ]; then
+    # e.g. "faiss 1.15.0 02dbb4e, AVX512 (/root/.cache/faiss-02dbb4e/lib/libfaiss_avx512.a)"
+    faiss=$("$peers" --version | sed -n 's/^faiss /faiss rows: faiss /p')
+    case $faiss in
+    *GENERIC*) faiss="$faiss: Debian's generic build, no AVX2 kernels (make peers-faiss builds a full-speed one)" ;;
+    esac
+    echo "   ${faiss:-faiss rows: none (scann-peers built without faiss)}"
+fi
+if [ -z "${faiss:-}" ]; then
+    # No faiss in scann-peers (or no scann-peers): drop the faiss peers and their grids.
+    kept=()
+    for ((i = 0; i < ${#backends[@]}; i++)); do
+        if [ "${backends[i]}" = --peer ] && [[ ${backends[i + 1]} == faiss:* ]]; then
+            i=$((i + 1))
+            [ "${backends[i + 1]:-}" = --search ] && i=$((i + 2))
+            continue
+        fi
+        kept+=("${backends[i]}")
+    done
+    backends=("${kept[@]}")
+fi
 "$bin" bench "${args[@]}" --k 10 --threads "$threads" --csv "$csv" "${backends[@]}"
 echo "CSV: $csv"
 png=${csv%.csv}.png

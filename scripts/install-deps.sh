@@ -14,6 +14,7 @@ for group in "$@"; do
     test) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev libcmocka-dev
                  dataset-fashion-mnist clang libclang-rt-14-dev python3-dev python3-numpy
                  python3-pytest python3-setuptools python3-pip python3-matplotlib python3-yaml) ;;
+    # libfaiss-dev: the fallback faiss when make peers-faiss has not built a full-speed one
     peers) pkgs+=(g++ libhnswlib-dev libfaiss-dev) ;;
     data) pkgs+=(dataset-fashion-mnist python3-numpy python3-matplotlib) ;;
     *) echo "install-deps: unknown group '$group' (build, test, peers, data)" >&2; exit 2 ;;

@@ -9,8 +9,10 @@ points no other row of the family beats on both recall and QPS. Up and to the ri
 
 A family is the algorithm, not one build: our rows are grouped by index kind (every
 "SCANN,..." row is SCANN), hnswlib rows by "hnsw", faiss rows by their factory string without
-the sizes ("faiss:IVF256,PQ196x4fs,RFlat" -> "faiss IVF,PQx4fs,RFlat"). --by label draws one
-line per index column value instead.
+the sizes ("faiss:IVF256,PQ196x4fs,RFlat" -> "faiss IVF,PQx4fs,RFlat"), plus the SIMD level of
+the faiss that scann-peers linked when its label names one ("faiss IVF256,Flat [1.15.0 02dbb4e,
+AVX512]" -> "faiss IVF,Flat AVX512"), so two faiss builds in one chart stay two lines.
+--by label draws one line per index column value instead.
 
 Pure Python plus matplotlib (Agg, no display needed): it does not import the compiled extension,
 so scripts/bench.sh runs it from the source tree (PYTHONPATH=python) after a plain `make`.
@@ -47,6 +49,15 @@ def read_rows(paths):
 
 def family(label):
     """The algorithm a CSV index label belongs to (see the module docstring)."""
+    # scann-peers' own labels: "hnswlib M=16,efC=200", "faiss FACTORY [VERSION ORIGIN, SIMD]".
+    # (Older CSVs: "faiss FACTORY (Debian generic build, no AVX2)".)
+    m = re.fullmatch(r"(hnswlib|faiss) (\S+)(?: [\[(](.*)[\])])?", label)
+    if m:
+        if m.group(1) == "hnswlib":
+            return "hnsw"
+        build = m.group(3) or ""
+        simd = " " + build.rsplit(",", 1)[1].strip() if "," in build else ""
+        return "faiss " + re.sub(r"(?<!x)\d+", "", m.group(2)) + simd
     peer, sep, spec = label.partition(":")
     if not sep:
         return label.split(",")[0]

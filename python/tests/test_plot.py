@@ -40,6 +40,13 @@ def test_family_groups_builds_of_one_algorithm():
     assert plot.family("hnsw:M=16,efc=200") == "hnsw"
     assert plot.family("faiss:IVF256,PQ196x4fs,RFlat") == "faiss IVF,PQx4fs,RFlat"
     assert plot.family("faiss:IVF1024,Flat") == plot.family("faiss:IVF256,Flat")
+    # The labels scann-peers writes: hnswlib rows are one family; faiss rows keep their build's
+    # SIMD level, so Debian's generic faiss and an AVX-512 build are two lines.
+    assert plot.family("hnswlib M=16,efC=200") == plot.family("hnswlib M=32,efC=200") == "hnsw"
+    assert (plot.family("faiss IVF256,PQ196x4fs,RFlat [1.15.0 02dbb4e, AVX512]")
+            == "faiss IVF,PQx4fs,RFlat AVX512")
+    assert (plot.family("faiss IVF1024,Flat [1.7.3 Debian, GENERIC]")
+            == plot.family("faiss IVF256,Flat [1.7.3 Debian, GENERIC]") == "faiss IVF,Flat GENERIC")
     rows = [{"index": "SCANN,nlist=8", "recall": 0.9, "qps": 10.0},
             {"index": "SCANN,nlist=16", "recall": 0.8, "qps": 20.0},
             {"index": "SCANN,nlist=16", "recall": 0.7, "qps": 5.0},
