@@ -270,7 +270,9 @@ const char *scann_index_kernel_name(const scann_index *ix);
 
 /* ---- parsing helpers shared by the CLI and bindings ------------------------------------ */
 
-scann_status scann_metric_parse(const char *name, scann_metric *out); /* l2|ip|cosine */
+/* Metric by name, case-insensitive: l2 / squared_l2 / euclidean, ip / dot / dot_product /
+ * inner_product, cosine / angular. Anything else is SCANN_ERR_INVALID_ARGUMENT. */
+scann_status scann_metric_parse(const char *name, scann_metric *out);
 const char *scann_metric_name(scann_metric m);
 const char *scann_index_kind_name(scann_index_kind k);
 

@@ -37,14 +37,23 @@ const char *scann_metric_name(scann_metric m)
 scann_status scann_metric_parse(const char *name, scann_metric *out)
 {
     if (!name || !out) return err_set(SCANN_ERR_INVALID_ARGUMENT, "metric name is NULL");
-    if (!strcasecmp(name, "l2") || !strcasecmp(name, "euclidean")) *out = SCANN_METRIC_L2;
-    else if (!strcasecmp(name, "ip") || !strcasecmp(name, "dot")) *out = SCANN_METRIC_IP;
-    else if (!strcasecmp(name, "cosine") || !strcasecmp(name, "angular"))
-        *out = SCANN_METRIC_COSINE;
-    else
-        return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                       "unknown metric '%s' (expected l2, ip or cosine)", name);
-    return SCANN_OK;
+    /* The names faiss, ScaNN, ann-benchmarks and pgvector users write, in any case. */
+    static const struct {
+        const char *name;
+        scann_metric m;
+    } names[] = {{"l2", SCANN_METRIC_L2},          {"squared_l2", SCANN_METRIC_L2},
+                 {"euclidean", SCANN_METRIC_L2},   {"ip", SCANN_METRIC_IP},
+                 {"dot", SCANN_METRIC_IP},         {"dot_product", SCANN_METRIC_IP},
+                 {"inner_product", SCANN_METRIC_IP}, {"cosine", SCANN_METRIC_COSINE},
+                 {"angular", SCANN_METRIC_COSINE}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcasecmp(name, names[i].name)) {
+            *out = names[i].m;
+            return SCANN_OK;
+        }
+    return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                   "unknown metric '%s' (expected l2, squared_l2, euclidean, ip, dot, "
+                   "dot_product, inner_product, cosine or angular)", name);
 }
 
 const char *spec_reorder_name(scann_reorder r)

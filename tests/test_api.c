@@ -28,6 +28,16 @@ static void test_create_errors(void **state)
     assert_ptr_equal(ix, (scann_index *)0x1); /* untouched on failure */
     scann_metric m;
     TD_EXPECT(scann_metric_parse("hamming", &m), SCANN_ERR_INVALID_ARGUMENT, "hamming");
+    TD_EXPECT(scann_metric_parse("0", &m), SCANN_ERR_INVALID_ARGUMENT, "'0'");
+    const char *names[] = {"L2", "squared_l2", "Euclidean", "ip", "DOT_PRODUCT", "inner_product",
+                           "dot", "cosine", "Angular"};
+    const scann_metric want[] = {SCANN_METRIC_L2, SCANN_METRIC_L2, SCANN_METRIC_L2,
+                                 SCANN_METRIC_IP, SCANN_METRIC_IP, SCANN_METRIC_IP,
+                                 SCANN_METRIC_IP, SCANN_METRIC_COSINE, SCANN_METRIC_COSINE};
+    for (int i = 0; i < 9; i++) {
+        TD_EXPECT(scann_metric_parse(names[i], &m), SCANN_OK, NULL);
+        assert_int_equal(m, want[i]);
+    }
     scann_index_free(NULL);
 }
 
