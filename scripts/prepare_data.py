@@ -24,7 +24,8 @@ Subcommands:
       OUT/images.txt, OUT/{base,query}-src.ivecs (image number, x, y of each descriptor);
       WORK keeps every distinct descriptor so that a rerun only resamples
   neighbours DIR [--metric cosine] [--n 5] [--k 5] [--seed 1]
-      print a few queries' texts with their ground-truth neighbours' texts
+      print a few queries' texts with their ground-truth neighbours' texts (for SIFT sets:
+      their pictures and positions, and how near the nearest neighbours are)
   summary FILE...
       print the shape of each .fvecs/.ivecs file
 
@@ -441,7 +442,38 @@ def read_ivecs(path):
     return np.fromfile(path, dtype="<i4").reshape(n, d + 1)[:, 1:]
 
 
+def sift_neighbours(args):
+    """Where a few queries' neighbours come from, and how near they are compared with a
+    random base vector: real descriptors have neighbours much nearer than chance, often in
+    the same picture (repeated texture) or in a near-copy of it."""
+    names = read_lines(os.path.join(args.dir, "images.txt"))
+    bsrc = read_ivecs(os.path.join(args.dir, "base-src.ivecs"))
+    qsrc = read_ivecs(os.path.join(args.dir, "query-src.ivecs"))
+    gt = read_ivecs(os.path.join(args.dir, "gt-%s.ivecs" % args.metric))
+    n, d = vecs_shape(os.path.join(args.dir, "base.fvecs"))
+    base = np.memmap(os.path.join(args.dir, "base.fvecs"), dtype="<f4", mode="r",
+                     shape=(n, d + 1))[:, 1:]
+    nq = len(qsrc)
+    query = np.fromfile(os.path.join(args.dir, "query.fvecs"), dtype="<f4").reshape(nq, d + 1)[:, 1:]
+    rng = np.random.default_rng(args.seed)
+    for q in rng.choice(nq, size=args.n, replace=False):
+        print("Q  %s @ %d,%d" % (names[qsrc[q, 0]], qsrc[q, 1], qsrc[q, 2]))
+        for r, i in enumerate(gt[q, :args.k]):
+            print("  %d. L2 %6.1f  %s @ %d,%d" % (r + 1, np.linalg.norm(base[i] - query[q]),
+                                                 names[bsrc[i, 0]], bsrc[i, 1], bsrc[i, 2]))
+        print()
+    sample = rng.choice(nq, size=min(nq, 2000), replace=False)
+    nn1 = np.linalg.norm(base[gt[sample, 0]] - query[sample], axis=1)
+    rnd = np.linalg.norm(base[rng.choice(n, len(sample), replace=False)] - query[sample], axis=1)
+    same = np.mean(bsrc[gt[:, 0], 0] == qsrc[:, 0])
+    print("queries whose nearest neighbour is in the same picture: %.1f%%" % (100 * same))
+    print("L2 to the nearest neighbour: median %.1f; to a random base vector: median %.1f"
+          % (np.median(nn1), np.median(rnd)))
+
+
 def cmd_neighbours(args):
+    if not os.path.exists(os.path.join(args.dir, "base-texts.txt")):
+        return sift_neighbours(args)
     base = read_lines(os.path.join(args.dir, "base-texts.txt"))
     query = read_lines(os.path.join(args.dir, "query-texts.txt"))
     gt = read_ivecs(os.path.join(args.dir, "gt-%s.ivecs" % args.metric))
