@@ -339,7 +339,7 @@ if [ "$DO_SIFT" = 1 ]; then
         dpkg-deb --fsys-tarfile "$deb" |
             tar -x -C "$SIFT_CACHE/img/$p" --wildcards \
                 '*.jpg' '*.jpeg' '*.png' '*.webp' 2>/dev/null || true
-        touch "$stamp"
+        echo "$(basename "$deb")" >"$stamp"   # fresh() wants a non-empty file
     done
     # 3. Descriptors (about 30 CPU-minutes; all of them are kept in the cache), then the
     #    sample and the queries.
