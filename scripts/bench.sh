@@ -47,7 +47,34 @@ glove-100)
               --peer faiss:IVF1024,Flat --search nprobe=32,64
               --peer faiss:IVF1024,PQ100x4fs,RFlat --search "nprobe=16,24,32,48;k_factor=4,8")
     ;;
-*) echo "bench.sh: unknown data set '$name' (fashion-mnist, glove-100)" >&2; exit 2 ;;
+debian-use-512)
+    # ~205k unit-norm sentence embeddings: high dimension, so the code size matters most.
+    args=(--base "$data/$name/base.fvecs" --query "$data/$name/query.fvecs"
+          --gt "$data/$name/gt-cosine.ivecs" --metric cosine)
+    backends=(--index FLAT
+              --index IVF_FLAT,nlist=512 --search nprobe=8,16,32
+              --index IVF_PQ,nlist=512,m=128 --search nprobe=16,32
+              --index SCANN,nlist=512 --search "nprobe=8,16,32;reorder_k=50,100"
+              --index SCANN,nlist=512,dims_per_block=4 --search "nprobe=16,32;reorder_k=100"
+              --index SCANN,nlist=512,reorder=int8 --search "nprobe=16,32;reorder_k=100"
+              --peer hnsw:M=16,efc=200 --search ef=32,64,128
+              --peer faiss:IVF512,Flat --search nprobe=16,32
+              --peer faiss:IVF512,PQ256x4fs,RFlat --search "nprobe=16,32;k_factor=8")
+    ;;
+debian-sift-1m)
+    # 1M SIFT descriptors, L2: the scale case (float store alone is 512 MB).
+    args=(--base "$data/$name/base.fvecs" --query "$data/$name/query.fvecs"
+          --gt "$data/$name/gt-l2.ivecs" --metric l2)
+    backends=(--index FLAT
+              --index IVF_FLAT,nlist=1024 --search nprobe=8,16,32
+              --index IVF_PQ,nlist=1024,m=64 --search nprobe=16,32
+              --index SCANN,nlist=1024 --search "nprobe=8,16,32;reorder_k=50,100"
+              --index SCANN,nlist=1024,reorder=int8 --search "nprobe=16,32;reorder_k=100"
+              --peer hnsw:M=16,efc=200 --search ef=32,64,128
+              --peer faiss:IVF1024,Flat --search nprobe=16,32
+              --peer faiss:IVF1024,PQ64x4fs,RFlat --search "nprobe=16,32;k_factor=8")
+    ;;
+*) echo "bench.sh: unknown data set '$name' (fashion-mnist, glove-100, debian-use-512, debian-sift-1m)" >&2; exit 2 ;;
 esac
 
 echo "== $name: $(nproc) cores, $("$bin" info | sed -n 's/^kernels: /kernels /p'), $threads threads, k=10"
