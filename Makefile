@@ -10,6 +10,8 @@
 #   make test     every test: unit tests, the same under ASan+UBSan, the concurrency tests under
 #                 TSan, then a short fuzz run
 #   make install  install into PREFIX (default /usr/local)
+#   make test-postgres  build and install the PostgreSQL extension (postgres/, needs root) and
+#                 run its SQL tests on a throwaway cluster (about 2.5 minutes; not part of test)
 #   make fuzz     clang + libFuzzer: fuzz the index loader for FUZZ_SECONDS (default 20) from
 #                 FUZZ_SEED (default 1; e.g. make fuzz FUZZ_SEED=$$RANDOM FUZZ_SECONDS=600)
 MAKEFLAGS += --no-print-directory
@@ -22,7 +24,7 @@ FAISS_DIR ?= $(HOME)/.cache/faiss-02dbb4e
 FAISS_SCRIPT ?= ../shared/peers/build-faiss.sh
 FAISS ?=
 
-.PHONY: all build peers peers-faiss bench bench-all test test-release test-sanitize test-tsan fuzz install clean
+.PHONY: all build peers peers-faiss bench bench-all test test-postgres test-release test-sanitize test-tsan fuzz install clean
 
 all: build
 
@@ -54,6 +56,11 @@ bench-all: $(if $(filter full,$(FAISS)),peers-faiss,build)
 	@scripts/bench.sh glove-100
 
 test: test-release test-sanitize test-tsan fuzz
+
+test-postgres: build
+	@scripts/install-deps.sh postgres
+	@$(MAKE) -C postgres SCANN_BUILD=$(abspath $(BUILD))
+	@postgres/test/run.sh
 
 test-release:
 	@scripts/install-deps.sh test

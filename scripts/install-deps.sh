@@ -2,6 +2,7 @@
 # install-deps.sh GROUP... - install the Debian packages a step needs, only when missing.
 #   build: compile the library and the CLI      test: + unit tests and the Python module
 #   peers: the hnswlib/faiss benchmark driver   data: scripts/get-data.sh and bench.sh's chart
+#   postgres: the PostgreSQL 15 extension in postgres/ (server, PGXS headers, numpy for its test)
 #   (test also has what `pip install .` of the Python module and its plot tests need)
 # Runs apt-get (after one apt-get update) as root, or through sudo; otherwise prints what to
 # install and fails. Fast and offline when everything is already there.
@@ -17,7 +18,9 @@ for group in "$@"; do
     # libfaiss-dev: the fallback faiss when make peers-faiss has not built a full-speed one
     peers) pkgs+=(g++ libhnswlib-dev libfaiss-dev) ;;
     data) pkgs+=(dataset-fashion-mnist python3-numpy python3-matplotlib) ;;
-    *) echo "install-deps: unknown group '$group' (build, test, peers, data)" >&2; exit 2 ;;
+    postgres) pkgs+=(postgresql-15 postgresql-server-dev-15 pkg-config libopenblas-dev
+                     python3-numpy) ;;
+    *) echo "install-deps: unknown group '$group' (build, test, peers, data, postgres)" >&2; exit 2 ;;
     esac
 done
 

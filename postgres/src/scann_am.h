@@ -1,0 +1,146 @@
+/*
+ * scann_am.h - the SCANN index access method for PostgreSQL: page layout, options, and the
+ * entry points of each phase (scannbuild.c, scaninsert.c, scanscan.c, scanvacuum.c,
+ * scanutils.c; scann.c holds the handler, options, GUCs and the real[] distance functions).
+ *
+ * The index is libscann's codec (include/scann_codec.h) over PostgreSQL pages:
+ *
+ *   block 0           meta page: dimensions, lists, metric, the build's default probes and
+ *                     reorder_k, where the codec bytes and the list directory start
+ *   codec pages       the saved codec (centres + codebooks), raw bytes in a chain of pages
+ *   directory pages   one ScannListEntry per list (first page, insert page hint), contiguous
+ *   data pages        per list, a chain (special space: next block) of items, each item one
+ *                     ScannGroup: up to 32 heap TIDs and their 32-vector FastScan block, so the
+ *                     kernel scans straight from shared buffers
+ *
+ * Every page change goes through GenericXLog. Rerank is exact and needs no copy in the index:
+ * the scan returns its best reorder_k candidates with xs_recheckorderby and a lower bound of
+ * -infinity, so the executor re-computes the ORDER BY distance from each heap tuple and
+ * returns them in exact order (its reorder queue, as for GiST's lossy distances).
+ * Invariants: groups only grow at the end of a list's last page; a group's live slots are
+ * 0..count-1 (VACUUM fills holes from the group's last slot); slots >= count hold code 0.
+ */
+#ifndef SCANN_AM_H
+#define SCANN_AM_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/generic_xlog.h"
+#include "access/reloptions.h"
+#include "nodes/execnodes.h"
+#include "storage/bufmgr.h"
+#include "utils/relcache.h"
+
+#include "scann_codec.h"
+
+#define SCANN_MAGIC 0x5343414e /* "SCAN" */
+#define SCANN_VERSION 1
+#define SCANN_METAPAGE_BLKNO 0
+#define SCANN_PAGE_ID 0x5343  /* in the special space, for pg_filedump and sanity checks */
+
+#define SCANN_REORDER_HEAP 0   /* exact rerank by the executor from the heap (default) */
+#define SCANN_REORDER_CODES 1  /* 'none': approximate order from the 4-bit codes */
+
+/* reloptions */
+typedef struct ScannOptions {
+    int32 vl_len_;
+    int lists;          /* 0 = about sqrt(rows) */
+    int dims_per_block; /* 0 = 2, or more when a block would not fit a page */
+    int reorder_offset; /* string: heap | none */
+} ScannOptions;
+
+typedef struct ScannPageOpaqueData {
+    BlockNumber nextblkno; /* next page of this chain, InvalidBlockNumber at the end */
+    uint16 unused;
+    uint16 page_id;        /* SCANN_PAGE_ID */
+} ScannPageOpaqueData;
+typedef ScannPageOpaqueData *ScannPageOpaque;
+
+#define ScannPageGetOpaque(page) ((ScannPageOpaque) PageGetSpecialPointer(page))
+
+typedef struct ScannMetaPageData {
+    uint32 magic;
+    uint32 version;
+    int32 dims;
+    int32 nlist;          /* 0: an empty index from ambuildempty (not trained) */
+    int32 metric;         /* scann_metric */
+    int32 reorder;        /* SCANN_REORDER_* */
+    int32 default_probes; /* learned at build: reach ~0.95 recall@10 on held-out rows */
+    int32 default_reorder_k;
+    uint32 codec_len;     /* bytes of the saved codec */
+    BlockNumber codec_start;
+    BlockNumber dir_start;
+    int32 dir_per_page;
+    float4 build_recall;  /* the recall the defaults reached on the build's held-out rows */
+} ScannMetaPageData;
+typedef ScannMetaPageData *ScannMetaPage;
+
+typedef struct ScannListEntry {
+    BlockNumber start;  /* first data page of the list */
+    BlockNumber insert; /* a page at or before the list's last page: inserts start there */
+} ScannListEntry;
+
+/* One item of a data page: up to 32 vectors, their heap TIDs and their FastScan block. */
+typedef struct ScannGroupData {
+    uint16 count;                         /* live slots 0..count-1 */
+    uint16 unused;
+    ItemPointerData tids[SCANN_CODEC_BLOCK];
+    uint8 block[FLEXIBLE_ARRAY_MEMBER];   /* block_bytes */
+} ScannGroupData;
+typedef ScannGroupData *ScannGroup;
+
+#define SCANN_GROUP_SIZE(bb) (offsetof(ScannGroupData, block) + (bb))
+/* Raw bytes a codec or directory page holds. */
+#define SCANN_PAGE_CONTENT \
+    (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(ScannPageOpaqueData)))
+
+/* What a backend keeps per index in rd_amcache: one allocation, the codec placed inside. */
+typedef struct ScannCache {
+    ScannMetaPageData meta;
+    scann_codec_info info;
+    scann_codec *codec;
+    /* the codec's memory follows */
+} ScannCache;
+
+/* GUCs */
+extern int scann_probes;
+extern int scann_reorder_k;
+
+/* scann.c */
+int ScannOptionReorder(Relation index);
+int ScannOptionLists(Relation index);
+int ScannOptionDimsPerBlock(Relation index);
+
+/* scanutils.c */
+void ScannInitPage(Page page);
+void ScannInitRegisterPage(Relation index, Buffer *buf, Page *page, GenericXLogState **state);
+Buffer ScannNewBuffer(Relation index, ForkNumber fork);
+int ScannGetMetric(Relation index);
+float *ScannDatumToFloats(Datum value, int *dims);
+void ScannCheckStatus(scann_status st, const char *what);
+ScannCache *ScannGetCache(Relation index);
+void ScannReadMeta(Relation index, ScannMetaPageData *meta);
+void ScannReadListEntry(Relation index, const ScannMetaPageData *meta, int list,
+                        ScannListEntry *e);
+void ScannUpdateInsertPage(Relation index, const ScannMetaPageData *meta, int list,
+                           BlockNumber insert);
+
+/* phases */
+IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo);
+void scannbuildempty(Relation index);
+bool scanninsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid, Relation heap,
+                 IndexUniqueCheck checkUnique, bool indexUnchanged, IndexInfo *indexInfo);
+IndexBulkDeleteResult *scannbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+                                       IndexBulkDeleteCallback callback, void *callback_state);
+IndexBulkDeleteResult *scannvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+IndexScanDesc scannbeginscan(Relation index, int nkeys, int norderbys);
+void scannrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+bool scanngettuple(IndexScanDesc scan, ScanDirection dir);
+void scannendscan(IndexScanDesc scan);
+
+/* Append one encoded vector to list `list` (scaninsert.c; also used by nothing else yet). */
+void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 *code,
+                 ItemPointer tid);
+
+#endif
