@@ -112,7 +112,9 @@ typedef struct scann_index_params {
 
     /* Product quantization (IVF_PQ: pq_m sub-spaces of 8 bits; SCANN: 4-bit blocks). */
     int pq_m;             /* IVF_PQ sub-spaces; 0 = dim / 2 rounded to a divisor-friendly value */
-    int dims_per_block;   /* SCANN dims per 4-bit block; 0 = 2 (ScaNN's recommendation) */
+    int dims_per_block;   /* SCANN dims per 4-bit block; 0 = from dim: the smallest power of
+                           * two >= 2 keeping dim / dims_per_block <= 200 blocks (2 up to
+                           * d = 400, 4 up to 800, ...) */
     float aq_threshold;   /* SCANN anisotropic threshold T; < 0 = chosen at train from the data
                            * (the default for ip/cosine), 0 or NaN = plain PQ; see docs */
     scann_reorder reorder;/* SCANN rerank store */

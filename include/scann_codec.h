@@ -56,7 +56,7 @@ typedef struct scann_codec_params {
     int dim;              /* vector dimension, >= 1 */
     scann_metric metric;  /* L2, IP or COSINE */
     int nlist;            /* partitions, >= 1 (train needs at least nlist and 16 vectors) */
-    int dims_per_block;   /* dimensions per 4-bit sub-space; 0 = 2 (ScaNN's recommendation) */
+    int dims_per_block;   /* dimensions per 4-bit sub-space; 0 = from dim, as scann.h says */
     float aq_threshold;   /* anisotropic threshold T: < 0 = chosen at train from the data
                            * (ip/cosine; L2 uses plain codes), 0 = plain PQ */
     scann_reorder reorder;/* rerank row kept per vector: FLOAT, BF16, INT8 or NONE (no row: the

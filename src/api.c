@@ -14,6 +14,7 @@
 #include "error.h"
 #include "idset.h"
 #include "index.h"
+#include "pq.h"
 #include "spec.h"
 #include "threads.h"
 
@@ -33,7 +34,6 @@ scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kin
     p->metric = metric;
     p->dim = dim;
     p->seed = 1234;
-    p->dims_per_block = 2;
     /* Inner products: chosen at train time from the data (avq_tune.c); L2: off. */
     p->aq_threshold = metric == SCANN_METRIC_L2 ? 0.0f : -1.0f;
     /* SCANN re-ranks with floats by default; IVF_PQ is the classic codes-only baseline. */
@@ -370,7 +370,7 @@ static int search_threads(const scann_index *ix, int64_t nq, const search_ctx *s
     case SCANN_INDEX_FLAT: per_q = n * d * 0.3; break;
     case SCANN_INDEX_IVF_FLAT: per_q = n * frac * d * 0.3; break;
     case SCANN_INDEX_IVF_PQ: per_q = n * frac * (p->pq_m ? p->pq_m : d / 4) * 1.4 + rerank; break;
-    default: per_q = n * frac * (d / (2.0 * (p->dims_per_block ? p->dims_per_block : 2))) * 0.05 +
+    default: per_q = n * frac * (d / (2.0 * (p->dims_per_block ? p->dims_per_block : pq_default_dims_per_block(p->dim)))) * 0.05 +
                      rerank + d * 16 * 2.0; /* tables: 16 entries a block */
     }
     double want = (double)nq * per_q / SEARCH_NS_PER_THREAD;

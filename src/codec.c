@@ -116,7 +116,7 @@ scann_status scann_codec_params_init(scann_codec_params *p, scann_metric metric,
     memset(p, 0, sizeof *p);
     p->dim = dim;
     p->metric = metric;
-    p->dims_per_block = 2;
+    p->dims_per_block = 0; /* chosen from dim at create, as the SCANN index does */
     p->aq_threshold = -1.0f;
     p->reorder = SCANN_REORDER_NONE;
     return SCANN_OK;
@@ -141,7 +141,7 @@ static scann_status check_params(const scann_codec_params *p)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
                        "codec: num_threads=%d, train_size=%lld or kmeans_iters=%d out of range",
                        p->num_threads, (long long)p->train_size, p->kmeans_iters);
-    int dpb = p->dims_per_block ? p->dims_per_block : 2;
+    int dpb = p->dims_per_block ? p->dims_per_block : pq_default_dims_per_block(p->dim);
     if (dpb > p->dim) dpb = p->dim;
     return pq_check_shape(p->dim, codec_m(p->dim, dpb));
 }
@@ -161,7 +161,7 @@ static scann_codec *codec_place(const scann_codec_params *p, void *mem)
     scann_codec *c = carve(&w, sizeof *c);
     memset(c, 0, sizeof *c);
     c->p = *p;
-    if (!c->p.dims_per_block) c->p.dims_per_block = 2;
+    if (!c->p.dims_per_block) c->p.dims_per_block = pq_default_dims_per_block(c->p.dim);
     if (c->p.dims_per_block > c->p.dim) c->p.dims_per_block = c->p.dim;
     c->m = codec_m(c->p.dim, c->p.dims_per_block);
     c->residual = p->metric != SCANN_METRIC_L2;

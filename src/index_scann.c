@@ -702,7 +702,7 @@ static const index_ops scann_ops = {scann_train,   scann_add,     scann_search,
 
 scann_status scann_init(scann_index *ix)
 {
-    if (ix->p.dims_per_block == 0) ix->p.dims_per_block = 2;
+    if (ix->p.dims_per_block == 0) ix->p.dims_per_block = pq_default_dims_per_block(ix->p.dim);
     if (ix->p.dims_per_block > ix->p.dim)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "SCANN: dims_per_block=%d exceeds dim=%d",
                        ix->p.dims_per_block, ix->p.dim);

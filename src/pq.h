@@ -36,6 +36,20 @@ static inline const float *pq_centre(const pq *p, int j, int c)
     return p->codebooks + (size_t)p->ksub * pq_off(p, j) + (size_t)c * pq_len(p, j);
 }
 
+/*
+ * The 4-bit code's dimensions per block when the caller leaves it to us: the smallest power of
+ * two, at least 2, that keeps the number of blocks at or below 200. ScaNN's recommendation of 2
+ * holds at d = 100 (50 blocks); at d = 768 its tuned setting is 4 (192 blocks), as is ours on
+ * Fashion-MNIST's 784. More blocks than about 200 make the code and the per-query table long
+ * for little recall, and past 256 blocks the uint8 tables lose precision (DESIGN.md 2.5).
+ */
+static inline int pq_default_dims_per_block(int d)
+{
+    int dpb = 2;
+    while ((d + dpb - 1) / dpb > 200) dpb *= 2;
+    return dpb;
+}
+
 /* Whether m blocks fit d: 1 <= m <= d and no block is empty. */
 scann_status pq_check_shape(int d, int m);
 /* Check the shape and allocate codebooks. */

@@ -103,7 +103,8 @@ RECALL_CASES = [
     ("IVF_PQ,nlist=64,m=98", "l2", 0.82),
     ("SCANN,nlist=64", "l2", 0.97),
     ("SCANN,nlist=64,reorder=int8", "l2", 0.97),
-    ("SCANN,nlist=64,reorder=none", "l2", 0.85),
+    ("SCANN,nlist=64,reorder=none,dims_per_block=2", "l2", 0.85),  # 392-byte codes
+    ("SCANN,nlist=64,reorder=none", "l2", 0.78),  # the default 4 dims a block at d=784
     ("SCANN,nlist=64,reorder=int8", "cosine", 0.97),
 ]
 
