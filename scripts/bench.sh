@@ -27,8 +27,8 @@ fashion-mnist)
     backends=(--index FLAT
               --index IVF_FLAT,nlist=256 --search nprobe=2,4,8,16
               --index IVF_PQ,nlist=256,m=196 --search nprobe=4,8,16
-              --index SCANN,nlist=256,dims_per_block=4 --search "nprobe=2,4,8;reorder_k=20,40"
-              --index SCANN,nlist=256,dims_per_block=4,reorder=int8 --search "nprobe=4,8;reorder_k=40"
+              --index SCANN,nlist=256 --search "nprobe=2,4,8;reorder_k=20,40"
+              --index SCANN,nlist=256,reorder=int8 --search "nprobe=4,8;reorder_k=40"
               --peer hnsw:M=16,efc=200 --search ef=10,20,40,80
               --peer faiss:IVF256,Flat --search nprobe=2,4,8,16
               --peer faiss:IVF256,PQ196x4fs,RFlat --search "nprobe=4,8,16;k_factor=2,4,8")
@@ -55,7 +55,7 @@ debian-use-512)
               --index IVF_FLAT,nlist=512 --search nprobe=8,16,32
               --index IVF_PQ,nlist=512,m=128 --search nprobe=16,32
               --index SCANN,nlist=512 --search "nprobe=8,16,32;reorder_k=50,100"
-              --index SCANN,nlist=512,dims_per_block=4 --search "nprobe=16,32;reorder_k=100"
+              --index SCANN,nlist=512,dims_per_block=2 --search "nprobe=16,32;reorder_k=100"
               --index SCANN,nlist=512,reorder=int8 --search "nprobe=16,32;reorder_k=100"
               --peer hnsw:M=16,efc=200 --search ef=32,64,128
               --peer faiss:IVF512,Flat --search nprobe=16,32
