@@ -24,7 +24,7 @@ FAISS_DIR ?= $(HOME)/.cache/faiss-02dbb4e
 FAISS_SCRIPT ?= ../shared/peers/build-faiss.sh
 FAISS ?=
 
-.PHONY: all build peers peers-faiss bench bench-all test test-postgres test-release test-sanitize test-tsan fuzz install clean
+.PHONY: all build peers peers-faiss bench bench-all test test-format test-postgres test-release test-sanitize test-tsan fuzz install clean
 
 all: build
 
@@ -55,7 +55,13 @@ bench-all: $(if $(filter full,$(FAISS)),peers-faiss,build)
 	@scripts/bench.sh fashion-mnist
 	@scripts/bench.sh glove-100
 
-test: test-release test-sanitize test-tsan fuzz
+test: test-format test-release test-sanitize test-tsan fuzz
+
+# Every C file and header as .clang-format says (clang-format -i on the listed files fixes it).
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+test-format:
+	@scripts/install-deps.sh format
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: $(words $(FORMAT_FILES)) files as .clang-format says"
 
 test-postgres: build
 	@scripts/install-deps.sh postgres

@@ -57,11 +57,11 @@ typedef enum scann_status {
     SCANN_ERR_NOT_TRAINED = 4,      /* add/search before train on a kind that needs it */
     SCANN_ERR_EMPTY = 5,            /* search on an index without vectors */
     SCANN_ERR_OUT_OF_MEMORY = 6,
-    SCANN_ERR_IO = 7,               /* open/read/write failed; message has errno's text */
-    SCANN_ERR_FORMAT = 8,           /* a file is truncated, corrupt or of another kind */
-    SCANN_ERR_UNSUPPORTED = 9,      /* valid request this index kind cannot do */
-    SCANN_ERR_CANCELLED = 10,       /* the progress callback asked to stop */
-    SCANN_ERR_INTERNAL = 11         /* a bug: please report it with the message */
+    SCANN_ERR_IO = 7,          /* open/read/write failed; message has errno's text */
+    SCANN_ERR_FORMAT = 8,      /* a file is truncated, corrupt or of another kind */
+    SCANN_ERR_UNSUPPORTED = 9, /* valid request this index kind cannot do */
+    SCANN_ERR_CANCELLED = 10,  /* the progress callback asked to stop */
+    SCANN_ERR_INTERNAL = 11    /* a bug: please report it with the message */
 } scann_status;
 
 typedef enum scann_metric {
@@ -100,24 +100,24 @@ typedef struct scann_index_params {
     int num_threads;       /* threads for train/add/search; 0 = number of online cores */
 
     /* Partitioning (IVF_FLAT, IVF_PQ, SCANN). */
-    int nlist;            /* number of k-means partitions; 0 = about sqrt(n) at train */
-    int nprobe;           /* partitions a search scans when the call does not say; 0 = nlist/16;
+    int nlist;          /* number of k-means partitions; 0 = about sqrt(n) at train */
+    int nprobe;         /* partitions a search scans when the call does not say; 0 = nlist/16;
                            * at most nlist (with nlist 0, train lowers it to the nlist chosen) */
-    int reorder_k;        /* candidates re-scored exactly (IVF_PQ, SCANN with a rerank store)
+    int reorder_k;      /* candidates re-scored exactly (IVF_PQ, SCANN with a rerank store)
                            * when the call does not say; 0 = 10 * k; a search uses at least k.
                            * scann_index_tune sets it and nprobe */
-    int64_t train_size;   /* training sample size; 0 = kind's default (see docs) */
-    int kmeans_iters;     /* Lloyd iterations; 0 = default (12) */
-    uint64_t seed;        /* seed for sampling and initialisation: same seed, same index */
+    int64_t train_size; /* training sample size; 0 = kind's default (see docs) */
+    int kmeans_iters;   /* Lloyd iterations; 0 = default (12) */
+    uint64_t seed;      /* seed for sampling and initialisation: same seed, same index */
 
     /* Product quantization (IVF_PQ: pq_m sub-spaces of 8 bits; SCANN: 4-bit blocks). */
-    int pq_m;             /* IVF_PQ sub-spaces; 0 = dim / 2 rounded to a divisor-friendly value */
-    int dims_per_block;   /* SCANN dims per 4-bit block; 0 = from dim: the smallest power of
+    int pq_m;              /* IVF_PQ sub-spaces; 0 = dim / 2 rounded to a divisor-friendly value */
+    int dims_per_block;    /* SCANN dims per 4-bit block; 0 = from dim: the smallest power of
                            * two >= 2 keeping dim / dims_per_block <= 200 blocks (2 up to
                            * d = 400, 4 up to 800, ...) */
-    float aq_threshold;   /* SCANN anisotropic threshold T; < 0 = chosen at train from the data
+    float aq_threshold;    /* SCANN anisotropic threshold T; < 0 = chosen at train from the data
                            * (the default for ip/cosine), 0 or NaN = plain PQ; see docs */
-    scann_reorder reorder;/* SCANN rerank store */
+    scann_reorder reorder; /* SCANN rerank store */
 
     scann_progress_fn progress; /* optional; NULL = silent */
     void *progress_user_data;   /* passed back to progress */
@@ -297,8 +297,8 @@ const char *scann_index_kind_name(scann_index_kind k);
 scann_status scann_vecs_read(const char *path, float **data, int64_t *n, int *dim);
 /* scann_vecs_read keeping only the first max_rows rows (all when max_rows <= 0); only those
  * rows are read and allocated, but the file's size is still checked as a whole. */
-scann_status scann_vecs_read_limit(const char *path, int64_t max_rows, float **data,
-                                   int64_t *n, int *dim);
+scann_status scann_vecs_read_limit(const char *path, int64_t max_rows, float **data, int64_t *n,
+                                   int *dim);
 /* Read int32 rows (ground truth) from .ivecs, .ibin, .npy ('<i4', or '<i8' whose values fit
  * in int32) or HDF5 (an integer dataset; "neighbors" when the path names none). Free with
  * scann_buffer_free. */
@@ -321,12 +321,12 @@ void scann_buffer_free(void *p);
 
 /* One measured search setting. */
 typedef struct scann_tune_point {
-    int nprobe;    /* partitions scanned */
-    int reorder_k; /* candidates re-scored; 0 where the index does not re-rank */
-    double recall; /* mean recall@k on the tuning queries */
+    int nprobe;       /* partitions scanned */
+    int reorder_k;    /* candidates re-scored; 0 where the index does not re-rank */
+    double recall;    /* mean recall@k on the tuning queries */
     double recall_se; /* its standard error (spread of the queries' recall / sqrt(nq)): a
                        * setting counts as reaching the target when recall - recall_se does */
-    double qps;    /* queries per second of one batch search of the tuning queries (the best of
+    double qps;       /* queries per second of one batch search of the tuning queries (the best of
                     * several runs for the candidates compared in the end) */
 } scann_tune_point;
 
@@ -341,23 +341,23 @@ typedef struct scann_tune_params {
                            * exactly here; their ids are base_ids, or row numbers 0..nbase-1 */
     int64_t nbase;
     const int64_t *base_ids; /* optional, nbase ids */
-    int num_threads;      /* threads of the timed searches; 0 = as a default search picks them */
-    int dry_run;          /* non-zero: measure and choose, but leave the index's defaults alone */
+    int num_threads;         /* threads of the timed searches; 0 = as a default search picks them */
+    int dry_run; /* non-zero: measure and choose, but leave the index's defaults alone */
     scann_tune_point *curve; /* optional caller-owned array of curve_cap points: every setting
                               * measured, in the order measured */
     int curve_cap;
 } scann_tune_params;
 
 typedef struct scann_tune_result {
-    int met;        /* 1: the target was reached; 0: no setting reached it */
-    int nprobe;     /* the setting chosen: the fastest that reached the target, or, when none
+    int met;       /* 1: the target was reached; 0: no setting reached it */
+    int nprobe;    /* the setting chosen: the fastest that reached the target, or, when none
                      * did, the one with the highest recall */
-    int reorder_k;  /* 0 where the index does not re-rank */
-    double recall;  /* its recall@k (and standard error) and QPS on the tuning queries */
+    int reorder_k; /* 0 where the index does not re-rank */
+    double recall; /* its recall@k (and standard error) and QPS on the tuning queries */
     double recall_se;
     double qps;
-    int npoints;    /* settings measured; the first min(npoints, curve_cap) are in curve */
-    int nsearches;  /* search calls made, timing repeats included */
+    int npoints;   /* settings measured; the first min(npoints, curve_cap) are in curve */
+    int nsearches; /* search calls made, timing repeats included */
 } scann_tune_result;
 
 /*

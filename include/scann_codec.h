@@ -53,18 +53,18 @@ typedef struct scann_codec scann_codec;
 typedef struct scann_codec_query scann_codec_query;
 
 typedef struct scann_codec_params {
-    int dim;              /* vector dimension, >= 1 */
-    scann_metric metric;  /* L2, IP or COSINE */
-    int nlist;            /* partitions, >= 1 (train needs at least nlist and 16 vectors) */
-    int dims_per_block;   /* dimensions per 4-bit sub-space; 0 = from dim, as scann.h says */
-    float aq_threshold;   /* anisotropic threshold T: < 0 = chosen at train from the data
+    int dim;               /* vector dimension, >= 1 */
+    scann_metric metric;   /* L2, IP or COSINE */
+    int nlist;             /* partitions, >= 1 (train needs at least nlist and 16 vectors) */
+    int dims_per_block;    /* dimensions per 4-bit sub-space; 0 = from dim, as scann.h says */
+    float aq_threshold;    /* anisotropic threshold T: < 0 = chosen at train from the data
                            * (ip/cosine; L2 uses plain codes), 0 = plain PQ */
-    scann_reorder reorder;/* rerank row kept per vector: FLOAT, BF16, INT8 or NONE (no row: the
+    scann_reorder reorder; /* rerank row kept per vector: FLOAT, BF16, INT8 or NONE (no row: the
                            * engine re-scores from its own copy, or not at all) */
-    int64_t train_size;   /* k-means sample; 0 = 100k or 64 per list, whichever is larger */
-    int kmeans_iters;     /* Lloyd iterations; 0 = 12 */
-    uint64_t seed;        /* same seed and data: same codec */
-    int num_threads;      /* threads of train; 0 = 1 (an embedding engine owns its threads) */
+    int64_t train_size;    /* k-means sample; 0 = 100k or 64 per list, whichever is larger */
+    int kmeans_iters;      /* Lloyd iterations; 0 = 12 */
+    uint64_t seed;         /* same seed and data: same codec */
+    int num_threads;       /* threads of train; 0 = 1 (an embedding engine owns its threads) */
 } scann_codec_params;
 
 /* What an engine needs to lay out its storage and scratch. */
@@ -72,17 +72,17 @@ typedef struct scann_codec_info {
     int dim;
     scann_metric metric;
     int nlist;
-    int m;                 /* sub-spaces: code bytes per vector (unpacked) */
+    int m; /* sub-spaces: code bytes per vector (unpacked) */
     int dims_per_block;
     scann_reorder reorder;
-    float aq_threshold;    /* the threshold in use (after train's choice) */
+    float aq_threshold; /* the threshold in use (after train's choice) */
     int trained;
-    size_t block_bytes;    /* bytes of one 32-vector block */
-    size_t row_bytes;      /* bytes of one rerank row (0 for NONE) */
-    size_t query_bytes;    /* caller memory for scann_codec_query_init (any alignment) */
-    size_t encode_bytes;   /* caller scratch for scann_codec_encode / _assign (any alignment) */
-    size_t saved_bytes;    /* bytes scann_codec_save writes (trained codecs) */
-    const char *kernel;    /* FastScan kernel chosen for this CPU: "scalar", "avx2", "avx512" */
+    size_t block_bytes;  /* bytes of one 32-vector block */
+    size_t row_bytes;    /* bytes of one rerank row (0 for NONE) */
+    size_t query_bytes;  /* caller memory for scann_codec_query_init (any alignment) */
+    size_t encode_bytes; /* caller scratch for scann_codec_encode / _assign (any alignment) */
+    size_t saved_bytes;  /* bytes scann_codec_save writes (trained codecs) */
+    const char *kernel;  /* FastScan kernel chosen for this CPU: "scalar", "avx2", "avx512" */
 } scann_codec_info;
 
 /* ---- life cycle --------------------------------------------------------------------------- */

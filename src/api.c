@@ -130,18 +130,20 @@ static scann_status check_vectors(const scann_index *ix, int64_t n, int dim, con
                                   const char *what)
 {
     if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: index is NULL", what);
-    if (n < 0) return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: n=%lld is negative", what, (long long)n);
+    if (n < 0)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: n=%lld is negative", what, (long long)n);
     if (dim != ix->p.dim)
         return err_set(SCANN_ERR_DIMENSION, "%s: vectors have dimension %d, the index has %d", what,
                        dim, ix->p.dim);
-    if (n > 0 && !x) return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: vectors pointer is NULL", what);
+    if (n > 0 && !x)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: vectors pointer is NULL", what);
     for (int64_t i = 0; i < n; i++) {
         const float *row = x + (size_t)i * (size_t)dim;
         double norm2 = 0;
         for (int j = 0; j < dim; j++) {
             if (!isfinite(row[j]))
-                return err_set(SCANN_ERR_INVALID_DATA, "%s: vector %lld, component %d is %s",
-                               what, (long long)i, j, isnan(row[j]) ? "NaN" : "infinite");
+                return err_set(SCANN_ERR_INVALID_DATA, "%s: vector %lld, component %d is %s", what,
+                               (long long)i, j, isnan(row[j]) ? "NaN" : "infinite");
             norm2 += (double)row[j] * row[j];
         }
         if (norm2 > SCANN_MAX_NORM2)
@@ -249,7 +251,8 @@ static scann_status add_locked(scann_index *ix, int64_t n, const float *x, const
 scann_status scann_index_remove(scann_index *ix, int64_t n, const int64_t *ids, int64_t *removed)
 {
     if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: index is NULL");
-    if (n < 0) return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: n=%lld is negative", (long long)n);
+    if (n < 0)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: n=%lld is negative", (long long)n);
     if (n > 0 && !ids) return err_set(SCANN_ERR_INVALID_ARGUMENT, "remove: ids is NULL");
     if (removed) *removed = 0;
     if (n == 0) return SCANN_OK;
@@ -289,8 +292,10 @@ scann_status scann_index_reconstruct(const scann_index *ix, int64_t n, const int
         int found = 0;
         if (w->trained) st = w->ops->reconstruct(w, ids[i], out + (size_t)i * w->p.dim, &found);
         if (!st && !found)
-            st = err_set(SCANN_ERR_INVALID_ARGUMENT, "reconstruct: ids[%lld]=%lld is not in the "
-                         "index", (long long)i, (long long)ids[i]);
+            st = err_set(SCANN_ERR_INVALID_ARGUMENT,
+                         "reconstruct: ids[%lld]=%lld is not in the "
+                         "index",
+                         (long long)i, (long long)ids[i]);
     }
     pthread_rwlock_unlock(&w->lock);
     return st;
@@ -338,8 +343,8 @@ static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const f
     size_t d = (size_t)ix->p.dim;
     for (int64_t i = 0; i < nq; i++) {
         if (ids[i * k + k - 1] >= 0) continue;
-        scann_status st = ix->ops->search(ix, 1, q + (size_t)i * d, k, &all, dist + i * k,
-                                          ids + i * k);
+        scann_status st =
+            ix->ops->search(ix, 1, q + (size_t)i * d, k, &all, dist + i * k, ids + i * k);
         if (st) return st;
     }
     return SCANN_OK;
@@ -362,7 +367,9 @@ static int search_threads(const scann_index *ix, int64_t nq, const search_ctx *s
     double d = p->dim, n = (double)ix->ntotal, per_q;
     double frac = 1.0; /* share of the vectors a query's lists hold */
     if (p->kind != SCANN_INDEX_FLAT && p->nlist > 0) {
-        int np = sc->nprobe ? sc->nprobe : p->nprobe ? p->nprobe : (p->nlist / 16 > 1 ? p->nlist / 16 : 1);
+        int np = sc->nprobe  ? sc->nprobe
+                 : p->nprobe ? p->nprobe
+                             : (p->nlist / 16 > 1 ? p->nlist / 16 : 1);
         frac = np >= p->nlist ? 1.0 : (double)np / p->nlist;
     }
     double rerank = p->reorder != SCANN_REORDER_NONE ? (double)sc->reorder_k * d * 0.3 : 0.0;
@@ -370,8 +377,12 @@ static int search_threads(const scann_index *ix, int64_t nq, const search_ctx *s
     case SCANN_INDEX_FLAT: per_q = n * d * 0.3; break;
     case SCANN_INDEX_IVF_FLAT: per_q = n * frac * d * 0.3; break;
     case SCANN_INDEX_IVF_PQ: per_q = n * frac * (p->pq_m ? p->pq_m : d / 4) * 1.4 + rerank; break;
-    default: per_q = n * frac * (d / (2.0 * (p->dims_per_block ? p->dims_per_block : pq_default_dims_per_block(p->dim)))) * 0.05 +
-                     rerank + d * 16 * 2.0; /* tables: 16 entries a block */
+    default:
+        per_q = n * frac *
+                    (d / (2.0 * (p->dims_per_block ? p->dims_per_block
+                                                   : pq_default_dims_per_block(p->dim)))) *
+                    0.05 +
+                rerank + d * 16 * 2.0; /* tables: 16 entries a block */
     }
     double want = (double)nq * per_q / SEARCH_NS_PER_THREAD;
     return want >= sc->num_threads ? sc->num_threads : want < 1 ? 1 : (int)want;
@@ -408,9 +419,8 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
                            "search: nprobe=%d, reorder_k=%d, num_threads=%d must not be negative",
                            params->nprobe, params->reorder_k, params->num_threads);
         if (params->num_threads > SCANN_MAX_THREADS)
-            return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                           "search: num_threads=%d is above %d", params->num_threads,
-                           SCANN_MAX_THREADS);
+            return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: num_threads=%d is above %d",
+                           params->num_threads, SCANN_MAX_THREADS);
         if (params->reorder_k > 0 && params->reorder_k < k)
             return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: reorder_k=%d is smaller than k=%d",
                            params->reorder_k, k);
@@ -452,8 +462,10 @@ scann_status scann_index_set_num_threads(scann_index *ix, int num_threads)
 {
     if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "set_num_threads: index is NULL");
     if (num_threads < 0 || num_threads > SCANN_MAX_THREADS)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "set_num_threads: num_threads=%d is outside "
-                       "[0, %d]", num_threads, SCANN_MAX_THREADS);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "set_num_threads: num_threads=%d is outside "
+                       "[0, %d]",
+                       num_threads, SCANN_MAX_THREADS);
     /* Under the write lock: searches, adds and trains read it under theirs. */
     pthread_rwlock_wrlock(&ix->lock);
     ix->p.num_threads = num_threads ? num_threads : threads_online();

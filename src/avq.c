@@ -76,10 +76,9 @@ static void tables_rows(const float *c, int ksub, int len, const float *v, const
 
 /* The same floats from transposed centres ct[q * ksub + k]: the loop over centres is innermost
  * and contiguous, so it vectorizes without reordering any single sum. */
-static inline __attribute__((always_inline)) void tables_t_body(const float *ct, int ksub,
-                                                                int len, const float *v,
-                                                                const float *x, float inv,
-                                                                float *restrict err2,
+static inline __attribute__((always_inline)) void tables_t_body(const float *ct, int ksub, int len,
+                                                                const float *v, const float *x,
+                                                                float inv, float *restrict err2,
                                                                 float *restrict par)
 {
     float v0 = v[0], x0 = x[0] * inv;
@@ -102,8 +101,8 @@ static inline __attribute__((always_inline)) void tables_t_body(const float *ct,
 typedef void (*tables_fn)(const float *ct, int ksub, int len, const float *v, const float *x,
                           float inv, float *err2, float *par);
 
-static void tables_t(const float *ct, int ksub, int len, const float *v, const float *x,
-                     float inv, float *err2, float *par)
+static void tables_t(const float *ct, int ksub, int len, const float *v, const float *x, float inv,
+                     float *err2, float *par)
 {
     tables_t_body(ct, ksub, len, v, x, inv, err2, par);
 }
@@ -111,8 +110,8 @@ static void tables_t(const float *ct, int ksub, int len, const float *v, const f
 #if defined(__x86_64__) && defined(__GNUC__)
 /* avx2 only, not fma: 8 lanes, the same per-lane arithmetic as the baseline build. */
 __attribute__((target("avx2"))) static void tables_t_avx2(const float *ct, int ksub, int len,
-                                                          const float *v, const float *x,
-                                                          float inv, float *err2, float *par)
+                                                          const float *v, const float *x, float inv,
+                                                          float *err2, float *par)
 {
     tables_t_body(ct, ksub, len, v, x, inv, err2, par);
 }
@@ -221,8 +220,8 @@ static int best_move(const float *e, const float *a, int ksub, int c, double P, 
 
 /* Rounds over the blocks in decreasing initial-error order until one changes nothing. P is
  * re-summed at the start of each round so incremental updates cannot drift. */
-static int descend(const float *err2, const float *par, int m, int ksub, float eta,
-                   uint8_t *codes, uint32_t *buf)
+static int descend(const float *err2, const float *par, int m, int ksub, float eta, uint8_t *codes,
+                   uint32_t *buf)
 {
     const uint32_t *order = sort_blocks(err2, m, ksub, codes, buf);
     int32_t gain[256]; /* ksub <= 256 (one-byte codes) */
@@ -302,7 +301,7 @@ typedef struct encode_job {
     const float *v, *x;
     int64_t n;
     float threshold;
-    float *scratch;  /* per worker: avq_scratch_floats(p) */
+    float *scratch; /* per worker: avq_scratch_floats(p) */
     size_t scratch_per;
     uint8_t *codes;
 } encode_job;
@@ -342,11 +341,15 @@ scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, 
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "avq_encode: codebooks, v, x and codes are "
                                                    "required");
     if (p->ksub < 1 || p->ksub > 256)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "avq_encode: ksub = %d must be in [1, 256] "
-                                                   "(one-byte codes)", p->ksub);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "avq_encode: ksub = %d must be in [1, 256] "
+                       "(one-byte codes)",
+                       p->ksub);
     if (n < 0 || nthreads < 1)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "avq_encode: n = %lld and nthreads = %d must "
-                                                   "be >= 0 and >= 1", (long long)n, nthreads);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "avq_encode: n = %lld and nthreads = %d must "
+                       "be >= 0 and >= 1",
+                       (long long)n, nthreads);
     if (n == 0) return SCANN_OK;
     int64_t ntasks = (n + AVQ_CHUNK - 1) / AVQ_CHUNK;
     if (nthreads > ntasks) nthreads = (int)ntasks;

@@ -24,9 +24,9 @@
 #include "sample.h"
 #include "topk.h"
 
-#define TUNE_NQ 200     /* held-out queries */
-#define TUNE_NS 20000   /* held-out database vectors */
-#define TUNE_K 10       /* true neighbours per query */
+#define TUNE_NQ 200   /* held-out queries */
+#define TUNE_NS 20000 /* held-out database vectors */
+#define TUNE_K 10     /* true neighbours per query */
 
 /* eta candidates: 0 is plain PQ; the paper's GloVe setting is about 4. */
 static const float tune_etas[] = {0.0f, 1.0f, 2.0f, 4.0f, 8.0f, 16.0f};
@@ -75,7 +75,8 @@ scann_status avq_choose_threshold(const pq *p, const float *x, const float *v, i
     /* Disjoint random rows: the sample keeps the input's order, which may be meaningful. */
     int64_t *perm = malloc((size_t)n * sizeof(int64_t));
     float *q = malloc((size_t)nq * d * sizeof(float));
-    float *xs = malloc((size_t)ns * d * sizeof(float)), *vs = malloc((size_t)ns * d * sizeof(float));
+    float *xs = malloc((size_t)ns * d * sizeof(float)),
+          *vs = malloc((size_t)ns * d * sizeof(float));
     float *approx = malloc((size_t)ns * d * sizeof(float));
     float *exact = malloc((size_t)nq * ns * sizeof(float));
     int32_t *truth = malloc((size_t)nq * kk * sizeof(int32_t));
@@ -93,7 +94,8 @@ scann_status avq_choose_threshold(const pq *p, const float *x, const float *v, i
         int64_t j = i + (int64_t)rng_below(&r, (uint64_t)(n - i)), t = perm[i];
         perm[i] = perm[j], perm[j] = t;
     }
-    for (int i = 0; i < nq; i++) memcpy(q + (size_t)i * d, x + (size_t)perm[i] * d, d * sizeof(float));
+    for (int i = 0; i < nq; i++)
+        memcpy(q + (size_t)i * d, x + (size_t)perm[i] * d, d * sizeof(float));
     for (int i = 0; i < ns; i++) {
         memcpy(xs + (size_t)i * d, x + (size_t)perm[nq + i] * d, d * sizeof(float));
         memcpy(vs + (size_t)i * d, v + (size_t)perm[nq + i] * d, d * sizeof(float));

@@ -37,19 +37,19 @@
 #define CODEC_PQ_ITERS 15     /* as index_scann.c */
 #define CODEC_MAGIC "SCNCODEC"
 #define CODEC_VERSION 1u
-#define CODEC_MAX_DIM 65536   /* bounds what a loaded header may ask for */
+#define CODEC_MAX_DIM 65536 /* bounds what a loaded header may ask for */
 #define CODEC_MAX_NLIST (1 << 24)
 
 struct scann_codec {
     scann_codec_params p;
     int trained;
-    int owned;         /* 1: malloc'ed by create/load (scann_codec_free releases it) */
+    int owned; /* 1: malloc'ed by create/load (scann_codec_free releases it) */
     int m;
-    int residual;      /* encode x - centre (ip/cosine) or x (L2) */
-    int rr_error;      /* bf16/int8 rows hold x - x~ (as index_scann.c) */
-    float *centres;    /* nlist x dim */
-    float *cnorm2;     /* nlist */
-    pq pq;             /* codebooks point into this allocation (or a malloc'ed one) */
+    int residual;   /* encode x - centre (ip/cosine) or x (L2) */
+    int rr_error;   /* bf16/int8 rows hold x - x~ (as index_scann.c) */
+    float *centres; /* nlist x dim */
+    float *cnorm2;  /* nlist */
+    pq pq;          /* codebooks point into this allocation (or a malloc'ed one) */
     rerank_store rr;
     const dist_kernels *dk;
     fs_block_fn kernel;
@@ -57,12 +57,12 @@ struct scann_codec {
 };
 
 struct scann_codec_query {
-    float *q;         /* dim: normalised for cosine */
-    float *flut;      /* m * 16 floats (built, then kept for nothing but debugging) */
-    uint8_t *lut;     /* fs_lut_bytes(m) */
-    float *cscore;    /* nlist: probe scratch */
-    float *tmp;       /* dim: decode / normalise scratch */
-    float scale, bias;/* uint8 table: float sum ~ bias + S / scale */
+    float *q;          /* dim: normalised for cosine */
+    float *flut;       /* m * 16 floats (built, then kept for nothing but debugging) */
+    uint8_t *lut;      /* fs_lut_bytes(m) */
+    float *cscore;     /* nlist: probe scratch */
+    float *tmp;        /* dim: decode / normalise scratch */
+    float scale, bias; /* uint8 table: float sum ~ bias + S / scale */
 };
 
 static size_t align64(size_t n) { return (n + 63) & ~(size_t)63; }
@@ -217,10 +217,9 @@ scann_status scann_codec_get_info(const scann_codec *c, scann_codec_info *info)
     info->row_bytes = c->rr.row_bytes;
     info->query_bytes = 64 + align64(sizeof(scann_codec_query)) + 2 * align64(d * sizeof(float)) +
                         align64((size_t)c->m * CODEC_KSUB * sizeof(float)) +
-                        align64(fs_lut_bytes(c->m)) +
-                        align64((size_t)c->p.nlist * sizeof(float));
-    info->encode_bytes = 64 + 3 * align64(d * sizeof(float)) +
-                         align64(avq_scratch_floats(&c->pq) * sizeof(float));
+                        align64(fs_lut_bytes(c->m)) + align64((size_t)c->p.nlist * sizeof(float));
+    info->encode_bytes =
+        64 + 3 * align64(d * sizeof(float)) + align64(avq_scratch_floats(&c->pq) * sizeof(float));
     info->saved_bytes = 8 + 4 + 4 + 48 + ((size_t)c->p.nlist + CODEC_KSUB) * d * sizeof(float) + 8;
     info->kernel = cpu_isa_name(c->isa);
     return SCANN_OK;
@@ -237,8 +236,8 @@ scann_status scann_codec_train(scann_codec *c, int64_t n, int dim, const float *
     int nlist = c->p.nlist;
     if (n < nlist || n < CODEC_KSUB)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                       "codec train: n=%lld vectors, need at least nlist=%d and %d",
-                       (long long)n, nlist, CODEC_KSUB);
+                       "codec train: n=%lld vectors, need at least nlist=%d and %d", (long long)n,
+                       nlist, CODEC_KSUB);
     size_t d = (size_t)dim;
     if (!all_finite(x, (size_t)n * d))
         return err_set(SCANN_ERR_INVALID_DATA, "codec train: NaN or infinite value");
@@ -263,10 +262,16 @@ scann_status scann_codec_train(scann_codec *c, int64_t n, int dim, const float *
         goto done;
     }
     if ((st = pq_init(&fresh, dim, c->m, CODEC_KSUB))) goto done;
-    int64_t ts = c->p.train_size > 0 ? c->p.train_size
-                 : 64LL * nlist > 100000 ? 64LL * nlist : 100000;
-    kmeans_opts o = {c->p.kmeans_iters > 0 ? c->p.kmeans_iters : 12, c->residual, ts, c->p.seed,
-                     nt, c->dk, NULL};
+    int64_t ts = c->p.train_size > 0     ? c->p.train_size
+                 : 64LL * nlist > 100000 ? 64LL * nlist
+                                         : 100000;
+    kmeans_opts o = {c->p.kmeans_iters > 0 ? c->p.kmeans_iters : 12,
+                     c->residual,
+                     ts,
+                     c->p.seed,
+                     nt,
+                     c->dk,
+                     NULL};
     if ((st = kmeans_train(x, n, dim, nlist, &o, cent, NULL))) goto fail_pq;
     const float *smp;
     int64_t ns;
@@ -371,8 +376,8 @@ static scann_status parse_saved(const void *buf, size_t len, scann_codec_params 
     r += 8;
     uint32_t version = get32(&r), hb = get32(&r);
     if (version != CODEC_VERSION || hb != CODEC_HEADER_BYTES)
-        return err_set(SCANN_ERR_FORMAT, "codec load: version %u / header %u unsupported",
-                       version, hb);
+        return err_set(SCANN_ERR_FORMAT, "codec load: version %u / header %u unsupported", version,
+                       hb);
     memset(p, 0, sizeof *p);
     p->dim = (int)get32(&r);
     p->metric = (scann_metric)get32(&r);
@@ -415,8 +420,8 @@ scann_status scann_codec_load_into(const void *buf, size_t len, void *mem, size_
     scann_status st = parse_saved(buf, len, &p);
     if (st) return st;
     if (mem_bytes < codec_bytes(&p))
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec load: mem_bytes=%zu, need %zu",
-                       mem_bytes, codec_bytes(&p));
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec load: mem_bytes=%zu, need %zu", mem_bytes,
+                       codec_bytes(&p));
     scann_codec *c = codec_place(&p, mem);
     const uint8_t *r = (const uint8_t *)buf + 16 + CODEC_HEADER_BYTES;
     size_t d = (size_t)p.dim;
@@ -498,7 +503,8 @@ scann_status scann_codec_encode(const scann_codec *c, int dim, const float *x, v
 {
     scann_status st = check_vector(c, dim, x, "codec encode");
     if (st) return st;
-    if (!scratch || !list || !code) return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec encode: NULL");
+    if (!scratch || !list || !code)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec encode: NULL");
     size_t d = (size_t)dim;
     uint8_t *w = (uint8_t *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     float *xn = carve(&w, d * sizeof(float)), *v = carve(&w, d * sizeof(float));
@@ -642,8 +648,8 @@ scann_status scann_codec_probe(const scann_codec *c, const scann_codec_query *q,
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec probe: NULL argument");
     int nlist = c->p.nlist;
     if (nprobe < 1 || nprobe > nlist)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec probe: nprobe=%d not in [1, %d]",
-                       nprobe, nlist);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec probe: nprobe=%d not in [1, %d]", nprobe,
+                       nlist);
     size_t d = (size_t)c->p.dim;
     /* Lists by the search metric: ||q - c||^2, or -<q, c> for inner product / cosine. */
     for (int l = 0; l < nlist; l++) {
@@ -720,8 +726,7 @@ scann_status scann_codec_scan_block(const scann_codec *c, const scann_codec_quer
 }
 
 scann_status scann_codec_score_row(const scann_codec *c, const scann_codec_query *q, int32_t list,
-                                   const uint8_t *block, int slot, const uint8_t *row,
-                                   float *score)
+                                   const uint8_t *block, int slot, const uint8_t *row, float *score)
 {
     if (!c || !q || !row || !score)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec score_row: NULL argument");
@@ -736,8 +741,8 @@ scann_status scann_codec_score_row(const scann_codec *c, const scann_codec_query
     scann_status st = check_slot(c, block, slot, "codec score_row");
     if (st) return st;
     if (list < 0 || list >= c->p.nlist)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec score_row: list=%d not in [0, %d)",
-                       list, c->p.nlist);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec score_row: list=%d not in [0, %d)", list,
+                       c->p.nlist);
     rerank_decode(&c->rr, row, q->tmp);
     add_reconstruction(c, list, block, slot, q->tmp);
     *score = ip ? -c->dk->ip(q->q, q->tmp, d) : c->dk->l2(q->q, q->tmp, d);

@@ -44,9 +44,12 @@ cpu_isa cpu_select(void)
     const char *force = getenv("SCANN_FORCE_ISA");
     if (!force || !*force) return best;
     cpu_isa want = best;
-    if (strcmp(force, "scalar") == 0) want = ISA_SCALAR;
-    else if (strcmp(force, "avx2") == 0) want = ISA_AVX2;
-    else if (strcmp(force, "avx512") == 0) want = ISA_AVX512;
+    if (strcmp(force, "scalar") == 0)
+        want = ISA_SCALAR;
+    else if (strcmp(force, "avx2") == 0)
+        want = ISA_AVX2;
+    else if (strcmp(force, "avx512") == 0)
+        want = ISA_AVX512;
     return want < best ? want : best;
 }
 

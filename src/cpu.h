@@ -11,8 +11,8 @@
 
 typedef enum cpu_isa {
     ISA_SCALAR = 0,
-    ISA_AVX2 = 1,   /* AVX2 + FMA, YMM state enabled by the OS */
-    ISA_AVX512 = 2  /* AVX-512 F/BW/DQ/VL, ZMM and opmask state enabled by the OS */
+    ISA_AVX2 = 1,  /* AVX2 + FMA, YMM state enabled by the OS */
+    ISA_AVX512 = 2 /* AVX-512 F/BW/DQ/VL, ZMM and opmask state enabled by the OS */
 } cpu_isa;
 
 /* Highest level the hardware and OS support, ignoring SCANN_FORCE_ISA. */

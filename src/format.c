@@ -41,14 +41,14 @@
 #error "format.c writes and maps little-endian arrays as they are: add byte swapping for this host"
 #endif
 
-#define FMT_VERSION 2u     /* 2 added NXID; version 1 files still load */
+#define FMT_VERSION 2u /* 2 added NXID; version 1 files still load */
 #define FMT_HEADER_BYTES 128
 #define FMT_ALIGN 64
 #define FMT_ENTRY_BYTES 32
 #define FMT_MAX_SECTIONS 16
 #define FMT_STAGE_BYTES ((size_t)4 << 20) /* file writes are staged in 4 MiB chunks */
-#define FMT_IO_MAX ((size_t)1 << 30)       /* Linux moves at most ~2 GiB per write call */
-#define FMT_LIST_MAX 0xffffffffULL         /* ivf_loc keeps a list offset in 32 bits */
+#define FMT_IO_MAX ((size_t)1 << 30)      /* Linux moves at most ~2 GiB per write call */
+#define FMT_LIST_MAX 0xffffffffULL        /* ivf_loc keeps a list offset in 32 bits */
 
 static const char fmt_magic[8] = {'S', 'C', 'A', 'N', 'N', 'I', 'D', 'X'};
 
@@ -107,8 +107,8 @@ static uint64_t align_up(uint64_t x) { return (x + FMT_ALIGN - 1) & ~(uint64_t)(
 #define XP5 0x27D4EB2F165667C5ULL
 
 typedef struct xxh64_state {
-    uint64_t v[4];   /* the four stripe accumulators */
-    uint64_t total;  /* bytes hashed */
+    uint64_t v[4];  /* the four stripe accumulators */
+    uint64_t total; /* bytes hashed */
     uint64_t seed;
     uint8_t buf[32]; /* a partial stripe */
     size_t nbuf;
@@ -218,9 +218,10 @@ typedef struct fmt_entry {
 static const struct {
     uint32_t tag;
     const char *what;
-} known_tags[] = {{FMT_VECS, "vectors"},    {FMT_IDS, "ids"},          {FMT_CENT, "centres"},
-                  {FMT_LSIZ, "list sizes"}, {FMT_CODE, "list codes"},  {FMT_BLKS, "code blocks"},
-                  {FMT_CDBK, "codebooks"},  {FMT_RROW, "rerank rows"},
+} known_tags[] = {{FMT_VECS, "vectors"},           {FMT_IDS, "ids"},
+                  {FMT_CENT, "centres"},           {FMT_LSIZ, "list sizes"},
+                  {FMT_CODE, "list codes"},        {FMT_BLKS, "code blocks"},
+                  {FMT_CDBK, "codebooks"},         {FMT_RROW, "rerank rows"},
                   {FMT_NXID, "next automatic id"}, {FMT_SRCH, "search defaults"}};
 
 static const char *tag_what(uint32_t tag)
@@ -244,18 +245,18 @@ static const char *tag_text(uint32_t tag, char out[5])
 /* ---- writer -------------------------------------------------------------------------------- */
 
 struct fmt_writer {
-    uint8_t *mem;         /* memory sink: the exact-size output buffer */
-    int fd;               /* file sink, or -1 */
-    const char *path;     /* the file's final name, for messages */
-    uint8_t *stage;       /* file sink: FMT_STAGE_BYTES of bytes not yet written */
+    uint8_t *mem;     /* memory sink: the exact-size output buffer */
+    int fd;           /* file sink, or -1 */
+    const char *path; /* the file's final name, for messages */
+    uint8_t *stage;   /* file sink: FMT_STAGE_BYTES of bytes not yet written */
     size_t staged;
-    int counting;         /* sizing pass: positions and the directory advance, nothing else */
-    uint64_t pos;         /* bytes emitted so far */
-    int open;             /* a section is open ... */
-    xxh64_state h;        /* ... and this is its running checksum */
+    int counting;  /* sizing pass: positions and the directory advance, nothing else */
+    uint64_t pos;  /* bytes emitted so far */
+    int open;      /* a section is open ... */
+    xxh64_state h; /* ... and this is its running checksum */
     fmt_entry dir[FMT_MAX_SECTIONS];
     int nsec;
-    scann_status st;      /* the first failure; every later call returns it */
+    scann_status st; /* the first failure; every later call returns it */
 };
 
 static scann_status w_io_fail(fmt_writer *w, const char *what, int e)
@@ -312,8 +313,10 @@ scann_status fmt_begin(fmt_writer *w, uint32_t tag)
 {
     if (w->st) return w->st;
     if (w->open || w->nsec == FMT_MAX_SECTIONS)
-        return w->st = err_set(SCANN_ERR_INTERNAL, "save: section %d opened while another is open "
-                               "or past the limit of %d", w->nsec, FMT_MAX_SECTIONS);
+        return w->st = err_set(SCANN_ERR_INTERNAL,
+                               "save: section %d opened while another is open "
+                               "or past the limit of %d",
+                               w->nsec, FMT_MAX_SECTIONS);
     if (w_pad(w)) return w->st;
     w->dir[w->nsec] = (fmt_entry){tag, w->pos, 0, 0};
     w->open = 1;
@@ -494,9 +497,12 @@ static scann_status sync_dir(const char *path)
     if (!dir) return err_nomem("a directory name", n + 2);
     memcpy(dir, path, n + 1);
     char *slash = strrchr(dir, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == dir) dir[1] = '\0';
-    else *slash = '\0';
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
     scann_status st = SCANN_OK;
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     /* Some file systems cannot fsync a directory (EINVAL): nothing more can be done there. */
@@ -521,9 +527,12 @@ static void remove_stale_temps(const char *path)
     size_t dlen = slash ? (size_t)(slash - path) : 0, nlen = strlen(name);
     char *dir = malloc(dlen + 2);
     if (!dir) return;
-    if (!slash) strcpy(dir, ".");
-    else if (dlen == 0) strcpy(dir, "/");
-    else memcpy(dir, path, dlen), dir[dlen] = '\0';
+    if (!slash)
+        strcpy(dir, ".");
+    else if (dlen == 0)
+        strcpy(dir, "/");
+    else
+        memcpy(dir, path, dlen), dir[dlen] = '\0';
     DIR *dp = opendir(dir);
     free(dir);
     if (!dp) return;
@@ -591,11 +600,11 @@ scann_status scann_index_save(const scann_index *ix, const char *path)
 /* ---- reader -------------------------------------------------------------------------------- */
 
 struct fmt_reader {
-    const uint8_t *base;  /* the whole input */
+    const uint8_t *base; /* the whole input */
     size_t len;
-    const char *name;     /* the path, or "index buffer" */
-    int mapped;           /* base is a mapping that outlives the index */
-    int verify;           /* compare checksums (always, except for the fuzzer) */
+    const char *name; /* the path, or "index buffer" */
+    int mapped;       /* base is a mapping that outlives the index */
+    int verify;       /* compare checksums (always, except for the fuzzer) */
     int nsec;
     fmt_entry sec[FMT_MAX_SECTIONS];
     int taken[FMT_MAX_SECTIONS];
@@ -631,8 +640,10 @@ static scann_status read_layout(fmt_reader *r)
         return fmt_fail(r, "header: header_bytes=%u, expected %d", hbytes, FMT_HEADER_BYTES);
     uint64_t stored = get64(b + H_CHECKSUM), sum = fmt_xxh64(b, H_CHECKSUM, 0);
     if (r->verify && stored != sum)
-        return fmt_fail(r, "header: checksum mismatch (stored %016llx, computed %016llx): the "
-                        "header is corrupt", (unsigned long long)stored, (unsigned long long)sum);
+        return fmt_fail(r,
+                        "header: checksum mismatch (stored %016llx, computed %016llx): the "
+                        "header is corrupt",
+                        (unsigned long long)stored, (unsigned long long)sum);
     uint64_t file_bytes = get64(b + H_FILE_BYTES), dir_offset = get64(b + H_DIR_OFFSET);
     uint32_t nsec = get32(b + H_NSECTIONS), flags = get32(b + H_FLAGS);
     if (file_bytes > r->len)
@@ -647,9 +658,10 @@ static scann_status read_layout(fmt_reader *r)
         return fmt_fail(r, "header: nsections=%u exceeds %d", nsec, FMT_MAX_SECTIONS);
     if (dir_offset < FMT_HEADER_BYTES || dir_offset % FMT_ALIGN || dir_offset > file_bytes ||
         file_bytes - dir_offset != (uint64_t)nsec * FMT_ENTRY_BYTES)
-        return fmt_fail(r, "header: dir_offset=%llu with nsections=%u does not end the file at "
-                        "file_bytes=%llu", (unsigned long long)dir_offset, nsec,
-                        (unsigned long long)file_bytes);
+        return fmt_fail(r,
+                        "header: dir_offset=%llu with nsections=%u does not end the file at "
+                        "file_bytes=%llu",
+                        (unsigned long long)dir_offset, nsec, (unsigned long long)file_bytes);
     const uint8_t *dir = b + dir_offset;
     stored = get64(b + H_DIR_CHECKSUM);
     sum = fmt_xxh64(dir, (size_t)nsec * FMT_ENTRY_BYTES, 0);
@@ -678,9 +690,11 @@ static scann_status read_layout(fmt_reader *r)
             return fmt_fail(r, "directory: section %s at offset %llu, expected %llu", t,
                             (unsigned long long)s.offset, (unsigned long long)expect);
         if (s.length > dir_offset - s.offset)
-            return fmt_fail(r, "directory: section %s: length %llu at offset %llu runs past the "
-                            "directory at %llu", t, (unsigned long long)s.length,
-                            (unsigned long long)s.offset, (unsigned long long)dir_offset);
+            return fmt_fail(r,
+                            "directory: section %s: length %llu at offset %llu runs past the "
+                            "directory at %llu",
+                            t, (unsigned long long)s.length, (unsigned long long)s.offset,
+                            (unsigned long long)dir_offset);
         r->sec[i] = s;
         expect = align_up(s.offset + s.length);
     }
@@ -690,8 +704,8 @@ static scann_status read_layout(fmt_reader *r)
     r->nsec = (int)nsec;
     for (int i = 0; i < r->nsec; i++) {
         const fmt_entry *s = &r->sec[i];
-        uint64_t end = s->offset + s->length, next = i + 1 < r->nsec ? r->sec[i + 1].offset
-                                                                      : dir_offset;
+        uint64_t end = s->offset + s->length,
+                 next = i + 1 < r->nsec ? r->sec[i + 1].offset : dir_offset;
         for (uint64_t o = end; o < next; o++)
             if (b[o])
                 return fmt_fail(r, "padding after section %s: byte %llu is %#x, expected 0",
@@ -701,9 +715,10 @@ static scann_status read_layout(fmt_reader *r)
         const fmt_entry *s = &r->sec[i];
         sum = fmt_xxh64(b + s->offset, (size_t)s->length, 0);
         if (sum != s->checksum)
-            return fmt_fail(r, "section %s (%s): checksum mismatch (stored %016llx, computed "
-                            "%016llx): the data is corrupt", tag_text(s->tag, t),
-                            tag_what(s->tag), (unsigned long long)s->checksum,
+            return fmt_fail(r,
+                            "section %s (%s): checksum mismatch (stored %016llx, computed "
+                            "%016llx): the data is corrupt",
+                            tag_text(s->tag, t), tag_what(s->tag), (unsigned long long)s->checksum,
                             (unsigned long long)sum);
     }
     return SCANN_OK;
@@ -711,8 +726,7 @@ static scann_status read_layout(fmt_reader *r)
 
 /* The header's parameters, range-checked where scann_index_create would not (it reports bad
  * values as invalid arguments; load turns those into format errors too). */
-static scann_status read_params(fmt_reader *r, scann_index_params *p, int *trained,
-                                int64_t *ntotal)
+static scann_status read_params(fmt_reader *r, scann_index_params *p, int *trained, int64_t *ntotal)
 {
     const uint8_t *b = r->base;
     int32_t kind = (int32_t)get32(b + H_KIND), metric = (int32_t)get32(b + H_METRIC);
@@ -735,8 +749,10 @@ static scann_status read_params(fmt_reader *r, scann_index_params *p, int *train
     int nsrch = 0;
     for (int i = 0; i < r->nsec; i++) nsrch += r->sec[i].tag == FMT_SRCH;
     if (!tr && (nt != 0 || r->nsec != nsrch))
-        return fmt_fail(r, "header: an untrained index with ntotal=%lld and %d sections (must "
-                        "be 0, and SRCH at most)", (long long)nt, r->nsec);
+        return fmt_fail(r,
+                        "header: an untrained index with ntotal=%lld and %d sections (must "
+                        "be 0, and SRCH at most)",
+                        (long long)nt, r->nsec);
     memset(p, 0, sizeof *p);
     p->kind = (scann_index_kind)kind;
     p->metric = (scann_metric)metric;
@@ -776,8 +792,10 @@ static scann_status load_next_id(fmt_reader *r, scann_index *ix)
         if (st) return st;
         uint64_t saved = get64(p);
         if (saved > INT64_MAX || (int64_t)saved < next)
-            return fmt_fail(r, "section NXID (next automatic id): %llu is below the stored id "
-                            "%lld", (unsigned long long)saved, (long long)next - 1);
+            return fmt_fail(r,
+                            "section NXID (next automatic id): %llu is below the stored id "
+                            "%lld",
+                            (unsigned long long)saved, (long long)next - 1);
         next = (int64_t)saved;
     }
     ix->next_id = next;
@@ -797,8 +815,7 @@ static scann_status load_search_defaults(fmt_reader *r, scann_index *ix)
     if (st) return st;
     uint32_t rk = get32(p);
     if (rk < 1 || rk > (1u << 30))
-        return fmt_fail(r, "section SRCH (search defaults): reorder_k=%u is outside [1, 2^30]",
-                        rk);
+        return fmt_fail(r, "section SRCH (search defaults): reorder_k=%u is outside [1, 2^30]", rk);
     ix->p.reorder_k = (int)rk;
     return SCANN_OK;
 }
@@ -828,8 +845,10 @@ static scann_status load_index(fmt_reader *r, scann_index **out)
         char t[5];
         for (int i = 0; i < r->nsec && !st; i++)
             if (!r->taken[i])
-                st = fmt_fail(r, "section %s (%s) does not belong in a %s index with these "
-                              "parameters", tag_text(r->sec[i].tag, t), tag_what(r->sec[i].tag),
+                st = fmt_fail(r,
+                              "section %s (%s) does not belong in a %s index with these "
+                              "parameters",
+                              tag_text(r->sec[i].tag, t), tag_what(r->sec[i].tag),
                               scann_index_kind_name(p.kind));
     } else {
         st = load_search_defaults(r, ix);
@@ -849,13 +868,14 @@ scann_status fmt_take(fmt_reader *r, uint32_t tag, uint64_t count, size_t elem,
     tag_text(tag, t);
     for (int i = 0; i < r->nsec; i++) {
         if (r->sec[i].tag != tag) continue;
-        if (r->taken[i])
-            return err_set(SCANN_ERR_INTERNAL, "load: section %s taken twice", t);
+        if (r->taken[i]) return err_set(SCANN_ERR_INTERNAL, "load: section %s taken twice", t);
         uint64_t len = r->sec[i].length;
         if (elem == 0 ? len != 0 : count > len / elem || count * elem != len)
-            return fmt_fail(r, "section %s (%s): %llu bytes, but the header's counts need %llu x "
-                            "%zu bytes", t, tag_what(tag), (unsigned long long)len,
-                            (unsigned long long)count, elem);
+            return fmt_fail(r,
+                            "section %s (%s): %llu bytes, but the header's counts need %llu x "
+                            "%zu bytes",
+                            t, tag_what(tag), (unsigned long long)len, (unsigned long long)count,
+                            elem);
         r->taken[i] = 1;
         *data = r->base + r->sec[i].offset;
         return SCANN_OK;
@@ -896,13 +916,17 @@ scann_status fmt_take_ivf(fmt_reader *r, const scann_index *ix, ivf *v, size_t c
     for (int l = 0; l < nlist; l++) {
         uint64_t s = get64(sizes + 8 * (size_t)l);
         if (s > FMT_LIST_MAX)
-            return fmt_fail(r, "section LSIZ (list sizes): list %d has %llu vectors, more than "
-                            "2^32 - 1", l, (unsigned long long)s);
+            return fmt_fail(r,
+                            "section LSIZ (list sizes): list %d has %llu vectors, more than "
+                            "2^32 - 1",
+                            l, (unsigned long long)s);
         sum += s; /* at most 2^31 lists of < 2^32: no overflow */
     }
     if (sum != n)
-        return fmt_fail(r, "section LSIZ (list sizes): the lists hold %llu vectors, the header's "
-                        "ntotal is %llu", (unsigned long long)sum, (unsigned long long)n);
+        return fmt_fail(r,
+                        "section LSIZ (list sizes): the lists hold %llu vectors, the header's "
+                        "ntotal is %llu",
+                        (unsigned long long)sum, (unsigned long long)n);
     if ((st = fmt_take(r, FMT_CENT, (uint64_t)nlist * (uint64_t)d, sizeof(float), &cent)) ||
         (st = fmt_take(r, FMT_IDS, n, sizeof(int64_t), &ids)) ||
         (code_size && (st = fmt_take(r, FMT_CODE, n, code_size, &codes))) ||

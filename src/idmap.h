@@ -26,9 +26,9 @@
 typedef int64_t (*idmap_id_fn)(const void *ctx, int64_t loc);
 
 typedef struct idmap {
-    int64_t *slot;  /* cap slots; -1 = empty (locations are >= 0) */
-    uint64_t cap;   /* power of two; 0 = not built */
-    int64_t count;  /* occupied slots */
+    int64_t *slot; /* cap slots; -1 = empty (locations are >= 0) */
+    uint64_t cap;  /* power of two; 0 = not built */
+    int64_t count; /* occupied slots */
 } idmap;
 
 static inline int idmap_built(const idmap *m) { return m->cap > 0; }

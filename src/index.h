@@ -33,8 +33,7 @@ static inline int search_allows(const search_ctx *sc, int64_t id)
 {
     const scann_search_params *f = sc->filter;
     if (!f) return 1;
-    if (f->allow_bits &&
-        (id >= f->allow_nbits || !(f->allow_bits[id >> 6] >> (id & 63) & 1)))
+    if (f->allow_bits && (id >= f->allow_nbits || !(f->allow_bits[id >> 6] >> (id & 63) & 1)))
         return 0;
     return !f->allow_fn || f->allow_fn(f->allow_user_data, id);
 }
@@ -61,8 +60,7 @@ typedef struct index_ops {
      * set (malloc'ed array, in increasing order within each list) through the kind's id map
      * (idmap.h), which the first call builds; remove_locs deletes them and cannot fail. Adding
      * appends, so locations collected before an add stay valid. */
-    scann_status (*collect)(scann_index *ix, const struct idset *set, int64_t **locs,
-                            int64_t *n);
+    scann_status (*collect)(scann_index *ix, const struct idset *set, int64_t **locs, int64_t *n);
     void (*remove_locs)(scann_index *ix, const int64_t *locs, int64_t n);
     /* The stored vector with this id, as the index can rebuild it (exact where it keeps float
      * rows, else its best approximation), into out (dim floats); *found = 0 when no vector
@@ -71,26 +69,23 @@ typedef struct index_ops {
 } index_ops;
 
 struct scann_index {
-    scann_index_params p;     /* as given, with defaults filled in */
-    const index_ops *ops;     /* the kind's implementation */
-    const dist_kernels *dk;   /* distance kernels for this CPU, chosen once at create */
-    int64_t ntotal;           /* vectors stored */
-    int64_t next_id;          /* above every id an add has used: automatic ids start here, so
+    scann_index_params p;   /* as given, with defaults filled in */
+    const index_ops *ops;   /* the kind's implementation */
+    const dist_kernels *dk; /* distance kernels for this CPU, chosen once at create */
+    int64_t ntotal;         /* vectors stored */
+    int64_t next_id;        /* above every id an add has used: automatic ids start here, so
                                * they never repeat one, even a removed one (saved in the file) */
-    int trained;              /* train succeeded (FLAT: always 1) */
-    void *impl;               /* the kind's own state */
+    int trained;            /* train succeeded (FLAT: always 1) */
+    void *impl;             /* the kind's own state */
     /* scann_index_load_mmap: the read-only file mapping the kind's arrays point into, unmapped
      * by scann_index_free after destroy; NULL otherwise. A mapped index rejects train/add. */
     void *map_base;
     size_t map_len;
-    pthread_rwlock_t lock;    /* searches share it; train, add and remove hold it alone */
+    pthread_rwlock_t lock; /* searches share it; train, add and remove hold it alone */
 };
 
 /* Metric as the kinds see it: cosine is inner product on normalised vectors. */
-static inline int index_uses_ip(const scann_index *ix)
-{
-    return ix->p.metric != SCANN_METRIC_L2;
-}
+static inline int index_uses_ip(const scann_index *ix) { return ix->p.metric != SCANN_METRIC_L2; }
 
 /* Internal score of q against one stored vector (smaller is better). */
 static inline float index_score(const scann_index *ix, const float *q, const float *x)

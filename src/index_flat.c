@@ -25,8 +25,8 @@
 #include "threads.h"
 #include "topk.h"
 
-#define FLAT_MARGIN 32       /* extra sgemm candidates re-scored exactly */
-#define FLAT_GEMM_MIN_NQ 8   /* below this many queries, sgemm setup is not worth it */
+#define FLAT_MARGIN 32     /* extra sgemm candidates re-scored exactly */
+#define FLAT_GEMM_MIN_NQ 8 /* below this many queries, sgemm setup is not worth it */
 /* sgemm block shapes, measured with OpenBLAS 0.3.21 on AVX2/AVX-512 cores: large d wants
  * tall blocks (512 x 4096 reached ~70 GFlop/s per core at d=784, 128 x 2048 only ~40), while
  * small d is fastest at 256 x 2048 (~90 GFlop/s at d=100). */
@@ -34,7 +34,7 @@
 #define FLAT_QB_LARGE_D 512
 #define FLAT_XB_SMALL_D 2048
 #define FLAT_XB_LARGE_D 4096
-#define FLAT_ROW_CHUNK 1024  /* rows scored per kernel call on the direct path */
+#define FLAT_ROW_CHUNK 1024 /* rows scored per kernel call on the direct path */
 
 typedef struct flat {
     float *x;
@@ -171,14 +171,14 @@ typedef struct gemm_job {
     const scann_index *ix;
     const float *q;
     int64_t nq;
-    int k, kk;          /* asked, and kept from sgemm scores (k + margin, at most ntotal) */
-    int qb, xb;         /* block shape: queries x rows */
+    int k, kk;  /* asked, and kept from sgemm scores (k + margin, at most ntotal) */
+    int qb, xb; /* block shape: queries x rows */
     float *score;
     int64_t *ids;
-    float *gemm_buf;    /* per worker: qb * xb */
-    float *cand_score;  /* per worker: qb * kk */
-    int64_t *cand_row;  /* per worker: qb * kk (row numbers, not external ids) */
-    topk *heaps;        /* per worker: qb */
+    float *gemm_buf;   /* per worker: qb * xb */
+    float *cand_score; /* per worker: qb * kk */
+    int64_t *cand_row; /* per worker: qb * kk (row numbers, not external ids) */
+    topk *heaps;       /* per worker: qb */
     const search_ctx *sc;
 } gemm_job;
 
@@ -214,7 +214,8 @@ static void gemm_task(void *ctx, int64_t task, int worker)
     float *cs = j->cand_score + (size_t)worker * j->qb * j->kk;
     int64_t *cr = j->cand_row + (size_t)worker * j->qb * j->kk;
     topk *heaps = j->heaps + (size_t)worker * j->qb;
-    for (int i = 0; i < qb; i++) topk_init(&heaps[i], j->kk, cs + (size_t)i * j->kk, cr + (size_t)i * j->kk);
+    for (int i = 0; i < qb; i++)
+        topk_init(&heaps[i], j->kk, cs + (size_t)i * j->kk, cr + (size_t)i * j->kk);
 
     for (int64_t x0 = 0; x0 < ix->ntotal; x0 += j->xb) {
         int xb = (int)(ix->ntotal - x0 < j->xb ? ix->ntotal - x0 : j->xb);
@@ -258,9 +259,20 @@ static scann_status flat_search_gemm(const scann_index *ix, int64_t nq, const fl
     int kk = k + FLAT_MARGIN;
     if (kk > ix->ntotal) kk = (int)ix->ntotal;
     size_t gb = (size_t)nthreads * qb * xb, cb = (size_t)nthreads * qb * kk;
-    gemm_job j = {ix, q, nq, k, kk, qb, xb, score, ids, malloc(gb * sizeof(float)),
-                  malloc(cb * sizeof(float)), malloc(cb * sizeof(int64_t)),
-                  malloc((size_t)nthreads * qb * sizeof(topk)), sc};
+    gemm_job j = {ix,
+                  q,
+                  nq,
+                  k,
+                  kk,
+                  qb,
+                  xb,
+                  score,
+                  ids,
+                  malloc(gb * sizeof(float)),
+                  malloc(cb * sizeof(float)),
+                  malloc(cb * sizeof(int64_t)),
+                  malloc((size_t)nthreads * qb * sizeof(topk)),
+                  sc};
     scann_status st = SCANN_OK;
     if (!j.gemm_buf || !j.cand_score || !j.cand_row || !j.heaps)
         st = err_nomem("FLAT search scratch", gb * 4 + cb * 12);
@@ -283,8 +295,8 @@ static scann_status flat_search(const scann_index *ix, int64_t nq, const float *
 static size_t flat_memory(const scann_index *ix)
 {
     const flat *f = ix->impl;
-    size_t per = (size_t)ix->p.dim * sizeof(float) + sizeof(int64_t) +
-                 (f->norms ? sizeof(float) : 0);
+    size_t per =
+        (size_t)ix->p.dim * sizeof(float) + sizeof(int64_t) + (f->norms ? sizeof(float) : 0);
     return sizeof(flat) + (size_t)f->cap * per + idmap_memory(&f->map);
 }
 
@@ -375,8 +387,8 @@ static scann_status flat_reconstruct(scann_index *ix, int64_t id, float *out, in
     return st;
 }
 
-static const index_ops flat_ops = {flat_train,   flat_add,  flat_search,  flat_memory,
-                                   flat_destroy, flat_save, flat_load,    flat_collect,
+static const index_ops flat_ops = {flat_train,       flat_add,        flat_search, flat_memory,
+                                   flat_destroy,     flat_save,       flat_load,   flat_collect,
                                    flat_remove_locs, flat_reconstruct};
 
 scann_status flat_init(scann_index *ix)
@@ -426,8 +438,8 @@ static scann_status flat_load(scann_index *ix, fmt_reader *r)
     }
     for (int64_t i = 0; i < n; i++)
         if (f->ids[i] < 0)
-            return fmt_fail(r, "section IDS (ids): id %lld is %lld, ids must be >= 0",
-                            (long long)i, (long long)f->ids[i]);
+            return fmt_fail(r, "section IDS (ids): id %lld is %lld, ids must be >= 0", (long long)i,
+                            (long long)f->ids[i]);
     if ((st = fmt_check_finite(r, FMT_VECS, f->x, (size_t)n * d))) return st;
     if (!index_uses_ip(ix))
         for (int64_t i = 0; i < n; i++) {

@@ -139,8 +139,7 @@ static void ivfflat_destroy(scann_index *ix)
 static scann_status ivfflat_save(const scann_index *ix, struct fmt_writer *w);
 static scann_status ivfflat_load(scann_index *ix, struct fmt_reader *r);
 
-static scann_status ivfflat_collect(scann_index *ix, const idset *set, int64_t **locs,
-                                    int64_t *n)
+static scann_status ivfflat_collect(scann_index *ix, const idset *set, int64_t **locs, int64_t *n)
 {
     return ivf_collect(&((ivfflat *)ix->impl)->v, set, locs, n);
 }
@@ -162,10 +161,9 @@ static scann_status ivfflat_reconstruct(scann_index *ix, int64_t id, float *out,
     return st;
 }
 
-static const index_ops ivfflat_ops = {ivfflat_train,   ivfflat_add,     ivfflat_search,
-                                      ivfflat_memory,  ivfflat_destroy, ivfflat_save,
-                                      ivfflat_load,    ivfflat_collect, ivfflat_remove_locs,
-                                      ivfflat_reconstruct};
+static const index_ops ivfflat_ops = {
+    ivfflat_train, ivfflat_add,  ivfflat_search,  ivfflat_memory,      ivfflat_destroy,
+    ivfflat_save,  ivfflat_load, ivfflat_collect, ivfflat_remove_locs, ivfflat_reconstruct};
 
 scann_status ivfflat_init(scann_index *ix)
 {

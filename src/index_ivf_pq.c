@@ -29,8 +29,8 @@
 #include "threads.h"
 
 #define IVFPQ_KSUB 256
-#define IVFPQ_TRAIN_PQ 65536   /* PQ training rows: 256 per centre, faiss's default */
-#define IVFPQ_PQ_ITERS 12      /* codebook k-means rounds (ScaNN trains its codebooks for 10) */
+#define IVFPQ_TRAIN_PQ 65536 /* PQ training rows: 256 per centre, faiss's default */
+#define IVFPQ_PQ_ITERS 12    /* codebook k-means rounds (ScaNN trains its codebooks for 10) */
 #define IVFPQ_ADD_CHUNK 16384
 #define IVFPQ_PRECOMP_RATIO 16 /* precomputed tables <= 16 x (centres + codebooks + codes) */
 
@@ -86,8 +86,8 @@ static void maybe_precomp(ivfpq *f, int64_t ntotal)
     if (f->precomp || !f->cnorm) return;
     size_t per = (size_t)f->pq.m * IVFPQ_KSUB;
     double table = (double)f->v.nlist * per * sizeof(float);
-    double held = ((double)f->v.nlist + IVFPQ_KSUB) * f->pq.d * sizeof(float) +
-                  (double)ntotal * f->pq.m;
+    double held =
+        ((double)f->v.nlist + IVFPQ_KSUB) * f->pq.d * sizeof(float) + (double)ntotal * f->pq.m;
     if (table > IVFPQ_PRECOMP_RATIO * held) return;
     float *pre = malloc((size_t)table);
     if (!pre) return;
@@ -325,8 +325,7 @@ static void ivfpq_destroy(scann_index *ix)
 static scann_status ivfpq_save(const scann_index *ix, struct fmt_writer *w);
 static scann_status ivfpq_load(scann_index *ix, struct fmt_reader *r);
 
-static scann_status ivfpq_collect(scann_index *ix, const idset *set, int64_t **locs,
-                                  int64_t *n)
+static scann_status ivfpq_collect(scann_index *ix, const idset *set, int64_t **locs, int64_t *n)
 {
     return ivf_collect(&((ivfpq *)ix->impl)->v, set, locs, n);
 }
@@ -356,10 +355,9 @@ static scann_status ivfpq_reconstruct(scann_index *ix, int64_t id, float *out, i
     return SCANN_OK;
 }
 
-static const index_ops ivfpq_ops = {ivfpq_train,   ivfpq_add,     ivfpq_search,
-                                    ivfpq_memory,  ivfpq_destroy, ivfpq_save,
-                                    ivfpq_load,    ivfpq_collect, ivfpq_remove_locs,
-                                    ivfpq_reconstruct};
+static const index_ops ivfpq_ops = {
+    ivfpq_train, ivfpq_add,  ivfpq_search,  ivfpq_memory,      ivfpq_destroy,
+    ivfpq_save,  ivfpq_load, ivfpq_collect, ivfpq_remove_locs, ivfpq_reconstruct};
 
 scann_status ivfpq_init(scann_index *ix)
 {

@@ -41,7 +41,7 @@
 #define SCANN_ADD_CHUNK 16384
 
 typedef struct fs_blocks {
-    uint8_t *data;  /* cap blocks of fs_block_bytes(m) */
+    uint8_t *data; /* cap blocks of fs_block_bytes(m) */
     int64_t cap;
 } fs_blocks;
 
@@ -50,8 +50,8 @@ typedef struct scann_impl {
     fs_blocks *codes; /* nlist packed code arrays */
     pq pq;            /* 16 centres per block */
     rerank_store rr;
-    int residual;     /* encode x - c (inner product) or x (L2) */
-    int rr_error;     /* bf16/int8 rows hold x - x~ (x~ = centre + decoded code), not x */
+    int residual; /* encode x - c (inner product) or x (L2) */
+    int rr_error; /* bf16/int8 rows hold x - x~ (x~ = centre + decoded code), not x */
     fs_block_fn kernel;
 } scann_impl;
 
@@ -123,9 +123,8 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
      * plain codes: the score-aware loss is about inner products. */
     float threshold = ix->p.aq_threshold, eta;
     if (threshold < 0 && !fresh.residual) threshold = 0.0f;
-    if (threshold < 0 &&
-        (st = avq_choose_threshold(&fresh.pq, smp, res, ns, fresh.v.centres, assign,
-                                   ix->p.seed + 3, nt, &threshold, &eta)))
+    if (threshold < 0 && (st = avq_choose_threshold(&fresh.pq, smp, res, ns, fresh.v.centres,
+                                                    assign, ix->p.seed + 3, nt, &threshold, &eta)))
         goto fail;
     if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
     fresh.v.extra_size = fresh.rr.row_bytes; /* lists are still empty */
@@ -252,8 +251,10 @@ static scann_status scann_add(scann_index *ix, int64_t n, const float *x, const 
         }
         if ((st = poll_progress(&poll, (double)(c + rows) / n))) break;
     }
-    if (st) ivf_rollback(&s->v, mark, move_code, s);
-    else ix->ntotal += n;
+    if (st)
+        ivf_rollback(&s->v, mark, move_code, s);
+    else
+        ix->ntotal += n;
 done:
     free(assign), free(res), free(codes), free(row), free(err), free(mark);
     return st;
@@ -289,8 +290,8 @@ static float *worker_scale(const scann_scan *c, int worker)
 
 /* Query q's uint8 table into out (fs_lut_bytes(m)), its scale and bias; lut: m * 16 floats of
  * scratch. The one routine behind both search paths, so they scan identical tables. */
-static void query_table(const scann_impl *s, const float *q, float *lut, uint8_t *out,
-                        float *scale, float *bias)
+static void query_table(const scann_impl *s, const float *q, float *lut, uint8_t *out, float *scale,
+                        float *bias)
 {
     const pq *p = &s->pq;
     if (s->residual) {
@@ -341,16 +342,15 @@ static inline int64_t kernel_threshold(float thr_f, int64_t bias)
     return thr > 65535 ? 65535 : thr;
 }
 
-static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk_res *r,
-                            int worker)
+static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk_res *r, int worker)
 {
     const scann_scan *c = ctx;
     const scann_impl *s = c->ix->impl;
     const ivf_list *L = &s->v.lists[l];
     if (L->size == 0) return;
     int m = s->pq.m, npairs = fs_m4(m) / 2;
-    const uint8_t *lut = c->scratch + (size_t)worker * worker_bytes(m) +
-                         (size_t)m * SCANN_KSUB * sizeof(float);
+    const uint8_t *lut =
+        c->scratch + (size_t)worker * worker_bytes(m) + (size_t)m * SCANN_KSUB * sizeof(float);
     int64_t bias = list_bias(c, worker_scale(c, worker)[0], cscore);
     size_t bb = fs_block_bytes(m);
     uint16_t sums[FS_BLOCK];
@@ -358,8 +358,8 @@ static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
     for (int b = 0; b < nb; b++) {
         int64_t thr = kernel_threshold(topk_res_threshold(r), bias);
         if (thr < 0) return;
-        uint32_t mask = s->kernel(s->codes[l].data + (size_t)b * bb, lut, npairs, (uint16_t)thr,
-                                  sums);
+        uint32_t mask =
+            s->kernel(s->codes[l].data + (size_t)b * bb, lut, npairs, (uint16_t)thr, sums);
         if (b == nb - 1 && L->size % FS_BLOCK) mask &= (1u << (L->size % FS_BLOCK)) - 1;
         while (mask) {
             int i = __builtin_ctz(mask);
@@ -385,10 +385,10 @@ static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
  * batch runs 6-7% faster than one query at a time (nprobe 64: 10%). GloVe's codes (8.6 MB) stay
  * in cache either way: the gain is the shared work, not memory traffic. */
 
-#define SCANN_BATCH_MIN_NQ 64        /* smaller batches: one query at a time (scann_scan_list) */
-#define SCANN_CHUNK 512              /* queries per batch task, at most */
+#define SCANN_BATCH_MIN_NQ 64          /* smaller batches: one query at a time (scann_scan_list) */
+#define SCANN_CHUNK 512                /* queries per batch task, at most */
 #define SCANN_CHUNK_TABLES (512 << 10) /* and their uint8 tables within this (L2) */
-#define SCANN_CHUNK_RES (1 << 20)    /* and their reservoirs within this */
+#define SCANN_CHUNK_RES (1 << 20)      /* and their reservoirs within this */
 
 typedef struct probe_ref {
     int32_t q;    /* query, within the chunk */
@@ -412,14 +412,14 @@ typedef struct batch_job {
 static size_t batch_bytes(int m, int nlist, int nprobe, int kk, int chunk)
 {
     size_t a = 0;
-    a += ((size_t)m * SCANN_KSUB * sizeof(float) + 63) & ~(size_t)63;             /* float table */
-    a += (size_t)chunk * ((fs_lut_bytes(m) + 63) & ~(size_t)63);                 /* tables */
+    a += ((size_t)m * SCANN_KSUB * sizeof(float) + 63) & ~(size_t)63; /* float table */
+    a += (size_t)chunk * ((fs_lut_bytes(m) + 63) & ~(size_t)63);      /* tables */
     a += (((size_t)chunk * topk_res_slots(kk) * sizeof(float)) + 63) & ~(size_t)63;   /* scores */
     a += (((size_t)chunk * topk_res_slots(kk) * sizeof(int64_t)) + 63) & ~(size_t)63; /* ids */
-    a += (((size_t)chunk * sizeof(topk_res)) + 63) & ~(size_t)63;                /* reservoirs */
-    a += (((size_t)(nlist + 1) * sizeof(int32_t)) + 63) & ~(size_t)63;           /* list runs */
-    a += ((size_t)nlist + 63) & ~(size_t)63;                                      /* lists done */
-    a += (((size_t)chunk * nprobe * sizeof(probe_ref)) + 63) & ~(size_t)63;      /* probes */
+    a += (((size_t)chunk * sizeof(topk_res)) + 63) & ~(size_t)63;           /* reservoirs */
+    a += (((size_t)(nlist + 1) * sizeof(int32_t)) + 63) & ~(size_t)63;      /* list runs */
+    a += ((size_t)nlist + 63) & ~(size_t)63;                                /* lists done */
+    a += (((size_t)chunk * nprobe * sizeof(probe_ref)) + 63) & ~(size_t)63; /* probes */
     return a;
 }
 
@@ -443,8 +443,8 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
     int m = s->pq.m, npairs = fs_m4(m) / 2, nb = blocks_for(L->size);
     size_t bb = fs_block_bytes(m);
     uint32_t tail = L->size % FS_BLOCK ? (1u << (L->size % FS_BLOCK)) - 1 : ~0u;
-    int32_t who[SCANN_CHUNK];   /* queries still scanning this list */
-    int64_t bias[SCANN_CHUNK];  /* their centre scores on their tables' integer scale */
+    int32_t who[SCANN_CHUNK];  /* queries still scanning this list */
+    int64_t bias[SCANN_CHUNK]; /* their centre scores on their tables' integer scale */
     for (int r = 0; r < n; r++) {
         who[r] = refs[r].q;
         bias[r] = list_bias(c, c->qscale[q0 + refs[r].q], refs[r].cscore);
@@ -570,8 +570,9 @@ static scann_status search_batch(const scann_scan *c, int64_t nq, int nprobe, in
     size_t per = batch_bytes(s->pq.m, s->v.nlist, nprobe, kk, (int)chunk);
     uint8_t *scratch = aligned_alloc(64, (size_t)nt * per);
     if (!scratch) return err_nomem("SCANN batch scratch", (size_t)nt * per);
-    batch_job j = {c, nprobe, kk, (int)chunk, nq, lists, cscore, out_score, out_id,
-                   fs_multi_kernel_for(c->ix->dk->isa), scratch};
+    batch_job j = {c,      nprobe, kk,        (int)chunk, nq,
+                   lists,  cscore, out_score, out_id,     fs_multi_kernel_for(c->ix->dk->isa),
+                   scratch};
     par_for(nt, ntasks, batch_task, &j);
     free(scratch);
     return SCANN_OK;
@@ -650,8 +651,7 @@ static scann_status scann_load(scann_index *ix, struct fmt_reader *r);
 
 /* ---- updates ----------------------------------------------------------------------------- */
 
-static scann_status scann_collect(scann_index *ix, const idset *set, int64_t **locs,
-                                  int64_t *n)
+static scann_status scann_collect(scann_index *ix, const idset *set, int64_t **locs, int64_t *n)
 {
     return ivf_collect(&((scann_impl *)ix->impl)->v, set, locs, n);
 }
@@ -688,17 +688,18 @@ static scann_status scann_reconstruct(scann_index *ix, int64_t id, float *out, i
     if (!*found) return st;
     const ivf_list *L = &s->v.lists[ivf_loc_list(loc)];
     size_t off = (size_t)ivf_loc_offset(loc);
-    if (s->rr.kind != SCANN_REORDER_NONE) rerank_decode(&s->rr, L->extra + off * s->v.extra_size, out);
-    else memset(out, 0, (size_t)s->pq.d * sizeof(float));
+    if (s->rr.kind != SCANN_REORDER_NONE)
+        rerank_decode(&s->rr, L->extra + off * s->v.extra_size, out);
+    else
+        memset(out, 0, (size_t)s->pq.d * sizeof(float));
     if (s->rr.kind == SCANN_REORDER_NONE || s->rr_error)
         add_reconstruction(s, ivf_loc_list(loc), (int64_t)off, out);
     return SCANN_OK;
 }
 
-static const index_ops scann_ops = {scann_train,   scann_add,     scann_search,
-                                    scann_memory,  scann_destroy, scann_save,
-                                    scann_load,    scann_collect, scann_remove_locs,
-                                    scann_reconstruct};
+static const index_ops scann_ops = {
+    scann_train, scann_add,  scann_search,  scann_memory,      scann_destroy,
+    scann_save,  scann_load, scann_collect, scann_remove_locs, scann_reconstruct};
 
 scann_status scann_init(scann_index *ix)
 {

@@ -11,8 +11,8 @@
 #include "rerank.h"
 #include "threads.h"
 
-#define IVF_PROBE_QB 64      /* queries per sgemm probe block */
-#define IVF_PROBE_MIN_NQ 8   /* below this, probe with the row kernel */
+#define IVF_PROBE_QB 64    /* queries per sgemm probe block */
+#define IVF_PROBE_MIN_NQ 8 /* below this, probe with the row kernel */
 
 /* idmap_id_fn for an ivf: the id at an ivf_loc. */
 static int64_t ivf_id_at(const void *ctx, int64_t loc)
@@ -491,8 +491,8 @@ static void scan_task(void *ctx, int64_t task, int worker)
 }
 
 /* Parallel over queries (parts == 1), or over (query, part) with the partial results merged. */
-static scann_status search_lists(int64_t nq, int kk, int nprobe, int nthreads,
-                                 const int32_t *lists, const float *cscore, const ivf_scanner *sc,
+static scann_status search_lists(int64_t nq, int kk, int nprobe, int nthreads, const int32_t *lists,
+                                 const float *cscore, const ivf_scanner *sc,
                                  const ivf_res_scanner *rsc, float *out_score, int64_t *out_id)
 {
     int parts = ivf_parts_per_query(nq, nprobe, nthreads);
@@ -569,8 +569,8 @@ typedef struct rerank_job {
 
 static void prefetch_row(const rerank_job *j, int64_t loc)
 {
-    const uint8_t *row = j->v->lists[ivf_loc_list(loc)].extra +
-                         (size_t)ivf_loc_offset(loc) * j->rr->row_bytes;
+    const uint8_t *row =
+        j->v->lists[ivf_loc_list(loc)].extra + (size_t)ivf_loc_offset(loc) * j->rr->row_bytes;
     for (size_t b = 0; b < j->rr->row_bytes; b += 64) __builtin_prefetch(row + b);
 }
 

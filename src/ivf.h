@@ -23,11 +23,11 @@
 #include "topk.h"
 
 typedef struct ivf_list {
-    int64_t *ids;     /* size external ids */
-    uint8_t *codes;   /* size * code_size bytes */
-    uint8_t *extra;   /* size * extra_size bytes, NULL when extra_size == 0 */
-    int64_t size;     /* vectors in the list */
-    int64_t cap;      /* vectors the buffers can hold */
+    int64_t *ids;   /* size external ids */
+    uint8_t *codes; /* size * code_size bytes */
+    uint8_t *extra; /* size * extra_size bytes, NULL when extra_size == 0 */
+    int64_t size;   /* vectors in the list */
+    int64_t cap;    /* vectors the buffers can hold */
 } ivf_list;
 
 typedef struct ivf {
@@ -130,8 +130,8 @@ typedef struct ivf_rerank_base {
  * are scored against their lists' extra rows with the rerank store (plus base, if not NULL),
  * and the k best go to score/ids (nq * k) with external ids. Reads only the candidates' rows.
  */
-scann_status ivf_rerank(const ivf *v, const struct rerank_store *rr, const dist_kernels *dk,
-                        int ip, const float *q, int64_t nq, int k, int kk, const int64_t *cand_loc,
+scann_status ivf_rerank(const ivf *v, const struct rerank_store *rr, const dist_kernels *dk, int ip,
+                        const float *q, int64_t nq, int k, int kk, const int64_t *cand_loc,
                         const ivf_rerank_base *base, int nthreads, float *score, int64_t *ids);
 
 struct idset;

@@ -182,8 +182,8 @@ KM_AVX2 void keep8(const v8f *v, v8i idx, v8f *lv, v8i *li)
     *li = (idx & lt) | (*li & ~lt);
 }
 
-KM_AVX2 int finish8(const v8f *a, const v8f *b, const v8i *ia, const v8i *ib, const float *s,
-                    int t, int m, float *val)
+KM_AVX2 int finish8(const v8f *a, const v8f *b, const v8i *ia, const v8i *ib, const float *s, int t,
+                    int m, float *val)
 {
     float lv[16];
     int32_t li[16];
@@ -245,8 +245,8 @@ typedef struct assign_job {
     const dist_kernels *dk; /* ||x||^2, computed the same way on every path and thread */
     argmin_fn argmin;
     direct_fn direct;
-    float *scratch;         /* sgemm path, per worker: KM_ROWS x cb scores + KM_ROWS best */
-    int32_t *best_idx;      /* sgemm path, per worker: KM_ROWS */
+    float *scratch;    /* sgemm path, per worker: KM_ROWS x cb scores + KM_ROWS best */
+    int32_t *best_idx; /* sgemm path, per worker: KM_ROWS */
     size_t scratch_per;
     int32_t *assign;
     float *dist2;
@@ -334,12 +334,18 @@ static scann_status assign_run(const float *x, int64_t n, int d, int ldx, const 
 {
     int64_t ntasks = (n + KM_ROWS - 1) / KM_ROWS;
     if (nthreads > ntasks) nthreads = (int)(ntasks > 0 ? ntasks : 1);
-    assign_job j = {.x = x, .n = n, .d = d, .ldx = ldx, .k = k, .c = centres, .dk = dk,
-                    .assign = assign, .dist2 = dist2};
+    assign_job j = {.x = x,
+                    .n = n,
+                    .d = d,
+                    .ldx = ldx,
+                    .k = k,
+                    .c = centres,
+                    .dk = dk,
+                    .assign = assign,
+                    .dist2 = dist2};
     scann_status st = assign_prepare(&j, nthreads);
     if (st == SCANN_OK)
-        par_for(nthreads, ntasks, d <= KM_DIRECT_MAX_D ? assign_direct_task : assign_gemm_task,
-                &j);
+        par_for(nthreads, ntasks, d <= KM_DIRECT_MAX_D ? assign_direct_task : assign_gemm_task, &j);
     free((void *)j.cnorm);
     free((void *)j.ct);
     free(j.scratch);
@@ -371,9 +377,9 @@ typedef struct pp_job {
     int d;
     const float *centre; /* the centre just chosen */
     const dist_kernels *dk;
-    float *mind;         /* squared distance to the nearest chosen centre */
-    double *part;        /* per chunk: sum of mind, in row order */
-    float *tmp;          /* per worker: KM_PP_CHUNK */
+    float *mind;  /* squared distance to the nearest chosen centre */
+    double *part; /* per chunk: sum of mind, in row order */
+    float *tmp;   /* per worker: KM_PP_CHUNK */
     int first;
 } pp_job;
 
@@ -421,7 +427,11 @@ static scann_status kmeans_pp(const float *x, int64_t n, int d, int k, const dis
     int64_t nch = (n + KM_PP_CHUNK - 1) / KM_PP_CHUNK;
     if ((double)n * d < KM_PAR_MIN_WORK) nthreads = 1;
     if (nthreads > nch) nthreads = (int)nch;
-    pp_job j = {.x = x, .n = n, .d = d, .dk = dk, .first = 1,
+    pp_job j = {.x = x,
+                .n = n,
+                .d = d,
+                .dk = dk,
+                .first = 1,
                 .mind = malloc((size_t)n * sizeof(float)),
                 .part = malloc((size_t)nch * sizeof(double)),
                 .tmp = malloc((size_t)nthreads * KM_PP_CHUNK * sizeof(float))};
@@ -467,7 +477,7 @@ static scann_status init_centres(const float *x, int64_t n, int d, int k, const 
 /* ---- Lloyd iterations ----------------------------------------------------------------------- */
 
 typedef struct lloyd {
-    const float *x;  /* n x d training points */
+    const float *x; /* n x d training points */
     int64_t n;
     int d, k;
     float *c;        /* k x d centres (the caller's buffer) */
@@ -552,8 +562,8 @@ static scann_status lloyd_run(lloyd *L, const kmeans_opts *o, const dist_kernels
     int update_threads = (double)L->n * L->d < KM_PAR_MIN_WORK ? 1 : o->nthreads;
     if (o->spherical) normalise_rows(L->c, L->k, L->d);
     for (int it = 0; it < o->iters; it++) {
-        scann_status st = assign_run(L->x, L->n, L->d, L->d, L->c, L->k, o->nthreads, dk,
-                                     L->assign, L->dist2);
+        scann_status st =
+            assign_run(L->x, L->n, L->d, L->d, L->c, L->k, o->nthreads, dk, L->assign, L->dist2);
         if (st) return st;
         double obj = 0;
         for (int64_t i = 0; i < L->n; i++) obj += L->dist2[i];
@@ -571,7 +581,11 @@ static scann_status lloyd_run(lloyd *L, const kmeans_opts *o, const dist_kernels
 static scann_status lloyd_train(const float *x, int64_t n, int d, int k, const kmeans_opts *o,
                                 const dist_kernels *dk, float *centres, kmeans_stats *stats)
 {
-    lloyd L = {.x = x, .n = n, .d = d, .k = k, .c = centres,
+    lloyd L = {.x = x,
+               .n = n,
+               .d = d,
+               .k = k,
+               .c = centres,
                .assign = malloc((size_t)n * sizeof(int32_t)),
                .dist2 = malloc((size_t)n * sizeof(float)),
                .count = malloc((size_t)k * sizeof(int64_t)),

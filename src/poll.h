@@ -24,8 +24,7 @@ typedef struct poll_hook {
  * NULL. */
 static inline scann_status poll_progress(const poll_hook *h, double frac)
 {
-    if (!h || !h->fn || !h->fn(h->user, h->stage, h->lo + (h->hi - h->lo) * frac))
-        return SCANN_OK;
+    if (!h || !h->fn || !h->fn(h->user, h->stage, h->lo + (h->hi - h->lo) * frac)) return SCANN_OK;
     return err_set(SCANN_ERR_CANCELLED, "%s: cancelled by the progress callback", h->stage);
 }
 

@@ -48,13 +48,13 @@ size_t pq_memory(const pq *p) { return (size_t)p->ksub * p->d * sizeof(float); }
 
 typedef struct train_job {
     pq *p;
-    int first;      /* blocks first + task of this wave */
+    int first; /* blocks first + task of this wave */
     const float *x;
     int64_t n;
     int iters;
     uint64_t seed;
     const dist_kernels *dk;
-    float *scratch; /* per worker: n * dsub floats, one block's columns made contiguous */
+    float *scratch;       /* per worker: n * dsub floats, one block's columns made contiguous */
     scann_status *status; /* per block */
 } train_job;
 
@@ -68,8 +68,8 @@ static void train_block(void *ctx, int64_t task, int worker)
     for (int64_t i = 0; i < t->n; i++)
         memcpy(sub + (size_t)i * len, t->x + (size_t)i * p->d + off, (size_t)len * sizeof(float));
     kmeans_opts o = {t->iters, 0, 0, t->seed + (uint64_t)j * 7919, 1, t->dk, NULL};
-    t->status[j] = kmeans_train(sub, t->n, len, p->ksub, &o,
-                                p->codebooks + (size_t)p->ksub * off, NULL);
+    t->status[j] =
+        kmeans_train(sub, t->n, len, p->ksub, &o, p->codebooks + (size_t)p->ksub * off, NULL);
 }
 
 scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed, int nthreads,
@@ -77,8 +77,8 @@ scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed
 {
     if (n < p->ksub)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                       "pq: training needs at least %d vectors (one per centre), got %lld",
-                       p->ksub, (long long)n);
+                       "pq: training needs at least %d vectors (one per centre), got %lld", p->ksub,
+                       (long long)n);
     if (nthreads > p->m) nthreads = p->m;
     float *scratch = malloc((size_t)nthreads * n * p->dsub * sizeof(float));
     scann_status *status = calloc((size_t)p->m, sizeof(scann_status));
@@ -94,8 +94,10 @@ scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed
             int cnt = p->m - t.first < wave ? p->m - t.first : wave;
             par_for(nthreads, cnt, train_block, &t);
             for (int j = t.first; j < t.first + cnt && !st; j++) st = status[j];
-            if (st) st = err_set(st, "pq: training block failed: %s", scann_last_error());
-            else st = poll_progress(poll, (double)(t.first + cnt) / p->m);
+            if (st)
+                st = err_set(st, "pq: training block failed: %s", scann_last_error());
+            else
+                st = poll_progress(poll, (double)(t.first + cnt) / p->m);
         }
     }
     free(scratch);
@@ -127,7 +129,6 @@ void pq_decode(const pq *p, const uint8_t *code, float *out)
     for (int j = 0; j < p->m; j++)
         memcpy(out + pq_off(p, j), pq_centre(p, j, code[j]), (size_t)pq_len(p, j) * sizeof(float));
 }
-
 
 /* One loop nest for both tables; `l2` is a constant at each call site, so it folds away. */
 static inline __attribute__((always_inline)) void lut(const pq *p, const float *q, float *out,

@@ -65,8 +65,7 @@ static size_t row_bytes_for(scann_reorder kind, int d)
     return 0;
 }
 
-scann_status rerank_init(rerank_store *s, scann_reorder kind, int d, const float *train,
-                         int64_t n)
+scann_status rerank_init(rerank_store *s, scann_reorder kind, int d, const float *train, int64_t n)
 {
     if (!s) return err_set(SCANN_ERR_INVALID_ARGUMENT, "rerank store is NULL");
     memset(s, 0, sizeof *s); /* a failed init leaves a store rerank_free accepts */

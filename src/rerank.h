@@ -20,13 +20,12 @@
 typedef struct rerank_store {
     scann_reorder kind;
     int d;
-    size_t row_bytes;   /* 4d, 2d, d + 4 or 0 (SCANN_REORDER_NONE) */
+    size_t row_bytes; /* 4d, 2d, d + 4 or 0 (SCANN_REORDER_NONE) */
 } rerank_store;
 
 /* Set up a store of the given kind for dimension d. train / n are unused (int8 scales are per
  * vector now) and may be NULL / 0; they stay for compatibility. Free with rerank_free. */
-scann_status rerank_init(rerank_store *s, scann_reorder kind, int d, const float *train,
-                         int64_t n);
+scann_status rerank_init(rerank_store *s, scann_reorder kind, int d, const float *train, int64_t n);
 void rerank_free(rerank_store *s);
 
 /* Encode one vector into row_bytes bytes at out. */

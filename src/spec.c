@@ -41,10 +41,14 @@ scann_status scann_metric_parse(const char *name, scann_metric *out)
     static const struct {
         const char *name;
         scann_metric m;
-    } names[] = {{"l2", SCANN_METRIC_L2},          {"squared_l2", SCANN_METRIC_L2},
-                 {"euclidean", SCANN_METRIC_L2},   {"ip", SCANN_METRIC_IP},
-                 {"dot", SCANN_METRIC_IP},         {"dot_product", SCANN_METRIC_IP},
-                 {"inner_product", SCANN_METRIC_IP}, {"cosine", SCANN_METRIC_COSINE},
+    } names[] = {{"l2", SCANN_METRIC_L2},
+                 {"squared_l2", SCANN_METRIC_L2},
+                 {"euclidean", SCANN_METRIC_L2},
+                 {"ip", SCANN_METRIC_IP},
+                 {"dot", SCANN_METRIC_IP},
+                 {"dot_product", SCANN_METRIC_IP},
+                 {"inner_product", SCANN_METRIC_IP},
+                 {"cosine", SCANN_METRIC_COSINE},
                  {"angular", SCANN_METRIC_COSINE}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (!strcasecmp(name, names[i].name)) {
@@ -53,7 +57,8 @@ scann_status scann_metric_parse(const char *name, scann_metric *out)
         }
     return err_set(SCANN_ERR_INVALID_ARGUMENT,
                    "unknown metric '%s' (expected l2, squared_l2, euclidean, ip, dot, "
-                   "dot_product, inner_product, cosine or angular)", name);
+                   "dot_product, inner_product, cosine or angular)",
+                   name);
 }
 
 const char *spec_reorder_name(scann_reorder r)
@@ -127,7 +132,8 @@ static scann_status apply_kv(scann_index_params *p, const char *key, const char 
     return st;
 }
 
-scann_status scann_index_params_parse(const char *spec, int dim, scann_metric metric, scann_index_params *p)
+scann_status scann_index_params_parse(const char *spec, int dim, scann_metric metric,
+                                      scann_index_params *p)
 {
     if (!spec) return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec is NULL");
     char buf[512];
@@ -195,7 +201,8 @@ scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
             snprintf(t, sizeof t, "%.9g", (double)p->aq_threshold);
         put(buf, len, &w, ",dims_per_block=%d,aq_threshold=%s", p->dims_per_block, t);
     }
-    if (p->kind == SCANN_INDEX_SCANN || (p->kind == SCANN_INDEX_IVF_PQ && p->reorder != def.reorder))
+    if (p->kind == SCANN_INDEX_SCANN ||
+        (p->kind == SCANN_INDEX_IVF_PQ && p->reorder != def.reorder))
         put(buf, len, &w, ",reorder=%s", spec_reorder_name(p->reorder));
     if (w < 0 || (size_t)w >= len)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "describe: buffer of %zu bytes is too small",

@@ -66,12 +66,12 @@ void topk_finish(topk *h, float *out_score, int64_t *out_id);
 #define TOPK_RES_FACTOR 3 /* buffer = 3k: 4% faster GloVe search than 2k (fewer selections) */
 
 typedef struct topk_res {
-    float *score;   /* topk_res_slots(k) slots */
-    int64_t *id;    /* topk_res_slots(k) slots, parallel to score */
-    int k;          /* candidates to keep */
-    int size;       /* slots used */
-    int limit;      /* size that triggers a selection: k, then TOPK_RES_FACTOR * k */
-    float thr;      /* k-th best (score, id) at the last selection; +inf before (-inf if k == 0) */
+    float *score; /* topk_res_slots(k) slots */
+    int64_t *id;  /* topk_res_slots(k) slots, parallel to score */
+    int k;        /* candidates to keep */
+    int size;     /* slots used */
+    int limit;    /* size that triggers a selection: k, then TOPK_RES_FACTOR * k */
+    float thr;    /* k-th best (score, id) at the last selection; +inf before (-inf if k == 0) */
     int64_t thr_id;
 } topk_res;
 

@@ -175,8 +175,10 @@ static scann_status smallest_nprobe(tuner *t, int reorder_k, int hint, int *answ
     while (lo < hi) {
         int mid = lo + (hi - lo) / 2;
         if ((st = meets(t, mid, reorder_k, &yes))) return st;
-        if (yes) hi = mid;
-        else lo = mid + 1;
+        if (yes)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     *answer = hi;
     return SCANN_OK;
@@ -191,8 +193,10 @@ static scann_status smallest_reorder(tuner *t, int nprobe, int lo, int hi, int *
         int mid = lo + (hi - lo) / 2;
         scann_status st = meets(t, nprobe, mid, &yes);
         if (st) return st;
-        if (yes) hi = mid;
-        else lo = mid + 1;
+        if (yes)
+            hi = mid;
+        else
+            lo = mid + 1;
     }
     *answer = hi;
     return SCANN_OK;
@@ -275,7 +279,7 @@ static scann_status check_args(const scann_index *ix, int64_t nq, int dim, const
     if (k < 1) return err_set(SCANN_ERR_INVALID_ARGUMENT, "tune: k=%d must be at least 1", k);
     if (ix->p.kind == SCANN_INDEX_FLAT)
         return err_set(SCANN_ERR_UNSUPPORTED, "tune: a FLAT index is exact: it has nothing to "
-                       "tune");
+                                              "tune");
     if (!tp) return SCANN_OK;
     if (tp->truth && tp->truth_stride < k)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "tune: truth_stride=%d is smaller than k=%d",
@@ -315,12 +319,27 @@ scann_status scann_index_tune(scann_index *ix, int64_t nq, int dim, const float 
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "tune: k=%d is larger than ntotal=%lld", k,
                        (long long)ntotal);
     if (!tp->truth && !tp->base && p.kind != SCANN_INDEX_IVF_FLAT)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "tune: a %s index has no exact search: pass "
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "tune: a %s index has no exact search: pass "
                        "the exact neighbours (truth) or the base vectors",
                        scann_index_kind_name(p.kind));
 
-    tuner t = {ix, nq, dim, k, p.nlist, tp->num_threads, queries, tp->truth, tp->truth_stride,
-               target_recall, NULL, NULL, NULL, 0, 0, 0};
+    tuner t = {ix,
+               nq,
+               dim,
+               k,
+               p.nlist,
+               tp->num_threads,
+               queries,
+               tp->truth,
+               tp->truth_stride,
+               target_recall,
+               NULL,
+               NULL,
+               NULL,
+               0,
+               0,
+               0};
     int64_t *own_truth = NULL;
     t.dist = malloc((size_t)nq * k * sizeof(float));
     t.ids = malloc((size_t)nq * k * sizeof(int64_t));
@@ -337,8 +356,10 @@ scann_status scann_index_tune(scann_index *ix, int64_t nq, int dim, const float 
         } else { /* IVF_FLAT over every list is exact */
             double secs;
             st = run(&t, t.nlist, 0, &secs);
-            if (st) st = rewrap(st, "exact search");
-            else memcpy(own_truth, t.ids, (size_t)nq * k * sizeof(int64_t));
+            if (st)
+                st = rewrap(st, "exact search");
+            else
+                memcpy(own_truth, t.ids, (size_t)nq * k * sizeof(int64_t));
         }
         if (st) goto done;
     }

@@ -53,7 +53,15 @@ enum {
 };
 
 typedef enum {
-    FMT_FVECS, FMT_IVECS, FMT_BVECS, FMT_NPY, FMT_FBIN, FMT_U8BIN, FMT_I8BIN, FMT_IBIN, FMT_HDF5
+    FMT_FVECS,
+    FMT_IVECS,
+    FMT_BVECS,
+    FMT_NPY,
+    FMT_FBIN,
+    FMT_U8BIN,
+    FMT_I8BIN,
+    FMT_IBIN,
+    FMT_HDF5
 } vec_format;
 typedef enum { ELEM_F32, ELEM_I32, ELEM_U8, ELEM_I8, ELEM_F16, ELEM_F64, ELEM_I64 } elem_type;
 
@@ -163,9 +171,10 @@ static scann_status read_at(const vfile *f, void *buf, size_t len, int64_t off)
             return err_set(SCANN_ERR_IO, "%s: read failed at byte %lld: %s", f->path,
                            (long long)off, strerror(errno));
         if (got == 0) /* the file shrank after fstat: what we have no longer adds up */
-            return err_set(SCANN_ERR_FORMAT, "%s: ended at byte %lld, before its size of %lld "
-                           "(truncated while being read?)", f->path, (long long)off,
-                           (long long)f->size);
+            return err_set(SCANN_ERR_FORMAT,
+                           "%s: ended at byte %lld, before its size of %lld "
+                           "(truncated while being read?)",
+                           f->path, (long long)off, (long long)f->size);
         p += got;
         off += got;
         len -= (size_t)got;
@@ -213,8 +222,14 @@ static int64_t convert_elems(void *dst, const unsigned char *src, size_t count, 
         case ELEM_F32: memcpy(&fv, e, 4); break;
         case ELEM_U8: fv = (float)e[0]; break;
         case ELEM_I8: fv = (float)(int8_t)e[0]; break;
-        case ELEM_F16: memcpy(&h, e, 2); fv = half_to_float(h); break;
-        case ELEM_F64: memcpy(&f64, e, 8); fv = (float)f64; break;
+        case ELEM_F16:
+            memcpy(&h, e, 2);
+            fv = half_to_float(h);
+            break;
+        case ELEM_F64:
+            memcpy(&f64, e, 8);
+            fv = (float)f64;
+            break;
         case ELEM_I32:
             memcpy(&i32, e, 4);
             if (out_int) o[j] = i32;
@@ -242,8 +257,10 @@ static scann_status unpack_rows(const vfile *f, const unsigned char *buf, int64_
         const unsigned char *row = buf + (size_t)r * row_bytes;
         int32_t d = le32(row);
         if (d != dim)
-            return err_set(SCANN_ERR_FORMAT, "%s: row %lld has dimension %d, but the first row "
-                           "has %d", f->path, (long long)(first + r), (int)d, dim);
+            return err_set(SCANN_ERR_FORMAT,
+                           "%s: row %lld has dimension %d, but the first row "
+                           "has %d",
+                           f->path, (long long)(first + r), (int)d, dim);
         convert_elems(out + (size_t)(first + r) * out_row, row + 4, (size_t)dim, in, out_int);
     }
     return SCANN_OK;
@@ -277,15 +294,19 @@ static scann_status first_dim(const vfile *f, int *dim)
 {
     if (f->size == 0) return err_set(SCANN_ERR_FORMAT, "%s: file is empty", f->path);
     if (f->size < 4)
-        return err_set(SCANN_ERR_FORMAT, "%s: file is %lld bytes, too short for a row's "
-                       "dimension header", f->path, (long long)f->size);
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: file is %lld bytes, too short for a row's "
+                       "dimension header",
+                       f->path, (long long)f->size);
     unsigned char hdr[4];
     scann_status s = read_at(f, hdr, 4, 0);
     if (s != SCANN_OK) return s;
     int32_t d = le32(hdr);
     if (d < 1 || d > MAX_DIM)
-        return err_set(SCANN_ERR_FORMAT, "%s: first row has dimension %d, outside [1, %d] (not "
-                       "a vecs file, or corrupt)", f->path, (int)d, MAX_DIM);
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: first row has dimension %d, outside [1, %d] (not "
+                       "a vecs file, or corrupt)",
+                       f->path, (int)d, MAX_DIM);
     *dim = d;
     return SCANN_OK;
 }
@@ -299,9 +320,10 @@ static scann_status read_rows(const vfile *f, elem_type in, bool out_int, int64_
     int64_t row_bytes = 4 + (int64_t)dim * elem_size(in);
     int64_t n = f->size / row_bytes;
     if (n == 0)
-        return err_set(SCANN_ERR_FORMAT, "%s: file is %lld bytes, shorter than one row of "
-                       "dimension %d (%lld bytes)", f->path, (long long)f->size, dim,
-                       (long long)row_bytes);
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: file is %lld bytes, shorter than one row of "
+                       "dimension %d (%lld bytes)",
+                       f->path, (long long)f->size, dim, (long long)row_bytes);
     if (!fits_rows(n, dim)) return err_nomem("vectors", SIZE_MAX);
     /* A limit reads the first rows only; the size check below still covers the whole file. */
     int64_t keep = limit > 0 && limit < n ? limit : n;
@@ -311,9 +333,10 @@ static scann_status read_rows(const vfile *f, elem_type in, bool out_int, int64_
     /* Rows first: a row of another dim usually also breaks the size, and naming it helps more. */
     s = copy_rows(f, keep, dim, in, out_int, data);
     if (s == SCANN_OK && f->size % row_bytes != 0)
-        s = err_set(SCANN_ERR_FORMAT, "%s: file size %lld is not a multiple of the row size %lld "
-                    "(dimension %d): %lld stray bytes after row %lld (truncated?)", f->path,
-                    (long long)f->size, (long long)row_bytes, dim,
+        s = err_set(SCANN_ERR_FORMAT,
+                    "%s: file size %lld is not a multiple of the row size %lld "
+                    "(dimension %d): %lld stray bytes after row %lld (truncated?)",
+                    f->path, (long long)f->size, (long long)row_bytes, dim,
                     (long long)(f->size % row_bytes), (long long)(n - 1));
     if (s != SCANN_OK) {
         free(data);
@@ -347,8 +370,10 @@ static scann_status read_dense(const vfile *f, int64_t off, int64_t n, int dim, 
             s = read_at(f, buf, m * esz, off + (int64_t)(e0 * esz));
             int64_t bad = s == SCANN_OK ? convert_elems(data + e0 * 4, buf, m, in, out_int) : -1;
             if (bad >= 0)
-                s = err_set(SCANN_ERR_FORMAT, "%s: value at row %lld, column %lld does not fit "
-                            "in int32", f->path, (long long)((int64_t)e0 + bad) / dim,
+                s = err_set(SCANN_ERR_FORMAT,
+                            "%s: value at row %lld, column %lld does not fit "
+                            "in int32",
+                            f->path, (long long)((int64_t)e0 + bad) / dim,
                             (long long)((int64_t)e0 + bad) % dim);
         }
     }
@@ -368,21 +393,27 @@ static scann_status read_bin(const vfile *f, elem_type in, bool out_int, int64_t
 {
     if (f->size == 0) return err_set(SCANN_ERR_FORMAT, "%s: file is empty", f->path);
     if (f->size < 8)
-        return err_set(SCANN_ERR_FORMAT, "%s: file is %lld bytes, too short for the 8-byte "
-                       "(n, d) header", f->path, (long long)f->size);
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: file is %lld bytes, too short for the 8-byte "
+                       "(n, d) header",
+                       f->path, (long long)f->size);
     unsigned char hdr[8];
     scann_status s = read_at(f, hdr, 8, 0);
     if (s != SCANN_OK) return s;
     int64_t n = (uint32_t)le32(hdr), d = (uint32_t)le32(hdr + 4);
     int64_t esz = elem_size(in), avail = f->size - 8;
     if (d < 1 || d > MAX_DIM)
-        return err_set(SCANN_ERR_FORMAT, "%s: header dimension %lld is outside [1, %d] (not a "
-                       ".bin vector file, or corrupt)", f->path, (long long)d, MAX_DIM);
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: header dimension %lld is outside [1, %d] (not a "
+                       ".bin vector file, or corrupt)",
+                       f->path, (long long)d, MAX_DIM);
     if (n < 1) return err_set(SCANN_ERR_FORMAT, "%s: header says 0 vectors", f->path);
     if (n > avail / esz / d || n * d * esz != avail)
-        return err_set(SCANN_ERR_FORMAT, "%s: header says %lld x %lld values of %lld bytes "
-                       "(%lld bytes) but %lld bytes follow (%s)", f->path, (long long)n,
-                       (long long)d, (long long)esz, (long long)(n * d * esz), (long long)avail,
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: header says %lld x %lld values of %lld bytes "
+                       "(%lld bytes) but %lld bytes follow (%s)",
+                       f->path, (long long)n, (long long)d, (long long)esz,
+                       (long long)(n * d * esz), (long long)avail,
                        n > avail / esz / d ? "truncated" : "trailing garbage");
     int64_t keep = limit > 0 && limit < n ? limit : n;
     void *data = NULL;
@@ -541,16 +572,17 @@ static scann_status npy_prefix(const vfile *f, int64_t *hstart, int64_t *hlen)
         return err_set(SCANN_ERR_FORMAT, "%s: not a .npy file (no \\x93NUMPY magic)", f->path);
     int major = got > 6 ? pre[6] : -1;
     if (major < 1 || major > 3)
-        return err_set(SCANN_ERR_FORMAT, "%s: unsupported .npy format version %d", f->path,
-                       major);
+        return err_set(SCANN_ERR_FORMAT, "%s: unsupported .npy format version %d", f->path, major);
     *hstart = major == 1 ? 10 : 12; /* 1.0 has a 2-byte header length, 2.0 and 3.0 4 bytes */
     if ((int64_t)got < *hstart)
         return err_set(SCANN_ERR_FORMAT, "%s: .npy prefix truncated (%lld bytes)", f->path,
                        (long long)f->size);
     *hlen = major == 1 ? (int64_t)(pre[8] | pre[9] << 8) : (int64_t)(uint32_t)le32(pre + 8);
     if (*hlen > f->size - *hstart)
-        return err_set(SCANN_ERR_FORMAT, "%s: .npy header claims %lld bytes but only %lld follow "
-                       "(truncated)", f->path, (long long)*hlen, (long long)(f->size - *hstart));
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: .npy header claims %lld bytes but only %lld follow "
+                       "(truncated)",
+                       f->path, (long long)*hlen, (long long)(f->size - *hstart));
     if (*hlen > MAX_NPY_HEADER)
         return err_set(SCANN_ERR_FORMAT, "%s: .npy header of %lld bytes is implausibly large",
                        f->path, (long long)*hlen);
@@ -581,9 +613,9 @@ static bool npy_elem(const char *descr, elem_type *t)
     static const struct {
         const char *descr;
         elem_type t;
-    } known[] = {{"<f4", ELEM_F32}, {"<f2", ELEM_F16}, {"<f8", ELEM_F64}, {"|u1", ELEM_U8},
-                 {"<u1", ELEM_U8},  {"|i1", ELEM_I8},  {"<i1", ELEM_I8},  {"<i4", ELEM_I32},
-                 {"<i8", ELEM_I64}};
+    } known[] = {{"<f4", ELEM_F32}, {"<f2", ELEM_F16}, {"<f8", ELEM_F64},
+                 {"|u1", ELEM_U8},  {"<u1", ELEM_U8},  {"|i1", ELEM_I8},
+                 {"<i1", ELEM_I8},  {"<i4", ELEM_I32}, {"<i8", ELEM_I64}};
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
         if (strcmp(descr, known[i].descr) == 0) {
             *t = known[i].t;
@@ -594,16 +626,21 @@ static bool npy_elem(const char *descr, elem_type *t)
 }
 
 /* Turn a parsed header into rows and columns that the data after it matches exactly. */
-static scann_status npy_layout(const vfile *f, const npy_header *h, bool want_int,
-                               int64_t data_off, elem_type *t, int64_t *rows, int *cols)
+static scann_status npy_layout(const vfile *f, const npy_header *h, bool want_int, int64_t data_off,
+                               elem_type *t, int64_t *rows, int *cols)
 {
     if (!npy_elem(h->descr, t) || (want_int && *t != ELEM_I32 && *t != ELEM_I64))
-        return err_set(SCANN_ERR_FORMAT, "%s: .npy dtype '%s' is not supported here; expected "
-                       "%s", f->path, h->descr, want_int ? "'<i4' or '<i8' (int32 or int64)"
-                       : "'<f4', '<f2', '<f8', '|u1', '|i1', '<i4' or '<i8'");
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: .npy dtype '%s' is not supported here; expected "
+                       "%s",
+                       f->path, h->descr,
+                       want_int ? "'<i4' or '<i8' (int32 or int64)"
+                                : "'<f4', '<f2', '<f8', '|u1', '|i1', '<i4' or '<i8'");
     if (h->fortran)
-        return err_set(SCANN_ERR_FORMAT, "%s: .npy array is in Fortran (column-major) order; "
-                       "save a C-ordered array (numpy.ascontiguousarray)", f->path);
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: .npy array is in Fortran (column-major) order; "
+                       "save a C-ordered array (numpy.ascontiguousarray)",
+                       f->path);
     if (h->ndim != 1 && h->ndim != 2)
         return err_set(SCANN_ERR_FORMAT, "%s: .npy array has %d dimensions; expected 1 or 2",
                        f->path, h->ndim);
@@ -611,19 +648,22 @@ static scann_status npy_layout(const vfile *f, const npy_header *h, bool want_in
     int64_t d = h->ndim == 1 ? h->shape[0] : h->shape[1];
     int64_t esz = elem_size(*t);
     if (d < 1 || d > MAX_DIM)
-        return err_set(SCANN_ERR_FORMAT, "%s: .npy rows have %lld values, outside [1, %d]",
-                       f->path, (long long)d, MAX_DIM);
+        return err_set(SCANN_ERR_FORMAT, "%s: .npy rows have %lld values, outside [1, %d]", f->path,
+                       (long long)d, MAX_DIM);
     if (n < 1) return err_set(SCANN_ERR_FORMAT, "%s: .npy array holds no vectors", f->path);
     int64_t avail = f->size - data_off;
     /* Divide rather than multiply: a hostile n * d * esz may not even fit in 64 bits. */
     if (n > avail / esz / d)
-        return err_set(SCANN_ERR_FORMAT, "%s: .npy data is %lld bytes, less than shape (%lld, "
-                       "%lld) needs (truncated)", f->path, (long long)avail, (long long)n,
-                       (long long)d);
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: .npy data is %lld bytes, less than shape (%lld, "
+                       "%lld) needs (truncated)",
+                       f->path, (long long)avail, (long long)n, (long long)d);
     if (n * d * esz != avail)
-        return err_set(SCANN_ERR_FORMAT, "%s: .npy data is %lld bytes, more than the %lld shape "
-                       "(%lld, %lld) needs (trailing garbage)", f->path, (long long)avail,
-                       (long long)(n * d * esz), (long long)n, (long long)d);
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: .npy data is %lld bytes, more than the %lld shape "
+                       "(%lld, %lld) needs (trailing garbage)",
+                       f->path, (long long)avail, (long long)(n * d * esz), (long long)n,
+                       (long long)d);
     *rows = n;
     *cols = (int)d;
     return SCANN_OK;
@@ -654,19 +694,24 @@ static scann_status read_any(const char *path, bool want_int, int64_t limit, vec
     scann_status s = format_of(path, &fmt);
     if (s != SCANN_OK) return s;
     if (want_int && fmt != FMT_IVECS && fmt != FMT_NPY && fmt != FMT_IBIN && fmt != FMT_HDF5)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: int32 rows can only be read from .ivecs, "
-                       ".ibin, .npy or .hdf5 files", path);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "%s: int32 rows can only be read from .ivecs, "
+                       ".ibin, .npy or .hdf5 files",
+                       path);
     if (fmt == FMT_HDF5) return vecio_hdf5_read(path, want_int, limit, &r->data, &r->n, &r->dim);
     vfile f = {path, -1, 0};
     s = vfile_open(&f, path);
     if (s != SCANN_OK) return s;
-    static const elem_type elem[] = {[FMT_FVECS] = ELEM_F32, [FMT_IVECS] = ELEM_I32,
-                                     [FMT_BVECS] = ELEM_U8,  [FMT_FBIN] = ELEM_F32,
-                                     [FMT_U8BIN] = ELEM_U8,  [FMT_I8BIN] = ELEM_I8,
-                                     [FMT_IBIN] = ELEM_I32};
-    if (fmt == FMT_NPY) s = read_npy(&f, want_int, limit, r);
-    else if (fmt >= FMT_FBIN) s = read_bin(&f, elem[fmt], want_int, limit, r);
-    else s = read_rows(&f, elem[fmt], want_int, limit, r);
+    static const elem_type elem[] = {
+        [FMT_FVECS] = ELEM_F32, [FMT_IVECS] = ELEM_I32, [FMT_BVECS] = ELEM_U8,
+        [FMT_FBIN] = ELEM_F32,  [FMT_U8BIN] = ELEM_U8,  [FMT_I8BIN] = ELEM_I8,
+        [FMT_IBIN] = ELEM_I32};
+    if (fmt == FMT_NPY)
+        s = read_npy(&f, want_int, limit, r);
+    else if (fmt >= FMT_FBIN)
+        s = read_bin(&f, elem[fmt], want_int, limit, r);
+    else
+        s = read_rows(&f, elem[fmt], want_int, limit, r);
     close(f.fd); /* read-only: a close error cannot lose data */
     return s;
 }
@@ -679,8 +724,8 @@ static scann_status check_read_args(const char *fn, const char *path, const void
     return SCANN_OK;
 }
 
-scann_status scann_vecs_read_limit(const char *path, int64_t max_rows, float **data,
-                                   int64_t *n, int *dim)
+scann_status scann_vecs_read_limit(const char *path, int64_t max_rows, float **data, int64_t *n,
+                                   int *dim)
 {
     scann_status s = check_read_args("scann_vecs_read", path, data, n, dim);
     vec_result r;
@@ -808,8 +853,7 @@ static scann_status write_rows(const vwriter *w, const void *data, int64_t n, in
  * A version 1.0 header as numpy writes it: the dict padded with spaces and a final newline so
  * that the data starts at a multiple of 64 bytes (numpy's ARRAY_ALIGN). Returns its length.
  */
-static size_t npy_header_make(unsigned char *buf, size_t cap, const char *descr, int64_t n,
-                              int dim)
+static size_t npy_header_make(unsigned char *buf, size_t cap, const char *descr, int64_t n, int dim)
 {
     static const unsigned char magic[8] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0};
     int len = snprintf((char *)buf + 10, cap - 10,
@@ -840,8 +884,8 @@ static scann_status write_any(const char *fn, const char *path, const void *data
     if (!path || !data)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: %s is NULL", fn, !path ? "path" : "data");
     if (n < 1 || dim < 1 || dim > MAX_DIM || !fits_rows(n, dim + 1))
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: %s: cannot write n=%lld rows of dim=%d",
-                       fn, path, (long long)n, dim);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: %s: cannot write n=%lld rows of dim=%d", fn,
+                       path, (long long)n, dim);
     vec_format fmt;
     scann_status s = format_of(path, &fmt);
     if (s != SCANN_OK) return s;
@@ -874,12 +918,16 @@ scann_status scann_ids_write(const char *path, const int64_t *ids, int64_t n, in
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "scann_ids_write: %s is NULL",
                        !path ? "path" : "ids");
     if (n < 1 || k < 1 || k > MAX_DIM || !fits_rows(n, 2 * k))
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "scann_ids_write: %s: cannot write n=%lld "
-                       "rows of k=%d", path, (long long)n, k);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "scann_ids_write: %s: cannot write n=%lld "
+                       "rows of k=%d",
+                       path, (long long)n, k);
     vec_format fmt;
     if (format_of(path, &fmt) != SCANN_OK || fmt != FMT_NPY)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: int64 ids can only be written as .npy "
-                       "(an .ivecs file would truncate ids >= 2^31)", path);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "%s: int64 ids can only be written as .npy "
+                       "(an .ivecs file would truncate ids >= 2^31)",
+                       path);
     vwriter w;
     scann_status s = writer_open(&w, path);
     if (s == SCANN_OK) s = write_npy(&w, ids, n, k, "<i8", 8);

@@ -49,8 +49,10 @@ bool vecio_hdf5_split(const char *path, char *file, size_t cap, const char **dat
 
 static scann_status no_hdf5(const char *path)
 {
-    return err_set(SCANN_ERR_UNSUPPORTED, "%s: this libscann was built without HDF5 support "
-                   "(install libhdf5-dev and rebuild)", path);
+    return err_set(SCANN_ERR_UNSUPPORTED,
+                   "%s: this libscann was built without HDF5 support "
+                   "(install libhdf5-dev and rebuild)",
+                   path);
 }
 
 scann_status vecio_hdf5_read(const char *path, bool want_int, int64_t limit, void **data,
@@ -79,7 +81,7 @@ typedef struct {
     const char *path; /* as the caller wrote it, for messages */
     char file[4096];
     const char *dataset;
-    int64_t size;     /* of the file, the bound on what a dataset may claim */
+    int64_t size; /* of the file, the bound on what a dataset may claim */
     hid_t f, ds, space, type, dcpl, mem;
 } h5;
 
@@ -118,7 +120,8 @@ static scann_status h5_dataset(h5 *h, bool want_int, int64_t *n, int *dim)
 {
     const char *name = h->dataset ? h->dataset : want_int ? "neighbors" : "train";
     if (H5Lexists(h->f, name, H5P_DEFAULT) <= 0 || (h->ds = H5Dopen2(h->f, name, H5P_DEFAULT)) < 0)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: no dataset '%s' (ann-benchmarks files "
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "%s: no dataset '%s' (ann-benchmarks files "
                        "have train, test, neighbors and distances; pick one with file.hdf5:NAME)",
                        h->path, name);
     h->space = H5Dget_space(h->ds);
@@ -134,8 +137,10 @@ static scann_status h5_dataset(h5 *h, bool want_int, int64_t *n, int *dim)
     H5T_class_t cls = H5Tget_class(h->type);
     size_t tsz = H5Tget_size(h->type);
     if ((cls != H5T_INTEGER && cls != H5T_FLOAT) || tsz < 1 || tsz > 8)
-        return err_set(SCANN_ERR_FORMAT, "%s: dataset '%s' does not hold plain integers or "
-                       "floats", h->path, name);
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: dataset '%s' does not hold plain integers or "
+                       "floats",
+                       h->path, name);
     if (want_int && cls != H5T_INTEGER)
         return err_set(SCANN_ERR_FORMAT, "%s: dataset '%s' holds floats; ids must be integers",
                        h->path, name);
@@ -148,9 +153,10 @@ static scann_status h5_dataset(h5 *h, bool want_int, int64_t *n, int *dim)
     double claimed = (double)rows * (double)d * (double)tsz;
     double cap = (double)h->size * (H5Pget_layout(h->dcpl) == H5D_CHUNKED ? MAX_RATIO : 1);
     if (claimed > cap)
-        return err_set(SCANN_ERR_FORMAT, "%s: dataset '%s' claims %llu x %llu values of %zu bytes, "
-                       "more than the %lld-byte file can hold (truncated or corrupt)", h->path,
-                       name, (unsigned long long)rows, (unsigned long long)d, tsz,
+        return err_set(SCANN_ERR_FORMAT,
+                       "%s: dataset '%s' claims %llu x %llu values of %zu bytes, "
+                       "more than the %lld-byte file can hold (truncated or corrupt)",
+                       h->path, name, (unsigned long long)rows, (unsigned long long)d, tsz,
                        (long long)h->size);
     *n = (int64_t)rows;
     *dim = (int)d;
@@ -165,8 +171,8 @@ static bool h5_select(h5 *h, int64_t r0, int64_t rows, int dim)
     if (nd == 1) start[0] = 0, count[0] = (hsize_t)dim;
     if (h->mem >= 0) H5Sclose(h->mem);
     h->mem = H5Screate_simple(nd, count, NULL);
-    return h->mem >= 0 && H5Sselect_hyperslab(h->space, H5S_SELECT_SET, start, NULL, count,
-                                              NULL) >= 0;
+    return h->mem >= 0 &&
+           H5Sselect_hyperslab(h->space, H5S_SELECT_SET, start, NULL, count, NULL) >= 0;
 }
 
 /* Integers go through int64 so that a value outside int32 is refused, not clipped. */
@@ -182,8 +188,10 @@ static scann_status h5_read_ints(h5 *h, int64_t n, int dim, int32_t *out)
         int64_t rows = n - r0 < chunk ? n - r0 : chunk;
         if (!h5_select(h, r0, rows, dim) ||
             H5Dread(h->ds, H5T_NATIVE_INT64, h->mem, h->space, H5P_DEFAULT, buf) < 0) {
-            s = err_set(SCANN_ERR_FORMAT, "%s: reading rows %lld.. failed (truncated or corrupt "
-                        "file?)", h->path, (long long)r0);
+            s = err_set(SCANN_ERR_FORMAT,
+                        "%s: reading rows %lld.. failed (truncated or corrupt "
+                        "file?)",
+                        h->path, (long long)r0);
             break;
         }
         for (size_t j = 0; j < (size_t)rows * (size_t)dim; j++) {
@@ -199,8 +207,7 @@ static scann_status h5_read_ints(h5 *h, int64_t n, int dim, int32_t *out)
     return s;
 }
 
-static scann_status h5_read(h5 *h, bool want_int, int64_t limit, void **data, int64_t *n,
-                            int *dim)
+static scann_status h5_read(h5 *h, bool want_int, int64_t limit, void **data, int64_t *n, int *dim)
 {
     int64_t rows = 0;
     int d = 0;
@@ -234,10 +241,12 @@ scann_status vecio_hdf5_read(const char *path, bool want_int, int64_t limit, voi
     h5 h = {.path = path, .f = -1, .ds = -1, .space = -1, .type = -1, .dcpl = -1, .mem = -1};
     scann_status s;
     pthread_mutex_lock(&h5_lock);
-    H5E_BEGIN_TRY {
+    H5E_BEGIN_TRY
+    {
         s = h5_read(&h, want_int, limit, data, n, dim);
         h5_close(&h);
-    } H5E_END_TRY;
+    }
+    H5E_END_TRY;
     pthread_mutex_unlock(&h5_lock);
     return s;
 }
@@ -279,10 +288,12 @@ scann_status vecio_hdf5_metric(const char *path, scann_metric *metric)
     char text[64] = "";
     scann_status s;
     pthread_mutex_lock(&h5_lock);
-    H5E_BEGIN_TRY {
+    H5E_BEGIN_TRY
+    {
         s = h5_distance(&h, text, sizeof text);
         h5_close(&h);
-    } H5E_END_TRY;
+    }
+    H5E_END_TRY;
     pthread_mutex_unlock(&h5_lock);
     if (s != SCANN_OK) return s;
     /* ann-benchmarks' names first, then the names our own tools use. */
@@ -298,8 +309,10 @@ scann_status vecio_hdf5_metric(const char *path, scann_metric *metric)
             return SCANN_OK;
         }
     }
-    return err_set(SCANN_ERR_UNSUPPORTED, "%s: distance '%s' has no matching metric (angular, "
-                   "euclidean, dot)", path, text);
+    return err_set(SCANN_ERR_UNSUPPORTED,
+                   "%s: distance '%s' has no matching metric (angular, "
+                   "euclidean, dot)",
+                   path, text);
 }
 
 #endif

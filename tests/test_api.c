@@ -17,22 +17,29 @@ static void test_create_errors(void **state)
 {
     (void)state;
     scann_index *ix = (scann_index *)0x1;
-    TD_EXPECT(scann_index_create_from_spec("FLAT", 0, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "dim=0");
-    TD_EXPECT(scann_index_create_from_spec("HNSW", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "HNSW");
-    TD_EXPECT(scann_index_create_from_spec("FLAT,bogus=1", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "bogus");
-    TD_EXPECT(scann_index_create_from_spec("FLAT,nlist=x", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "nlist=x");
-    TD_EXPECT(scann_index_create_from_spec("FLAT,nlist", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "key=value");
-    TD_EXPECT(scann_index_create_from_spec(NULL, D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, NULL);
-    TD_EXPECT(scann_index_create_from_spec("FLAT", D, (scann_metric)7, &ix), SCANN_ERR_INVALID_ARGUMENT, "metric");
+    TD_EXPECT(scann_index_create_from_spec("FLAT", 0, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "dim=0");
+    TD_EXPECT(scann_index_create_from_spec("HNSW", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "HNSW");
+    TD_EXPECT(scann_index_create_from_spec("FLAT,bogus=1", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "bogus");
+    TD_EXPECT(scann_index_create_from_spec("FLAT,nlist=x", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "nlist=x");
+    TD_EXPECT(scann_index_create_from_spec("FLAT,nlist", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "key=value");
+    TD_EXPECT(scann_index_create_from_spec(NULL, D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, NULL);
+    TD_EXPECT(scann_index_create_from_spec("FLAT", D, (scann_metric)7, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "metric");
     TD_EXPECT(scann_index_create(NULL, &ix), SCANN_ERR_INVALID_ARGUMENT, NULL);
     assert_ptr_equal(ix, (scann_index *)0x1); /* untouched on failure */
     scann_metric m;
     TD_EXPECT(scann_metric_parse("hamming", &m), SCANN_ERR_INVALID_ARGUMENT, "hamming");
     TD_EXPECT(scann_metric_parse("0", &m), SCANN_ERR_INVALID_ARGUMENT, "'0'");
-    const char *names[] = {"L2", "squared_l2", "Euclidean", "ip", "DOT_PRODUCT", "inner_product",
-                           "dot", "cosine", "Angular"};
-    const scann_metric want[] = {SCANN_METRIC_L2, SCANN_METRIC_L2, SCANN_METRIC_L2,
-                                 SCANN_METRIC_IP, SCANN_METRIC_IP, SCANN_METRIC_IP,
+    const char *names[] = {"L2",  "squared_l2", "Euclidean", "ip", "DOT_PRODUCT", "inner_product",
+                           "dot", "cosine",     "Angular"};
+    const scann_metric want[] = {SCANN_METRIC_L2, SCANN_METRIC_L2,     SCANN_METRIC_L2,
+                                 SCANN_METRIC_IP, SCANN_METRIC_IP,     SCANN_METRIC_IP,
                                  SCANN_METRIC_IP, SCANN_METRIC_COSINE, SCANN_METRIC_COSINE};
     for (int i = 0; i < 9; i++) {
         TD_EXPECT(scann_metric_parse(names[i], &m), SCANN_OK, NULL);
@@ -54,7 +61,8 @@ static void test_add_search_errors(void **state)
     TD_EXPECT(scann_index_add(ix, -1, D, x, NULL), SCANN_ERR_INVALID_ARGUMENT, "n=-1");
     TD_EXPECT(scann_index_add(ix, 5, D, NULL, NULL), SCANN_ERR_INVALID_ARGUMENT, "NULL");
     x[3 * D + 5] = NAN;
-    TD_EXPECT(scann_index_add(ix, 20, D, x, NULL), SCANN_ERR_INVALID_DATA, "vector 3, component 5 is NaN");
+    TD_EXPECT(scann_index_add(ix, 20, D, x, NULL), SCANN_ERR_INVALID_DATA,
+              "vector 3, component 5 is NaN");
     x[3 * D + 5] = INFINITY;
     TD_EXPECT(scann_index_add(ix, 20, D, x, NULL), SCANN_ERR_INVALID_DATA, "infinite");
     assert_int_equal(scann_index_ntotal(ix), 0); /* nothing was added by the failed calls */
@@ -66,18 +74,25 @@ static void test_add_search_errors(void **state)
     TD_EXPECT(scann_index_add(ix, 20, D, x, NULL), SCANN_OK, NULL);
     assert_int_equal(scann_index_ntotal(ix), 20);
 
-    TD_EXPECT(scann_index_search(ix, 1, D, q, 0, NULL, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "k=0");
-    TD_EXPECT(scann_index_search(ix, 1, D, q, 21, NULL, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "k=21");
-    TD_EXPECT(scann_index_search(ix, 1, D - 1, q, 5, NULL, dist, ids), SCANN_ERR_DIMENSION, "dimension 15");
-    TD_EXPECT(scann_index_search(ix, 1, D, q, 5, NULL, NULL, ids), SCANN_ERR_INVALID_ARGUMENT, "NULL");
-    TD_EXPECT(scann_index_search(NULL, 1, D, q, 5, NULL, dist, ids), SCANN_ERR_INVALID_ARGUMENT, NULL);
+    TD_EXPECT(scann_index_search(ix, 1, D, q, 0, NULL, dist, ids), SCANN_ERR_INVALID_ARGUMENT,
+              "k=0");
+    TD_EXPECT(scann_index_search(ix, 1, D, q, 21, NULL, dist, ids), SCANN_ERR_INVALID_ARGUMENT,
+              "k=21");
+    TD_EXPECT(scann_index_search(ix, 1, D - 1, q, 5, NULL, dist, ids), SCANN_ERR_DIMENSION,
+              "dimension 15");
+    TD_EXPECT(scann_index_search(ix, 1, D, q, 5, NULL, NULL, ids), SCANN_ERR_INVALID_ARGUMENT,
+              "NULL");
+    TD_EXPECT(scann_index_search(NULL, 1, D, q, 5, NULL, dist, ids), SCANN_ERR_INVALID_ARGUMENT,
+              NULL);
     q[2] = NAN;
     TD_EXPECT(scann_index_search(ix, 1, D, q, 5, NULL, dist, ids), SCANN_ERR_INVALID_DATA, "NaN");
     q[2] = 0;
     scann_search_params sp = {.nprobe = -1};
-    TD_EXPECT(scann_index_search(ix, 1, D, q, 5, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "nprobe=-1");
+    TD_EXPECT(scann_index_search(ix, 1, D, q, 5, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT,
+              "nprobe=-1");
     sp = (scann_search_params){.reorder_k = 3};
-    TD_EXPECT(scann_index_search(ix, 1, D, q, 5, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "reorder_k=3");
+    TD_EXPECT(scann_index_search(ix, 1, D, q, 5, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT,
+              "reorder_k=3");
     TD_EXPECT(scann_index_search(ix, 0, D, q, 5, NULL, dist, ids), SCANN_OK, NULL);
     TD_EXPECT(scann_index_search(ix, 1, D, q, 20, NULL, dist, ids), SCANN_OK, NULL);
     TD_EXPECT(scann_index_train(ix, 20, D + 2, x), SCANN_ERR_DIMENSION, NULL);

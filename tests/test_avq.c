@@ -19,7 +19,7 @@
 #include "kmeans.h"
 #include "testdata.h"
 
-#define T 0.2f      /* ScaNN's anisotropic_quantization_threshold for unit-norm data */
+#define T 0.2f /* ScaNN's anisotropic_quantization_threshold for unit-norm data */
 #define KSUB 16
 #define TOPK 10
 #define CHECK_ONE 1000 /* rows also encoded one by one (the specification path) */
@@ -38,24 +38,24 @@ static void test_eta_formula_and_guards(void **state)
     assert_true(avq_eta(0.0f, 100, 1.0f) == 0.0f);
     assert_true(avq_eta(-0.2f, 100, 1.0f) == 0.0f);
     assert_true(avq_eta(NAN, 100, 1.0f) == 0.0f);
-    assert_true(avq_eta(0.2f, 100, 0.0f) == 0.0f);   /* x = 0 */
-    assert_true(avq_eta(0.2f, 100, 0.01f) == 0.0f);  /* ||x|| = 0.1 < T */
-    assert_true(avq_eta(0.2f, 100, 0.04f) == 0.0f);  /* ||x|| = T (0.04f is just below 0.2f^2) */
+    assert_true(avq_eta(0.2f, 100, 0.0f) == 0.0f);  /* x = 0 */
+    assert_true(avq_eta(0.2f, 100, 0.01f) == 0.0f); /* ||x|| = 0.1 < T */
+    assert_true(avq_eta(0.2f, 100, 0.04f) == 0.0f); /* ||x|| = T (0.04f is just below 0.2f^2) */
     assert_true(avq_eta(0.2f, 100, NAN) == 0.0f);
     assert_true(avq_eta(0.2f, 100, INFINITY) == 0.0f);
-    assert_true(avq_eta(0.2f, 1, 1.0f) == 0.0f);     /* one dimension: nothing is orthogonal */
+    assert_true(avq_eta(0.2f, 1, 1.0f) == 0.0f); /* one dimension: nothing is orthogonal */
 }
 
 /* ---- real data -------------------------------------------------------------------------- */
 
 typedef struct dataset {
     const char *name;
-    float *x;      /* n x d unit vectors: rows [0, ntrain) train, the rest are encoded */
+    float *x; /* n x d unit vectors: rows [0, ntrain) train, the rest are encoded */
     int64_t n, ntrain;
     int d;
-    float *q;      /* nq x d unit queries */
+    float *q; /* nq x d unit queries */
     int64_t nq;
-    int64_t *ids;  /* nq x TOPK: each query's true top rows by inner product among encoded rows */
+    int64_t *ids; /* nq x TOPK: each query's true top rows by inner product among encoded rows */
 } dataset;
 
 static dataset fashion, glove;
@@ -74,8 +74,8 @@ static void normalise(float *x, int64_t n, int d)
 
 static int setup_fashion(void)
 {
-    fashion = (dataset){.name = "fashion-mnist", .n = 15000, .ntrain = 5000, .d = TD_FASHION_DIM,
-                        .nq = 50};
+    fashion = (dataset){
+        .name = "fashion-mnist", .n = 15000, .ntrain = 5000, .d = TD_FASHION_DIM, .nq = 50};
     fashion.x = td_fashion(0, fashion.n);
     fashion.q = td_fashion(1, fashion.nq);
     if (!fashion.x || !fashion.q) return -1;
@@ -460,9 +460,9 @@ static void test_guards_give_plain_codes(void **state)
     float *v = malloc(sizeof(float) * N * D), *x = malloc(sizeof(float) * N * D);
     memcpy(v, fashion.x + (size_t)3000 * D, sizeof(float) * N * D);
     memcpy(x, v, sizeof(float) * N * D);
-    memset(x, 0, sizeof(float) * D);                      /* row 0: x = 0 */
-    for (int j = 0; j < D; j++) x[D + j] *= 0.19f;        /* row 1: ||x|| just below T */
-    for (int j = 0; j < D; j++) x[2 * D + j] *= 0.1f;     /* row 2: ||x|| < T */
+    memset(x, 0, sizeof(float) * D);                  /* row 0: x = 0 */
+    for (int j = 0; j < D; j++) x[D + j] *= 0.19f;    /* row 1: ||x|| just below T */
+    for (int j = 0; j < D; j++) x[2 * D + j] *= 0.1f; /* row 2: ||x|| < T */
     uint8_t *plain = malloc((size_t)N * p->m), *c = malloc((size_t)N * p->m);
     assert_int_equal(pq_encode(p, v, N, 1, plain), SCANN_OK);
     assert_int_equal(avq_encode(p, v, x, N, T, 1, c), SCANN_OK);

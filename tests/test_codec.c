@@ -85,16 +85,18 @@ static void lists_build(lists *L, const scann_codec *c, const float *x, int64_t 
     for (int64_t i = 0; i < n; i++) {
         int32_t l, l2;
         int64_t s = L->size[l = 0];
-        assert_int_equal(scann_codec_encode(c, D, x + (size_t)i * D, scratch, &l, code,
-                                            rb ? L->rows[0] : NULL), SCANN_OK);
+        assert_int_equal(
+            scann_codec_encode(c, D, x + (size_t)i * D, scratch, &l, code, rb ? L->rows[0] : NULL),
+            SCANN_OK);
         assert_int_equal(scann_codec_assign(c, D, x + (size_t)i * D, scratch, &l2), SCANN_OK);
         assert_int_equal(l, l2);
         s = L->size[l]++;
         if (rb) /* encode wrote the row into list 0's first slot: re-encode into place */
-            assert_int_equal(scann_codec_encode(c, D, x + (size_t)i * D, scratch, &l, code,
-                                                L->rows[l] + rb * s), SCANN_OK);
-        assert_int_equal(scann_codec_block_set(c, L->blocks[l] + bb * (s / 32), (int)(s % 32),
-                                               code), SCANN_OK);
+            assert_int_equal(
+                scann_codec_encode(c, D, x + (size_t)i * D, scratch, &l, code, L->rows[l] + rb * s),
+                SCANN_OK);
+        assert_int_equal(
+            scann_codec_block_set(c, L->blocks[l] + bb * (s / 32), (int)(s % 32), code), SCANN_OK);
         L->ids[l][s] = i;
     }
     free(scratch), free(code);
@@ -247,8 +249,9 @@ static void test_rerank_from_vectors(void **state)
         codec_search(c, &L, f->query + (size_t)q * D, NPROBE, REORDER_K, REORDER_K, cand, cs);
         for (int i = 1; i < REORDER_K && cand[i] >= 0; i++) assert_true(cs[i - 1] <= cs[i]);
         scann_codec_query *Q;
-        assert_int_equal(scann_codec_query_init(c, D, f->query + (size_t)q * D, mem,
-                                                L.info.query_bytes, &Q), SCANN_OK);
+        assert_int_equal(
+            scann_codec_query_init(c, D, f->query + (size_t)q * D, mem, L.info.query_bytes, &Q),
+            SCANN_OK);
         float hs[K], os[K];
         int64_t hi[K];
         topk h;
@@ -414,9 +417,12 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_l2_float),        cmocka_unit_test(test_cosine_int8),
-        cmocka_unit_test(test_rerank_from_vectors), cmocka_unit_test(test_save_load),
-        cmocka_unit_test(test_block_slots),     cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_l2_float),
+        cmocka_unit_test(test_cosine_int8),
+        cmocka_unit_test(test_rerank_from_vectors),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_block_slots),
+        cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

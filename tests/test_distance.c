@@ -38,9 +38,11 @@ static void compare(cpu_isa isa, const float *x, size_t n, size_t d)
     /* Row kernels: query = row 0, every row count 0..n-1 exercises the 4-row blocks and tails. */
     for (size_t m = 0; m < n; m += (m < 9 ? 1 : 7)) {
         k->l2_rows(x, x + d, m, d, rk);
-        for (size_t i = 0; i < m; i++) expect_same_bits(rk[i], s->l2(x, x + (i + 1) * d, d), "l2_rows", isa, d);
+        for (size_t i = 0; i < m; i++)
+            expect_same_bits(rk[i], s->l2(x, x + (i + 1) * d, d), "l2_rows", isa, d);
         k->ip_rows(x, x + d, m, d, rk);
-        for (size_t i = 0; i < m; i++) expect_same_bits(rk[i], s->ip(x, x + (i + 1) * d, d), "ip_rows", isa, d);
+        for (size_t i = 0; i < m; i++)
+            expect_same_bits(rk[i], s->ip(x, x + (i + 1) * d, d), "ip_rows", isa, d);
     }
     free(rk);
     free(rs);

@@ -66,13 +66,12 @@ static void expect_kernels_agree(const uint8_t *block, const uint8_t *q, int npa
     fs_scan_block_scalar(block, q, npairs, 0, ref);
     memcpy(sorted, ref, sizeof sorted);
     qsort(sorted, FS_BLOCK, sizeof(uint16_t), cmp_u16);
-    const uint16_t thrs[] = {0, 65535, sorted[FS_BLOCK / 2], sorted[0], sorted[FS_BLOCK - 1],
-                             (uint16_t)rng_next(s)};
+    const uint16_t thrs[] = {
+        0, 65535, sorted[FS_BLOCK / 2], sorted[0], sorted[FS_BLOCK - 1], (uint16_t)rng_next(s)};
     for (size_t t = 0; t < sizeof thrs / sizeof thrs[0]; t++) {
         uint32_t want = fs_scan_block_scalar(block, q, npairs, thrs[t], sums);
         assert_memory_equal(sums, ref, sizeof sorted);
-        for (int i = 0; i < FS_BLOCK; i++)
-            assert_int_equal((want >> i) & 1, ref[i] <= thrs[t]);
+        for (int i = 0; i < FS_BLOCK; i++) assert_int_equal((want >> i) & 1, ref[i] <= thrs[t]);
         for (int isa = ISA_AVX2; isa <= (int)cpu_detect(); isa++) {
             memset(sums, 0xA5, FS_BLOCK * sizeof(uint16_t));
             uint32_t got = fs_kernel_for((cpu_isa)isa)(block, q, npairs, thrs[t], sums);
@@ -103,8 +102,8 @@ static void test_pack_matches_layout(void **state)
         for (int p = 0; p < m4 / 2; p++)
             for (int h = 0; h < 2; h++)
                 for (int i = 0; i < 16 && 2 * p + h < m; i++)
-                    want[32 * p + 16 * h + i] = (uint8_t)(codes[i * m + 2 * p + h] |
-                                                          codes[(i + 16) * m + 2 * p + h] << 4);
+                    want[32 * p + 16 * h + i] =
+                        (uint8_t)(codes[i * m + 2 * p + h] | codes[(i + 16) * m + 2 * p + h] << 4);
         assert_memory_equal(block, want, nb);
         for (int i = 0; i < FS_BLOCK; i++) {
             fs_unpack_one(block, m, i, back);
@@ -186,11 +185,11 @@ static void test_lut_bounds_adversarial(void **state)
         for (int pattern = 0; pattern < 6; pattern++) {
             for (int j = 0; j < m; j++) {
                 float span = 1.0f, base = 0.0f;
-                if (pattern == 1) span = j == 0 ? 1e6f : 1.0f;        /* one huge span */
-                if (pattern == 2) span = j == m / 2 ? 1e-3f : 1e3f;   /* one tiny span */
-                if (pattern == 3) span = rng_unit(&s);                /* random spans */
-                if (pattern == 4) base = 1e6f, span = 3.0f;           /* L - min cancels */
-                if (pattern == 5) span = 1.0f + (float)(j % 7) / 13;  /* 7 span sizes */
+                if (pattern == 1) span = j == 0 ? 1e6f : 1.0f;       /* one huge span */
+                if (pattern == 2) span = j == m / 2 ? 1e-3f : 1e3f;  /* one tiny span */
+                if (pattern == 3) span = rng_unit(&s);               /* random spans */
+                if (pattern == 4) base = 1e6f, span = 3.0f;          /* L - min cancels */
+                if (pattern == 5) span = 1.0f + (float)(j % 7) / 13; /* 7 span sizes */
                 for (int k = 0; k < 16; k++)
                     lut[16 * j + k] = base + span * (k == 15 ? 1.0f : rng_unit(&s));
                 /* k = 15 holds the row maximum and a random other entry the minimum, so the
@@ -361,7 +360,8 @@ static void test_real_tables(void **state)
     int active_random = check_real_tables(rb, rq, nq, m);
     assert_int_equal(active_random, nq);
     print_message("fastscan: m=%d, sum bound active for %d/%d Fashion-MNIST and %d/%d random "
-                  "queries\n", m, active, nq, active_random, nq);
+                  "queries\n",
+                  m, active, nq, active_random, nq);
     /* Glove-like shape too: m = 50 (d = 100). */
     check_real_tables(rb, rq, nq, 50);
     free(base), free(queries), free(rb), free(rq);
@@ -407,8 +407,8 @@ static void report_timings(int m, int nblocks)
         double list = time_kernel(fn, blocks, nblocks, m, q, isa == ISA_SCALAR ? 3 : 10, &sink);
         double hot = time_kernel(fn, blocks, 64, m, q, isa == ISA_SCALAR ? 20 : 2000, &sink);
         print_message("fastscan m=%d (%d pairs) %-6s: %7.1f ns/block over %d blocks, %7.1f "
-                      "ns/block hot (64 blocks)\n", m, fs_m4(m) / 2, cpu_isa_name((cpu_isa)isa),
-                      list, nblocks, hot);
+                      "ns/block hot (64 blocks)\n",
+                      m, fs_m4(m) / 2, cpu_isa_name((cpu_isa)isa), list, nblocks, hot);
     }
     print_message("(sink %u)\n", sink);
     free(blocks), free(q), free(lut);
@@ -454,8 +454,8 @@ static void expect_multi_agree(const uint8_t *block, uint8_t *const *luts, int n
                 case 2: thr[t] = trial == 0 ? 0 : sorted[0]; break;
                 default: thr[t] = trial == 0 ? 65535 : sorted[FS_BLOCK - 1]; break;
                 }
-                want_masks[t] = fs_scan_block_scalar(block, sel[t], npairs, thr[t],
-                                                     want_sums + FS_BLOCK * t);
+                want_masks[t] =
+                    fs_scan_block_scalar(block, sel[t], npairs, thr[t], want_sums + FS_BLOCK * t);
             }
             for (int isa = ISA_SCALAR; isa <= (int)cpu_detect(); isa++) {
                 memset(got_sums, 0xA5, sizeof got_sums);
@@ -463,7 +463,8 @@ static void expect_multi_agree(const uint8_t *block, uint8_t *const *luts, int n
                 fs_multi_kernel_for((cpu_isa)isa)(block, sel, nq, npairs, thr, got_sums, got_masks);
                 for (int t = 0; t < nq; t++) {
                     int i = 0;
-                    while (i < FS_BLOCK && got_sums[FS_BLOCK * t + i] == want_sums[FS_BLOCK * t + i])
+                    while (i < FS_BLOCK &&
+                           got_sums[FS_BLOCK * t + i] == want_sums[FS_BLOCK * t + i])
                         i++;
                     if (i < FS_BLOCK || got_masks[t] != want_masks[t])
                         fail_msg("multi isa=%s nq=%d query %d npairs=%d thr=%u: mask 0x%08x vs "
@@ -494,7 +495,8 @@ static void test_multi_kernels_random_tables(void **state)
             uint8_t *block = random_block(m, &s, codes);
             for (int l = 0; l < NL; l++) {
                 for (int i = 0; i < 16 * m; i++) luts[l][i] = (uint8_t)rng_next(&s);
-                if (trial == 0 && l == 0) memset(luts[l], 255, (size_t)16 * m); /* wraps at m > 257 */
+                if (trial == 0 && l == 0)
+                    memset(luts[l], 255, (size_t)16 * m); /* wraps at m > 257 */
             }
             expect_multi_agree(block, luts, NL, npairs, &s);
             free(block);
@@ -534,14 +536,18 @@ static void test_multi_kernels_real_tables(void **state)
         /* Sub-vectors of the first 2m dimensions, repacked densely for float_table/encode. */
         float *cen = malloc(sizeof(float) * 16 * 2 * m), *rows = malloc(sizeof(float) * N * 2 * m);
         float *qs = malloc(sizeof(float) * NQ * 2 * m), *lut = malloc(sizeof(float) * 16 * m);
-        for (int i = 0; i < 16; i++) memcpy(cen + i * 2 * m, base + (size_t)i * dim, sizeof(float) * 2 * m);
+        for (int i = 0; i < 16; i++)
+            memcpy(cen + i * 2 * m, base + (size_t)i * dim, sizeof(float) * 2 * m);
         for (int i = 0; i < N; i++)
             memcpy(rows + i * 2 * m, base + (size_t)(16 + i) * dim, sizeof(float) * 2 * m);
-        for (int i = 0; i < NQ; i++) memcpy(qs + i * 2 * m, queries + (size_t)i * dim, sizeof(float) * 2 * m);
-        uint8_t *codes = malloc((size_t)N * m), *blocks = calloc(NBLK, fs_block_bytes(m)), *luts[NQ];
+        for (int i = 0; i < NQ; i++)
+            memcpy(qs + i * 2 * m, queries + (size_t)i * dim, sizeof(float) * 2 * m);
+        uint8_t *codes = malloc((size_t)N * m), *blocks = calloc(NBLK, fs_block_bytes(m)),
+                *luts[NQ];
         encode(rows, N, cen, m, codes);
         for (int i = 0; i < N; i++)
-            fs_pack_one(blocks + (i / FS_BLOCK) * fs_block_bytes(m), m, i % FS_BLOCK, codes + i * m);
+            fs_pack_one(blocks + (i / FS_BLOCK) * fs_block_bytes(m), m, i % FS_BLOCK,
+                        codes + i * m);
         for (int q = 0; q < NQ; q++) {
             float a, bias;
             luts[q] = malloc(fs_lut_bytes(m));

@@ -77,8 +77,12 @@ static void test_ivf_flat_full_probe_equals_flat(void **state)
         scann_search_params sp = {.nprobe = 32};
         /* One query at a time: FLAT's kernel path, bit-identical scores. */
         for (int q = 0; q < NQ; q++) {
-            assert_int_equal(scann_index_search(flat, 1, D, f->query + q * D, K, NULL, d1 + q * K, i1 + q * K), SCANN_OK);
-            assert_int_equal(scann_index_search(ivf, 1, D, f->query + q * D, K, &sp, d2 + q * K, i2 + q * K), SCANN_OK);
+            assert_int_equal(
+                scann_index_search(flat, 1, D, f->query + q * D, K, NULL, d1 + q * K, i1 + q * K),
+                SCANN_OK);
+            assert_int_equal(
+                scann_index_search(ivf, 1, D, f->query + q * D, K, &sp, d2 + q * K, i2 + q * K),
+                SCANN_OK);
         }
         assert_memory_equal(i1, i2, sizeof(int64_t) * NQ * K);
         assert_memory_equal(d1, d2, sizeof(float) * NQ * K);
@@ -146,7 +150,9 @@ static void test_pq_reconstruction_error(void **state)
     /* The nearest code must beat code 0 everywhere: encoding picks the argmin. */
     memset(codes, 0, 196);
     pq_decode(&p, codes, rec);
-    for (int t = 0; t < D; t++) err_zero += ((double)f->base[5000 * D + t] - rec[t]) * ((double)f->base[5000 * D + t] - rec[t]);
+    for (int t = 0; t < D; t++)
+        err_zero +=
+            ((double)f->base[5000 * D + t] - rec[t]) * ((double)f->base[5000 * D + t] - rec[t]);
     print_message("PQ196x8 relative squared error %.4f\n", err / norm);
     assert_true(err / norm < 0.02); /* measured about 0.008 */
     free(codes);
@@ -162,8 +168,8 @@ static void test_ivf_pq_recall(void **state)
     double r_plain = recall(f, plain, 8, 0), r_rr = recall(f, rr, 8, 100);
     print_message("IVF_PQ m=98 nprobe=8: recall %.3f without rerank, %.3f with float rerank\n",
                   r_plain, r_rr);
-    assert_true(r_plain >= 0.6);  /* measured about 0.75 */
-    assert_true(r_rr >= 0.95);    /* measured about 0.99 */
+    assert_true(r_plain >= 0.6); /* measured about 0.75 */
+    assert_true(r_rr >= 0.95);   /* measured about 0.99 */
     assert_true(r_rr > r_plain);
     size_t m1, m2;
     scann_index_memory(plain, &m1), scann_index_memory(rr, &m2);
@@ -185,22 +191,28 @@ static void test_ivf_bad_parameters(void **state)
 {
     fixture *f = *state;
     scann_index *ix;
-    TD_EXPECT(scann_index_create_from_spec("IVF_FLAT,nprobe=0", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "nprobe=0");
-    TD_EXPECT(scann_index_create_from_spec("IVF_PQ,m=700", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "m=700");
-    TD_EXPECT(scann_index_create_from_spec("IVF_PQ,m=1000", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "m=1000");
+    TD_EXPECT(scann_index_create_from_spec("IVF_FLAT,nprobe=0", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "nprobe=0");
+    TD_EXPECT(scann_index_create_from_spec("IVF_PQ,m=700", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "m=700");
+    TD_EXPECT(scann_index_create_from_spec("IVF_PQ,m=1000", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "m=1000");
 
-    TD_EXPECT(scann_index_create_from_spec("IVF_FLAT,nlist=100", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_create_from_spec("IVF_FLAT,nlist=100", D, SCANN_METRIC_L2, &ix), SCANN_OK,
+              NULL);
     float dist[K];
     int64_t ids[K];
     TD_EXPECT(scann_index_add(ix, 10, D, f->base, NULL), SCANN_ERR_NOT_TRAINED, "trained");
-    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_NOT_TRAINED, "trained");
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_NOT_TRAINED,
+              "trained");
     TD_EXPECT(scann_index_train(ix, 50, D, f->base), SCANN_ERR_INVALID_ARGUMENT, "nlist=100");
     assert_false(scann_index_is_trained(ix));
     TD_EXPECT(scann_index_train(ix, 1000, D, f->base), SCANN_OK, NULL);
     TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_EMPTY, NULL);
     TD_EXPECT(scann_index_add(ix, 1000, D, f->base, NULL), SCANN_OK, NULL);
     scann_search_params sp = {.nprobe = 101};
-    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "nprobe=101");
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT,
+              "nprobe=101");
     sp.nprobe = 100;
     TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_OK, NULL);
     TD_EXPECT(scann_index_train(ix, 1000, D, f->base), SCANN_ERR_UNSUPPORTED, "already holds");
@@ -209,7 +221,8 @@ static void test_ivf_bad_parameters(void **state)
     assert_string_equal(desc, "IVF_FLAT,nlist=100");
     scann_index_free(ix);
 
-    TD_EXPECT(scann_index_create_from_spec("IVF_PQ,nlist=4", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_create_from_spec("IVF_PQ,nlist=4", D, SCANN_METRIC_L2, &ix), SCANN_OK,
+              NULL);
     TD_EXPECT(scann_index_train(ix, 100, D, f->base), SCANN_ERR_INVALID_ARGUMENT, "256");
     scann_index_free(ix);
 }

@@ -33,8 +33,8 @@ static int teardown(void **state)
 
 static kmeans_opts opts(int iters, uint64_t seed, int nthreads)
 {
-    kmeans_opts o = {.iters = iters, .seed = seed, .nthreads = nthreads,
-                     .dk = dist_kernels_for(cpu_select())};
+    kmeans_opts o = {
+        .iters = iters, .seed = seed, .nthreads = nthreads, .dk = dist_kernels_for(cpu_select())};
     return o;
 }
 

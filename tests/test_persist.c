@@ -36,8 +36,8 @@
 #define UNPOISON(p, n) ((void)(p), (void)(n))
 #endif
 
-#define NB 2000     /* vectors in the real-data indexes */
-#define NTRAIN 300  /* of which trained on (keeps IVF_PQ's 256-centre codebooks quick) */
+#define NB 2000    /* vectors in the real-data indexes */
+#define NTRAIN 300 /* of which trained on (keeps IVF_PQ's 256-centre codebooks quick) */
 #define NX 100     /* added after a load */
 #define NQ 40
 #define K 10
@@ -215,8 +215,8 @@ static void roundtrip_one(fixture *f, const char *spec, scann_metric m)
     for (int q = 0; q < NQ; q++)
         for (int j = 0; j < K; j++) found += r.ids[q * K + j] == xids[q];
     if (found < NQ * 8 / 10)
-        fail_msg("%s, %s: only %d of %d added vectors found themselves", spec,
-                 scann_metric_name(m), found, NQ);
+        fail_msg("%s, %s: only %d of %d added vectors found themselves", spec, scann_metric_name(m),
+                 found, NQ);
 
     scann_buffer_free(buf0);
     scann_index_free(ix), scann_index_free(lf), scann_index_free(lb), scann_index_free(lm);

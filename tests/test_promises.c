@@ -252,8 +252,7 @@ static void test_extreme_magnitudes(void **state)
             float big[D] = {1e20f};
             TD_EXPECT(scann_index_train(ix, 1, D, big), SCANN_ERR_INVALID_DATA, "squared norm");
             TD_EXPECT(scann_index_train(ix, 600, D, x), SCANN_OK, NULL);
-            TD_EXPECT(scann_index_add(ix, 1, D, big, NULL), SCANN_ERR_INVALID_DATA,
-                      "squared norm");
+            TD_EXPECT(scann_index_add(ix, 1, D, big, NULL), SCANN_ERR_INVALID_DATA, "squared norm");
             TD_EXPECT(scann_index_add(ix, 600, D, x, NULL), SCANN_OK, NULL);
             scann_search_params sp = {.nprobe = t == 0 ? 0 : 8, .num_threads = 2};
             float db[8 * K], d1[K];
@@ -277,10 +276,12 @@ static void test_extreme_magnitudes(void **state)
 
 static void test_describe_round_trip(void **state)
 {
-    const char *specs[] = {"FLAT", "IVF_FLAT,nlist=8,nprobe=3,train_size=500,iters=4,seed=99",
+    const char *specs[] = {"FLAT",
+                           "IVF_FLAT,nlist=8,nprobe=3,train_size=500,iters=4,seed=99",
                            "IVF_PQ,nlist=8,m=4,reorder=int8,reorder_k=50,seed=18446744073709551615",
                            "SCANN,nlist=8,dims_per_block=4,aq_threshold=0.123456789,reorder=bf16",
-                           "SCANN", "IVF_PQ"};
+                           "SCANN",
+                           "IVF_PQ"};
     for (size_t s = 0; s < sizeof specs / sizeof specs[0]; s++)
         for (int trained = 0; trained <= 1; trained++) {
             scann_index *ix;
@@ -407,7 +408,8 @@ static void test_id_map_follows_updates(void **state)
             }
             if (op < 2) {
                 float x[16 * D];
-                for (int i = 0; i < n; i++) memcpy(x + i * D, data + (size_t)(step * 7 + i) % NDATA * D, sizeof(float) * D);
+                for (int i = 0; i < n; i++)
+                    memcpy(x + i * D, data + (size_t)(step * 7 + i) % NDATA * D, sizeof(float) * D);
                 TD_EXPECT(scann_index_add(ix, n, D, x, ids), SCANN_OK, NULL);
                 for (int i = 0; i < n; i++) row[ids[i]] = (int)((size_t)(step * 7 + i) % NDATA);
             } else {

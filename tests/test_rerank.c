@@ -118,8 +118,8 @@ static void test_bf16_nan_and_inf(void **state)
 {
     /* Quiet, negative, and signalling NaNs whose payload sits only in the dropped low bits
      * (plain truncation would turn the last into infinity). */
-    static const uint32_t nans[] = {0x7fc00000, 0xffc00001, 0x7f800001, 0xff800001, 0x7fbfffff,
-                                    0x7fffffff};
+    static const uint32_t nans[] = {0x7fc00000, 0xffc00001, 0x7f800001,
+                                    0xff800001, 0x7fbfffff, 0x7fffffff};
     for (size_t i = 0; i < sizeof nans / sizeof nans[0]; i++) {
         uint16_t h = rerank_f32_to_bf16(u2f(nans[i]));
         assert_true(isnan(rerank_bf16_to_f32(h)));
@@ -273,7 +273,7 @@ static void test_int8_zero_vector(void **state)
     for (size_t p = 0; p < sizeof fills / sizeof fills[0]; p++) {
         for (int j = 0; j < D; j++) x[j] = fills[p];
         if (p >= 2) x[7] = -INFINITY, x[8] = NAN; /* mixed non-finite values */
-        memset(out, 0xff, sizeof out);             /* NaN bits: decode must overwrite them */
+        memset(out, 0xff, sizeof out);            /* NaN bits: decode must overwrite them */
         rerank_encode(&s, x, row);
         rerank_decode(&s, row, out);
         assert_true(i8_step(row) == 0.0f);

@@ -69,8 +69,9 @@ static double recall(const fixture *f, scann_index *ix, const int64_t *gt, int n
         for (int i = 0; i < K; i++)
             for (int j = 0; j < K; j++) hits += ids[q * K + i] == gt[q * K + j];
         for (int i = 1; i < K; i++) /* sorted best first in the user's convention */
-            assert_true(scann_index_get_metric(ix) == SCANN_METRIC_L2 ? dist[q * K + i] >= dist[q * K + i - 1]
-                                                                       : dist[q * K + i] <= dist[q * K + i - 1]);
+            assert_true(scann_index_get_metric(ix) == SCANN_METRIC_L2
+                            ? dist[q * K + i] >= dist[q * K + i - 1]
+                            : dist[q * K + i] <= dist[q * K + i - 1]);
     }
     free(dist);
     if (!ids_out) free(ids);
@@ -120,8 +121,8 @@ static void test_scann_cosine_stores(void **state)
 static void test_scann_l2(void **state)
 {
     fixture *f = *state;
-    scann_index *ix = build("SCANN,nlist=64,dims_per_block=4,reorder=float", SCANN_METRIC_L2,
-                            f->base, 2);
+    scann_index *ix =
+        build("SCANN,nlist=64,dims_per_block=4,reorder=float", SCANN_METRIC_L2, f->base, 2);
     double r = recall(f, ix, f->gt_l2, 8, 100, NULL);
     print_message("SCANN L2 dims_per_block=4 recall@10 %.3f\n", r);
     assert_true(r >= 0.95);
@@ -144,14 +145,16 @@ static void test_scann_same_answers_everywhere(void **state)
     scann_index_free(ix);
     ix = build("SCANN,nlist=32,reorder=none", SCANN_METRIC_COSINE, f->base, 3);
     double rb = recall(f, ix, f->gt_cos, 4, 0, b);
-    print_message("kernel %s vs scalar: recall %.3f vs %.3f\n", scann_index_kernel_name(ix), rb, ra);
+    print_message("kernel %s vs scalar: recall %.3f vs %.3f\n", scann_index_kernel_name(ix), rb,
+                  ra);
     assert_memory_equal(a, b, sizeof(int64_t) * NQ * K);
     /* A single query (split over threads) finds what the batch found. */
     float dist[K];
     int64_t one[K];
     scann_search_params sp = {.nprobe = 4, .num_threads = 2};
     for (int q = 0; q < NQ; q += 37) {
-        assert_int_equal(scann_index_search(ix, 1, D, f->query + q * D, K, &sp, dist, one), SCANN_OK);
+        assert_int_equal(scann_index_search(ix, 1, D, f->query + q * D, K, &sp, dist, one),
+                         SCANN_OK);
         assert_memory_equal(one, b + q * K, sizeof one);
     }
     scann_index_free(ix);
@@ -164,12 +167,13 @@ static void test_scann_anisotropic_helps_inner_product(void **state)
     /* Same codes size and reorder: only the encoding loss differs. ScaNN's absolute 0.2 suits
      * d = 100 but is too heavy a weight at d = 784 (eta about 33); the threshold chosen from
      * the data must do at least as well as plain PQ, and better than that fixed 0.2. */
-    scann_index *plain = build("SCANN,nlist=32,aq_threshold=0,reorder=none", SCANN_METRIC_COSINE,
-                               f->base, 2);
-    scann_index *fixed = build("SCANN,nlist=32,aq_threshold=0.2,reorder=none", SCANN_METRIC_COSINE,
-                               f->base, 2);
+    scann_index *plain =
+        build("SCANN,nlist=32,aq_threshold=0,reorder=none", SCANN_METRIC_COSINE, f->base, 2);
+    scann_index *fixed =
+        build("SCANN,nlist=32,aq_threshold=0.2,reorder=none", SCANN_METRIC_COSINE, f->base, 2);
     scann_index *avq = build("SCANN,nlist=32,reorder=none", SCANN_METRIC_COSINE, f->base, 2);
-    double rp = recall(f, plain, f->gt_cos, 8, 0, NULL), rf = recall(f, fixed, f->gt_cos, 8, 0, NULL);
+    double rp = recall(f, plain, f->gt_cos, 8, 0, NULL),
+           rf = recall(f, fixed, f->gt_cos, 8, 0, NULL);
     double ra = recall(f, avq, f->gt_cos, 8, 0, NULL);
     char desc[160];
     assert_int_equal(scann_index_describe(avq, desc, sizeof desc), SCANN_OK);
@@ -184,19 +188,25 @@ static void test_scann_bad_parameters(void **state)
 {
     fixture *f = *state;
     scann_index *ix;
-    TD_EXPECT(scann_index_create_from_spec("SCANN,dims_per_block=800", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "dims_per_block=800");
-    TD_EXPECT(scann_index_create_from_spec("SCANN,reorder=fp8", D, SCANN_METRIC_L2, &ix), SCANN_ERR_INVALID_ARGUMENT, "fp8");
-    TD_EXPECT(scann_index_create_from_spec("SCANN,nlist=16", D, SCANN_METRIC_L2, &ix), SCANN_OK, NULL);
+    TD_EXPECT(scann_index_create_from_spec("SCANN,dims_per_block=800", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "dims_per_block=800");
+    TD_EXPECT(scann_index_create_from_spec("SCANN,reorder=fp8", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "fp8");
+    TD_EXPECT(scann_index_create_from_spec("SCANN,nlist=16", D, SCANN_METRIC_L2, &ix), SCANN_OK,
+              NULL);
     float dist[K];
     int64_t ids[K];
-    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_NOT_TRAINED, NULL);
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_NOT_TRAINED,
+              NULL);
     TD_EXPECT(scann_index_train(ix, 8, D, f->base), SCANN_ERR_INVALID_ARGUMENT, NULL);
     TD_EXPECT(scann_index_train(ix, 500, D, f->base), SCANN_OK, NULL);
     TD_EXPECT(scann_index_add(ix, 500, D, f->base, NULL), SCANN_OK, NULL);
     scann_search_params sp = {.reorder_k = 5};
-    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "reorder_k=5");
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT,
+              "reorder_k=5");
     sp = (scann_search_params){.nprobe = 17};
-    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT, "nprobe=17");
+    TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, &sp, dist, ids), SCANN_ERR_INVALID_ARGUMENT,
+              "nprobe=17");
     /* Lists shorter than a block and not a multiple of 32: every stored vector finds itself. */
     sp = (scann_search_params){.nprobe = 16, .reorder_k = 50};
     for (int i = 0; i < 500; i += 7) {
@@ -224,8 +234,11 @@ static void expect_batch_matches_single(const fixture *f, const char *spec, scan
     unsetenv("SCANN_FORCE_ISA");
     float *bd = malloc(sizeof(float) * NQ * K), one_d[K];
     int64_t *bi = malloc(sizeof(int64_t) * NQ * K), one_i[K];
-    scann_search_params sp = {.nprobe = nprobe, .reorder_k = reorder_k, .num_threads = 2,
-                              .allow_bits = allow, .allow_nbits = allow ? NB : 0};
+    scann_search_params sp = {.nprobe = nprobe,
+                              .reorder_k = reorder_k,
+                              .num_threads = 2,
+                              .allow_bits = allow,
+                              .allow_nbits = allow ? NB : 0};
     assert_int_equal(scann_index_search(ix, NQ, D, f->query, K, &sp, bd, bi), SCANN_OK);
     int found = 0;
     for (int q = 0; q < NQ; q++) {
@@ -244,7 +257,8 @@ static void expect_batch_matches_single(const fixture *f, const char *spec, scan
         }
         found += bi[q * K] >= 0;
         for (int i = 0; allow && i < K; i++)
-            assert_true(bi[q * K + i] >= 0 && (allow[bi[q * K + i] >> 6] >> (bi[q * K + i] & 63) & 1));
+            assert_true(bi[q * K + i] >= 0 &&
+                        (allow[bi[q * K + i] >> 6] >> (bi[q * K + i] & 63) & 1));
     }
     assert_int_equal(found, NQ); /* not vacuous: every query found neighbours */
     print_message("batch == one at a time: %s, kernel %s, nprobe %d, reorder_k %d%s\n", spec,
@@ -258,22 +272,22 @@ static void test_scann_batch_matches_single(void **state)
     fixture *f = *state;
     const char *isas[] = {"scalar", "avx2", "avx512"};
     for (int i = 0; i < 3; i++)
-        expect_batch_matches_single(f, "SCANN,nlist=32,reorder=none", SCANN_METRIC_COSINE,
-                                    isas[i], 6, 0, NULL);
-    expect_batch_matches_single(f, "SCANN,nlist=32,reorder=float", SCANN_METRIC_COSINE, NULL, 8,
-                                60, NULL);
-    expect_batch_matches_single(f, "SCANN,nlist=48,dims_per_block=4,reorder=none",
-                                SCANN_METRIC_L2, NULL, 5, 0, NULL);
-    expect_batch_matches_single(f, "SCANN,nlist=48,dims_per_block=4,reorder=float",
-                                SCANN_METRIC_L2, NULL, 12, 150, NULL);
+        expect_batch_matches_single(f, "SCANN,nlist=32,reorder=none", SCANN_METRIC_COSINE, isas[i],
+                                    6, 0, NULL);
+    expect_batch_matches_single(f, "SCANN,nlist=32,reorder=float", SCANN_METRIC_COSINE, NULL, 8, 60,
+                                NULL);
+    expect_batch_matches_single(f, "SCANN,nlist=48,dims_per_block=4,reorder=none", SCANN_METRIC_L2,
+                                NULL, 5, 0, NULL);
+    expect_batch_matches_single(f, "SCANN,nlist=48,dims_per_block=4,reorder=float", SCANN_METRIC_L2,
+                                NULL, 12, 150, NULL);
     /* A filter (ids that are not multiples of 3) applies in both paths alike. */
     uint64_t allow[(NB + 63) / 64] = {0};
     for (int i = 0; i < NB; i++)
         if (i % 3) allow[i >> 6] |= 1ull << (i & 63);
-    expect_batch_matches_single(f, "SCANN,nlist=32,reorder=none", SCANN_METRIC_COSINE, NULL, 6,
-                                0, allow);
-    expect_batch_matches_single(f, "SCANN,nlist=32,reorder=float", SCANN_METRIC_COSINE, NULL, 8,
-                                60, allow);
+    expect_batch_matches_single(f, "SCANN,nlist=32,reorder=none", SCANN_METRIC_COSINE, NULL, 6, 0,
+                                allow);
+    expect_batch_matches_single(f, "SCANN,nlist=32,reorder=float", SCANN_METRIC_COSINE, NULL, 8, 60,
+                                allow);
 }
 
 /* Ties break by the smaller id whatever the scan order: every vector is stored twice, first
@@ -306,11 +320,13 @@ static void test_scann_ties_break_by_smaller_id(void **state)
         scann_search_params sp = {.nprobe = 3, .reorder_k = 41, .num_threads = 2};
         for (int mode = 0; mode < 2; mode++) {
             if (mode == 0) {
-                assert_int_equal(scann_index_search(ix, NQ, D, f->query, KO, &sp, dist, res), SCANN_OK);
+                assert_int_equal(scann_index_search(ix, NQ, D, f->query, KO, &sp, dist, res),
+                                 SCANN_OK);
             } else {
                 for (int q = 0; q < NQ; q++)
                     assert_int_equal(scann_index_search(ix, 1, D, f->query + q * D, KO, &sp,
-                                                        dist + q * KO, res + q * KO), SCANN_OK);
+                                                        dist + q * KO, res + q * KO),
+                                     SCANN_OK);
             }
             int pairs_split = 0;
             for (int q = 0; q < NQ; q++)

@@ -18,8 +18,8 @@
 #define D 16
 #define K 5
 #define NROWS 6000
-#define AUTO_ROWS 1000  /* rows [0, 1000) feed the automatic-id adder */
-#define NEXPL 200       /* explicit ids BASE + [0, 200), rows 1000 + version * 200 + i */
+#define AUTO_ROWS 1000 /* rows [0, 1000) feed the automatic-id adder */
+#define NEXPL 200      /* explicit ids BASE + [0, 200), rows 1000 + version * 200 + i */
 #define VERSIONS 25
 #define BASE ((int64_t)1 << 40)
 
@@ -43,7 +43,7 @@ static int teardown(void **state)
 
 typedef struct shared {
     scann_index *ix;
-    double stop_at;  /* CLOCK_MONOTONIC seconds */
+    double stop_at; /* CLOCK_MONOTONIC seconds */
     int64_t auto_added;
     int version[NEXPL]; /* explicit writer's model: -1 = not held, else the row version */
     scann_status fail;  /* first unexpected status of any thread */
@@ -76,8 +76,8 @@ static void *auto_adder(void *arg)
             continue;
         }
         int n = 1 + r % 37;
-        scann_status st = scann_index_add(s->ix, n, D, data + (size_t)(r * 37 % (AUTO_ROWS - 40)) * D,
-                                          NULL);
+        scann_status st =
+            scann_index_add(s->ix, n, D, data + (size_t)(r * 37 % (AUTO_ROWS - 40)) * D, NULL);
         note(s, st);
         if (!st) s->auto_added += n;
     }

@@ -32,7 +32,7 @@ static void test_topk_matches_sort(void **state)
             topk_init(&h, k, sc, id);
             for (int i = 0; i < n; i++) topk_push(&h, v[i], i);
             topk_finish(&h, sc, id);
-            float (*ref)[2] = malloc(sizeof(float[2]) * (n > 0 ? n : 1));
+            float(*ref)[2] = malloc(sizeof(float[2]) * (n > 0 ? n : 1));
             for (int i = 0; i < n; i++) ref[i][0] = v[i], ref[i][1] = (float)i;
             qsort(ref, (size_t)n, sizeof ref[0], cmp_pair);
             for (int i = 0; i < k; i++) {
@@ -79,8 +79,10 @@ static void test_reservoir_matches_heap(void **state)
         for (int n = 0; n <= 3000; n = n < 40 ? n + 7 : n * 3) {
             for (int pattern = 0; pattern < 4; pattern++) {
                 float *v = td_random(n > 0 ? n : 1, 1, seed++);
-                float *hs = malloc(sizeof(float) * (k + 1)), *rs = malloc(sizeof(float) * topk_res_slots(k));
-                int64_t *hi = malloc(sizeof(int64_t) * (k + 1)), *ri = malloc(sizeof(int64_t) * topk_res_slots(k));
+                float *hs = malloc(sizeof(float) * (k + 1)),
+                      *rs = malloc(sizeof(float) * topk_res_slots(k));
+                int64_t *hi = malloc(sizeof(int64_t) * (k + 1)),
+                        *ri = malloc(sizeof(int64_t) * topk_res_slots(k));
                 topk h;
                 topk_res r;
                 topk_init(&h, k, hs, hi);
@@ -97,8 +99,9 @@ static void test_reservoir_matches_heap(void **state)
                 topk_res_finish(&r, rs, ri);
                 for (int i = 0; i < k; i++) {
                     if (hi[i] != ri[i] || !(hs[i] == rs[i] || (isinf(hs[i]) && isinf(rs[i]))))
-                        fail_msg("k=%d n=%d pattern=%d slot %d: heap (%g, %lld) reservoir (%g, %lld)",
-                                 k, n, pattern, i, hs[i], (long long)hi[i], rs[i], (long long)ri[i]);
+                        fail_msg(
+                            "k=%d n=%d pattern=%d slot %d: heap (%g, %lld) reservoir (%g, %lld)", k,
+                            n, pattern, i, hs[i], (long long)hi[i], rs[i], (long long)ri[i]);
                 }
                 /* Reusable after finish. */
                 assert_int_equal(r.size, 0);
@@ -138,8 +141,10 @@ static void test_sort_pairs(void **state)
         float *v = td_random(n, 1, 99 + pattern), *s = malloc(sizeof(float) * n);
         int64_t *id = malloc(sizeof(int64_t) * n);
         for (int i = 0; i < n; i++) {
-            s[i] = pattern == 0 ? (float)(int)(v[i] * 50) : pattern == 1 ? (float)i
-                   : pattern == 2 ? (float)(n - i) : 1.0f;
+            s[i] = pattern == 0   ? (float)(int)(v[i] * 50)
+                   : pattern == 1 ? (float)i
+                   : pattern == 2 ? (float)(n - i)
+                                  : 1.0f;
             id[i] = pattern == 3 ? n - i : i * 7 % n;
         }
         topk_sort_pairs(s, id, n);

@@ -14,9 +14,9 @@
 #include "scann.h"
 #include "testdata.h"
 
-#define NB 10000  /* base: the first train images */
-#define NT 500    /* tuning queries: the first test images ... */
-#define NH 1500   /* ... and the held-out check: the next ones */
+#define NB 10000 /* base: the first train images */
+#define NT 500   /* tuning queries: the first test images ... */
+#define NH 1500  /* ... and the held-out check: the next ones */
 #define K 10
 #define D TD_FASHION_DIM
 #define CAP 256
@@ -72,8 +72,8 @@ static double heldout(const fixture *f, const scann_index *ix, const scann_searc
 
 /* Tune ix to target with tp, then: the promise holds on the held-out queries, the default
  * search is the chosen setting's, and it survives a save/load. */
-static void tune_and_check(const fixture *f, scann_index *ix, double target,
-                           scann_tune_params *tp, const char *what)
+static void tune_and_check(const fixture *f, scann_index *ix, double target, scann_tune_params *tp,
+                           const char *what)
 {
     scann_tune_point curve[CAP];
     tp->curve = curve;
@@ -81,8 +81,8 @@ static void tune_and_check(const fixture *f, scann_index *ix, double target,
     scann_tune_result r;
     TD_EXPECT(scann_index_tune(ix, NT, D, f->query, K, target, tp, &r), SCANN_OK, NULL);
     print_message("%s, target %.2f: nprobe=%d reorder_k=%d recall %.4f, %d settings, %d "
-                  "searches\n", what, target, r.nprobe, r.reorder_k, r.recall, r.npoints,
-                  r.nsearches);
+                  "searches\n",
+                  what, target, r.nprobe, r.reorder_k, r.recall, r.npoints, r.nsearches);
     assert_int_equal(r.met, 1);
     assert_true(r.recall >= target);
     assert_true(r.qps > 0);
@@ -209,12 +209,12 @@ static void test_tune_bad_arguments(void **state)
               "dimension 783");
     TD_EXPECT(scann_index_tune(f->scann, NT, D, q, 0, 0.9, &base, &r), SCANN_ERR_INVALID_ARGUMENT,
               "k=0");
-    TD_EXPECT(scann_index_tune(f->ivf, NT, D, q, NB + 1, 0.9, NULL, &r),
-              SCANN_ERR_INVALID_ARGUMENT, "ntotal");
+    TD_EXPECT(scann_index_tune(f->ivf, NT, D, q, NB + 1, 0.9, NULL, &r), SCANN_ERR_INVALID_ARGUMENT,
+              "ntotal");
     TD_EXPECT(scann_index_tune(f->scann, NT, D, NULL, K, 0.9, &base, &r),
               SCANN_ERR_INVALID_ARGUMENT, "NULL");
-    TD_EXPECT(scann_index_tune(f->scann, NT, D, q, K, 0.9, &base, NULL),
-              SCANN_ERR_INVALID_ARGUMENT, "NULL");
+    TD_EXPECT(scann_index_tune(f->scann, NT, D, q, K, 0.9, &base, NULL), SCANN_ERR_INVALID_ARGUMENT,
+              "NULL");
     TD_EXPECT(scann_index_tune(NULL, NT, D, q, K, 0.9, &base, &r), SCANN_ERR_INVALID_ARGUMENT,
               "NULL");
     /* SCANN has no exact search of its own: truth or base is needed. */

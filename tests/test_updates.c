@@ -88,8 +88,10 @@ static void test_remove_and_upsert(void **state)
         assert_int_equal(scann_index_ntotal(ix), NB - (nd - 1));
         for (int i = 0; i < NB; i += 7) {
             int64_t got = find_self(ix, i, NULL);
-            if (i % 3 == 0) assert_true(got != 1000 + i);   /* removed ids never come back */
-            else assert_int_equal(got, 1000 + i);            /* the rest are still found */
+            if (i % 3 == 0)
+                assert_true(got != 1000 + i); /* removed ids never come back */
+            else
+                assert_int_equal(got, 1000 + i); /* the rest are still found */
         }
 
         /* Upsert: id 1001 now points to row 5's vector; row 1's vector is gone. */
@@ -127,7 +129,8 @@ static void test_filtered_search(void **state)
             allowed[i] = 17 + 241 * i;
             bits[allowed[i] / 64] |= 1ull << (allowed[i] % 64);
         }
-        scann_search_params sp = {.nprobe = 1, .reorder_k = 20, .allow_bits = bits, .allow_nbits = NB};
+        scann_search_params sp = {
+            .nprobe = 1, .reorder_k = 20, .allow_bits = bits, .allow_nbits = NB};
         if (scann_index_get_kind(ix) == SCANN_INDEX_FLAT) sp.nprobe = 0;
         float dist[K];
         int64_t ids[K];
@@ -135,7 +138,8 @@ static void test_filtered_search(void **state)
         for (int i = 0; i < K; i++) { /* k results although nprobe = 1: the exact fallback */
             int ok = 0;
             for (int j = 0; j < 12; j++) ok |= ids[i] == allowed[j];
-            if (!ok) fail_msg("%s: result %d is id %lld, not allowed", kinds[s], i, (long long)ids[i]);
+            if (!ok)
+                fail_msg("%s: result %d is id %lld, not allowed", kinds[s], i, (long long)ids[i]);
         }
         /* A callback filter: only even ids, and a stored even vector still finds itself. */
         scann_search_params cb = {.allow_fn = allow_even};
@@ -203,8 +207,10 @@ static void test_concurrent_search_add_remove(void **state)
         for (int64_t r = 0; r < NB; r += 11) {
             int removed = r >= 1000 && (r - 1000) % 50 < 50 && ((r - 1000) % 50) % 5 == 0;
             int64_t got = find_self(ix, r, NULL);
-            if (removed) assert_true(got != r);
-            else assert_int_equal(got, r);
+            if (removed)
+                assert_true(got != r);
+            else
+                assert_int_equal(got, r);
         }
         scann_index_free(ix);
     }
@@ -213,7 +219,8 @@ static void test_concurrent_search_add_remove(void **state)
 static void test_remove_errors(void **state)
 {
     scann_index *ix;
-    assert_int_equal(scann_index_create_from_spec("IVF_FLAT,nlist=4", D, SCANN_METRIC_L2, &ix), SCANN_OK);
+    assert_int_equal(scann_index_create_from_spec("IVF_FLAT,nlist=4", D, SCANN_METRIC_L2, &ix),
+                     SCANN_OK);
     int64_t id = 3, removed = 9;
     assert_int_equal(scann_index_remove(ix, 1, &id, &removed), SCANN_OK); /* empty: nothing */
     assert_int_equal(removed, 0);

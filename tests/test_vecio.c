@@ -95,13 +95,14 @@ static void expect_read_fails(const char *path, scann_status want)
     int64_t n = -7;
     int dim = -9;
     scann_status s = scann_vecs_read(path, &data, &n, &dim);
-    if (s != want) fail_msg("%s: got %s (%s), want %s", path, scann_status_name(s),
-                            scann_last_error(), scann_status_name(want));
+    if (s != want)
+        fail_msg("%s: got %s (%s), want %s", path, scann_status_name(s), scann_last_error(),
+                 scann_status_name(want));
     assert_ptr_equal(data, (float *)(uintptr_t)0x1234);
     assert_int_equal(n, -7);
     assert_int_equal(dim, -9);
-    if (path && !error_mentions(path)) fail_msg("error does not name %s: %s", path,
-                                                scann_last_error());
+    if (path && !error_mentions(path))
+        fail_msg("error does not name %s: %s", path, scann_last_error());
 }
 
 static void expect_ivecs_read_fails(const char *path, scann_status want)
@@ -110,8 +111,9 @@ static void expect_ivecs_read_fails(const char *path, scann_status want)
     int64_t n = -7;
     int dim = -9;
     scann_status s = scann_ivecs_read(path, &data, &n, &dim);
-    if (s != want) fail_msg("%s: got %s (%s), want %s", path, scann_status_name(s),
-                            scann_last_error(), scann_status_name(want));
+    if (s != want)
+        fail_msg("%s: got %s (%s), want %s", path, scann_status_name(s), scann_last_error(),
+                 scann_status_name(want));
     assert_null(data);
     assert_int_equal(n, -7);
     assert_int_equal(dim, -9);
@@ -162,10 +164,7 @@ static int group_setup(void **state)
     return mkdtemp(g_dir) ? 0 : -1;
 }
 
-static int group_teardown(void **state)
-{
-    return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+static int group_teardown(void **state) { return nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
 /* ---- round trips ----------------------------------------------------------------------- */
 
@@ -457,8 +456,8 @@ static void test_npy_header_mutations(void **state)
     assert_int_equal(scann_vecs_write(tpath(p, "m.npy"), x, 2, 3), SCANN_OK);
     size_t len;
     unsigned char *b = get_file(p, &len);
-    static const unsigned char vals[] = {0, 1, 2, 3, ' ', '(', ')', ',', '\'', '"', '{', '}',
-                                         ':', '0', '9', 'L', 0x7f, 0xff};
+    static const unsigned char vals[] = {0,   1,   2,   3,   ' ', '(', ')', ',',  '\'',
+                                         '"', '{', '}', ':', '0', '9', 'L', 0x7f, 0xff};
     tpath(p, "mut.npy");
     for (size_t i = 0; i < 64; i++) {
         for (size_t v = 0; v < sizeof vals; v++) {
@@ -601,8 +600,7 @@ static void test_bad_extensions(void **state)
     expect_ivecs_read_fails(tpath(p, "x.bvecs"), SCANN_ERR_INVALID_ARGUMENT);
     assert_int_equal(scann_vecs_write(tpath(p, "x.ivecs"), x, 1, 2), SCANN_ERR_INVALID_ARGUMENT);
     assert_int_equal(scann_vecs_write(tpath(p, "x.bvecs"), x, 1, 2), SCANN_ERR_INVALID_ARGUMENT);
-    assert_int_equal(scann_ivecs_write(tpath(p, "x.fvecs"), iv, 1, 2),
-                     SCANN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(scann_ivecs_write(tpath(p, "x.fvecs"), iv, 1, 2), SCANN_ERR_INVALID_ARGUMENT);
     assert_false(exists(p));
     /* Upper-case extensions are the same format. */
     assert_int_equal(scann_vecs_write(tpath(p, "UP.FVECS"), x, 1, 2), SCANN_OK);
@@ -725,12 +723,10 @@ static void test_write_failure_cleans_up(void **state)
     free(x);
 }
 
-
 /* ---- more formats: .npy dtypes, big-ann .bin, limits, int64 ids ------------------------ */
 
 /* A version 1.0 .npy with the given dict and raw payload. Returns its length. */
-static size_t make_npy_raw(unsigned char *buf, const char *dict, const void *payload,
-                           size_t len)
+static size_t make_npy_raw(unsigned char *buf, const char *dict, const void *payload, size_t len)
 {
     size_t hlen = strlen(dict);
     size_t total = (10 + hlen + 1 + 63) / 64 * 64;
@@ -783,8 +779,8 @@ static void test_npy_dtypes(void **state)
     /* float16: 1, -2, 65504 (max), 2^-24 (smallest subnormal), -0, inf. */
     const uint16_t h[6] = {0x3c00, 0xc000, 0x7bff, 0x0001, 0x8000, 0x7c00};
     const float hw[6] = {1.0f, -2.0f, 65504.0f, 5.9604644775390625e-08f, -0.0f, INFINITY};
-    size_t len = make_npy_raw(buf, "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }",
-                              h, sizeof h);
+    size_t len = make_npy_raw(buf, "{'descr': '<f2', 'fortran_order': False, 'shape': (2, 3), }", h,
+                              sizeof h);
     put_file(tpath(p, "f2.npy"), buf, len);
     read_ok(p, 2, 3, hw);
     cut_everywhere("f2cut.npy", buf, len);
@@ -889,8 +885,8 @@ static void test_bin_formats(void **state)
     expect_ivecs_read_fails(tpath(p, "a.fbin"), SCANN_ERR_INVALID_ARGUMENT);
 
     /* Hostile headers: huge n or d with a tiny file, zero rows, zero or huge dim. */
-    const uint32_t bad[][2] = {{0xffffffffu, 0xffffffffu}, {1u << 30, 4}, {0, 3}, {2, 0},
-                               {1, (1u << 20) + 1}};
+    const uint32_t bad[][2] = {
+        {0xffffffffu, 0xffffffffu}, {1u << 30, 4}, {0, 3}, {2, 0}, {1, (1u << 20) + 1}};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         put_le32(buf, bad[k][0]);
         put_le32(buf + 4, bad[k][1]);

@@ -64,7 +64,8 @@ float *td_random(int64_t n, int dim, uint64_t seed)
 double td_score(const float *q, const float *x, int dim, int ip)
 {
     double s = 0;
-    for (int j = 0; j < dim; j++) s += ip ? (double)q[j] * x[j] : ((double)q[j] - x[j]) * ((double)q[j] - x[j]);
+    for (int j = 0; j < dim; j++)
+        s += ip ? (double)q[j] * x[j] : ((double)q[j] - x[j]) * ((double)q[j] - x[j]);
     return ip ? -s : s;
 }
 

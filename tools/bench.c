@@ -59,9 +59,12 @@ int bench_data_load(const bench_opts *o, bench_data *d, char *err, size_t errlen
     }
     d->gt_k = gdim;
     const char *bad = NULL;
-    if (qdim != d->dim) bad = "queries and base have different dimensions";
-    else if (ngt != d->nq) bad = "ground truth has a different number of rows than the queries";
-    else if (gdim < o->k) bad = "ground truth has fewer columns than k";
+    if (qdim != d->dim)
+        bad = "queries and base have different dimensions";
+    else if (ngt != d->nq)
+        bad = "ground truth has a different number of rows than the queries";
+    else if (gdim < o->k)
+        bad = "ground truth has fewer columns than k";
     if (bad) {
         snprintf(err, errlen, "%s (base %lld x %d, queries %lld x %d, gt %lld x %d, k %d)", bad,
                  (long long)d->n, d->dim, (long long)d->nq, qdim, (long long)ngt, gdim, o->k);
@@ -73,8 +76,10 @@ int bench_data_load(const bench_opts *o, bench_data *d, char *err, size_t errlen
         for (int j = 0; j < o->k; j++) {
             int32_t id = d->gt[(size_t)q * (size_t)gdim + (size_t)j];
             if (id < 0 || id >= d->n) {
-                snprintf(err, errlen, "ground truth row %lld names base row %d, but the base has "
-                         "%lld rows%s", (long long)q, (int)id, (long long)d->n,
+                snprintf(err, errlen,
+                         "ground truth row %lld names base row %d, but the base has "
+                         "%lld rows%s",
+                         (long long)q, (int)id, (long long)d->n,
                          o->limit ? " (with --limit, compute it with scann gt --limit)" : "");
                 bench_data_free(d);
                 return 1;
@@ -182,9 +187,12 @@ static int cmp_double(const void *a, const void *b)
 
 static void human_bytes(size_t b, char *out, size_t len)
 {
-    if (b >= (size_t)1 << 30) snprintf(out, len, "%.2fG", b / 1073741824.0);
-    else if (b >= (size_t)1 << 20) snprintf(out, len, "%.1fM", b / 1048576.0);
-    else snprintf(out, len, "%.1fK", b / 1024.0);
+    if (b >= (size_t)1 << 30)
+        snprintf(out, len, "%.2fG", b / 1073741824.0);
+    else if (b >= (size_t)1 << 20)
+        snprintf(out, len, "%.1fM", b / 1048576.0);
+    else
+        snprintf(out, len, "%.1fK", b / 1024.0);
 }
 
 static void print_header(const bench_opts *o)
@@ -267,7 +275,8 @@ int bench_run(bench_backend *b, const bench_data *d, const bench_opts *o)
             snprintf(err, sizeof err, "cannot open %s for writing", o->csv_path);
             goto done;
         }
-        if (o->print_header) fprintf(csv, "index,params,build_s,memory_bytes,recall,qps,p50_ms,p99_ms\n");
+        if (o->print_header)
+            fprintf(csv, "index,params,build_s,memory_bytes,recall,qps,p50_ms,p99_ms\n");
     }
     if (o->print_header) print_header(o);
     ids = malloc((size_t)d->nq * (size_t)o->k * sizeof(int64_t));

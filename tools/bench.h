@@ -38,12 +38,12 @@ typedef struct bench_point {
 } bench_point;
 
 typedef struct bench_data {
-    float *base;      /* n x dim, as read from the file (not normalised) */
+    float *base; /* n x dim, as read from the file (not normalised) */
     int64_t n;
-    float *query;     /* nq x dim */
+    float *query; /* nq x dim */
     int64_t nq;
     int dim;
-    int32_t *gt;      /* nq x gt_k exact neighbours (row indices of base) */
+    int32_t *gt; /* nq x gt_k exact neighbours (row indices of base) */
     int gt_k;
     scann_metric metric;
 } bench_data;
@@ -65,11 +65,11 @@ typedef struct bench_opts {
     scann_metric metric;
     int k;
     int threads;
-    const char *grid;      /* "nprobe=8,16;reorder_k=50,100" or NULL for one default point */
-    const char *csv_path;  /* NULL: no CSV */
-    int print_header;      /* print the table header (the first backend of a run does) */
-    int latency_queries;   /* how many queries to time one at a time (default 1000) */
-    int64_t limit;         /* use the first limit base vectors; 0 = all */
+    const char *grid;     /* "nprobe=8,16;reorder_k=50,100" or NULL for one default point */
+    const char *csv_path; /* NULL: no CSV */
+    int print_header;     /* print the table header (the first backend of a run does) */
+    int latency_queries;  /* how many queries to time one at a time (default 1000) */
+    int64_t limit;        /* use the first limit base vectors; 0 = all */
 } bench_opts;
 
 /* Load base (its first o->limit rows when set), queries and ground truth; checks that

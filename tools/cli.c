@@ -14,8 +14,23 @@
 #include <unistd.h>
 
 enum {
-    O_BASE = 256, O_QUERY, O_GT, O_OUT, O_OUT_DIST, O_METRIC, O_SEARCH, O_CSV, O_LATENCY,
-    O_INDEX, O_PEER, O_MMAP, O_LIMIT, O_VERSION, O_TARGET, O_SAMPLE, O_DRY_RUN,
+    O_BASE = 256,
+    O_QUERY,
+    O_GT,
+    O_OUT,
+    O_OUT_DIST,
+    O_METRIC,
+    O_SEARCH,
+    O_CSV,
+    O_LATENCY,
+    O_INDEX,
+    O_PEER,
+    O_MMAP,
+    O_LIMIT,
+    O_VERSION,
+    O_TARGET,
+    O_SAMPLE,
+    O_DRY_RUN,
 };
 
 #define ALL (CMD_GT | CMD_BENCH | CMD_BUILD | CMD_SEARCH | CMD_INFO | CMD_TUNE)
@@ -54,8 +69,8 @@ cli_cmd cli_command(const char *s)
     static const struct {
         const char *name;
         cli_cmd cmd;
-    } cmds[] = {{"gt", CMD_GT}, {"bench", CMD_BENCH}, {"build", CMD_BUILD},
-                {"search", CMD_SEARCH}, {"info", CMD_INFO}, {"tune", CMD_TUNE}};
+    } cmds[] = {{"gt", CMD_GT},         {"bench", CMD_BENCH}, {"build", CMD_BUILD},
+                {"search", CMD_SEARCH}, {"info", CMD_INFO},   {"tune", CMD_TUNE}};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         if (!strcmp(s, cmds[i].name)) return cmds[i].cmd;
     return 0;
@@ -75,21 +90,24 @@ bool cli_parse_ll(const char *v, long long lo, long long hi, long long *out, cha
     } else {
         errno = 0;
         x = strtoll(v, &end, 10);
-        if (*end) why = "not an integer";
-        else if (errno == ERANGE || x < lo || x > hi) why = "out of range";
+        if (*end)
+            why = "not an integer";
+        else if (errno == ERANGE || x < lo || x > hi)
+            why = "out of range";
     }
     if (!why) {
         *out = x;
         return true;
     }
-    if (err) snprintf(err, errlen, "'%s': %s (expected an integer in [%lld, %lld])", v ? v : "",
-                      why, lo, hi);
+    if (err)
+        snprintf(err, errlen, "'%s': %s (expected an integer in [%lld, %lld])", v ? v : "", why, lo,
+                 hi);
     return false;
 }
 
 /* A numeric option, or a message naming it. */
-static bool num_opt(const cli_args *a, const char *flag, const char *v, long long lo,
-                    long long hi, long long *out)
+static bool num_opt(const cli_args *a, const char *flag, const char *v, long long lo, long long hi,
+                    long long *out)
 {
     char err[256];
     if (cli_parse_ll(v, lo, hi, out, err, sizeof err)) return true;
@@ -141,8 +159,8 @@ static bool take(cli_args *a, int c, const char *v)
         errno = 0;
         double r = strtod(v, &end);
         /* strtod takes " 0.9", "nan" and "0x1p-1": only a plain decimal in (0, 1] is meant. */
-        if (*end || errno || strspn(v, "0123456789.eE+-") != strlen(v) || *v == '+' ||
-            *v == '-' || !(r > 0 && r <= 1)) {
+        if (*end || errno || strspn(v, "0123456789.eE+-") != strlen(v) || *v == '+' || *v == '-' ||
+            !(r > 0 && r <= 1)) {
             fprintf(stderr, "scann %s: --target-recall '%s': expected a number in (0, 1]\n",
                     a->name, v);
             return false;
@@ -179,8 +197,10 @@ static bool take(cli_args *a, int c, const char *v)
         return true;
     case O_SEARCH:
         /* After a backend: that backend's own grid; before any: the default. */
-        if (a->nbackend > 0) a->backend_grid[a->nbackend - 1] = v;
-        else a->grid = v;
+        if (a->nbackend > 0)
+            a->backend_grid[a->nbackend - 1] = v;
+        else
+            a->grid = v;
         return true;
     case O_INDEX:
     case O_PEER:
@@ -212,8 +232,10 @@ int cli_parse(int argc, char **argv, cli_cmd cmd, cli_args *a)
         if (c == '?' || c == ':') {
             char shortname[3] = {'-', (char)optopt, '\0'};
             const char *what = optopt ? shortname : argv[optind - 1];
-            if (c == ':') fprintf(stderr, "scann %s: %s needs a value", a->name, what);
-            else fprintf(stderr, "scann %s: unknown option '%s'", a->name, what);
+            if (c == ':')
+                fprintf(stderr, "scann %s: %s needs a value", a->name, what);
+            else
+                fprintf(stderr, "scann %s: unknown option '%s'", a->name, what);
             fprintf(stderr, " (see scann %s --help)\n", a->name);
             return 2;
         }

@@ -37,14 +37,14 @@ typedef struct cli_args {
     const char *backend_grid[CLI_MAX_BACKENDS]; /* NULL: the default grid */
     int backend_is_peer[CLI_MAX_BACKENDS];
     int nbackend;
-    int k;               /* default 10 */
-    int threads;         /* 0 = every online core (resolved by cli_parse) */
-    int latency_queries; /* 0 = the harness's default (1000) */
-    int64_t limit;       /* first rows of the base to use; 0 = all */
+    int k;                /* default 10 */
+    int threads;          /* 0 = every online core (resolved by cli_parse) */
+    int latency_queries;  /* 0 = the harness's default (1000) */
+    int64_t limit;        /* first rows of the base to use; 0 = all */
     double target_recall; /* tune: recall@k to reach; 0 = not given */
-    int sample;          /* tune: queries tuned on (the first ones); the rest check it */
-    int dry_run;         /* tune: measure and print, change no file */
-    bool help, version;  /* --help / --version seen: print and exit 0 */
+    int sample;           /* tune: queries tuned on (the first ones); the rest check it */
+    int dry_run;          /* tune: measure and print, change no file */
+    bool help, version;   /* --help / --version seen: print and exit 0 */
 } cli_args;
 
 /* The subcommand named s, or 0. */

@@ -53,8 +53,7 @@ static scann_metric need_metric(const args *a)
 static void need(const args *a, const char *v, const char *flag)
 {
     if (!v) {
-        fprintf(stderr, "scann %s: %s is required (see scann %s --help)\n", a->name, flag,
-                a->name);
+        fprintf(stderr, "scann %s: %s is required (see scann %s --help)\n", a->name, flag, a->name);
         exit(2);
     }
 }
@@ -82,7 +81,8 @@ static int cmd_gt(const args *a)
         return 1;
     }
     if (a->k > n) {
-        fprintf(stderr, "scann: --k %d is larger than the base (%lld vectors)\n", a->k, (long long)n);
+        fprintf(stderr, "scann: --k %d is larger than the base (%lld vectors)\n", a->k,
+                (long long)n);
         return 1;
     }
     scann_index_params p;
@@ -169,8 +169,10 @@ static int lib_set_params(void *self, const bench_point *pt, char *err, size_t e
             snprintf(err, errlen, "search parameter %s=%s", k, why);
             return 1;
         }
-        if (!strcmp(k, "nprobe")) b->sp.nprobe = (int)v;
-        else b->sp.reorder_k = (int)v;
+        if (!strcmp(k, "nprobe"))
+            b->sp.nprobe = (int)v;
+        else
+            b->sp.reorder_k = (int)v;
     }
     return 0;
 }
@@ -251,9 +253,10 @@ static int cmd_build(const args *a)
     scann_index_describe(ix, desc, sizeof desc);
     struct stat sb;
     long long bytes = stat(a->out, &sb) == 0 ? (long long)sb.st_size : -1;
-    fprintf(stderr, "scann build: %s (%s), %lld x %d: built in %.2f s, saved %lld bytes to %s in "
-            "%.2f s\n", desc, scann_metric_name(metric), (long long)n, d, t1 - t0, bytes, a->out,
-            t2 - t1);
+    fprintf(stderr,
+            "scann build: %s (%s), %lld x %d: built in %.2f s, saved %lld bytes to %s in "
+            "%.2f s\n",
+            desc, scann_metric_name(metric), (long long)n, d, t1 - t0, bytes, a->out, t2 - t1);
     scann_index_free(ix);
     scann_buffer_free(base);
     return 0;
@@ -311,8 +314,10 @@ static int check_npy_out(const char *flag, const char *path)
 {
     size_t len = path ? strlen(path) : 0;
     if (!path || (len > 4 && !strcasecmp(path + len - 4, ".npy"))) return 0;
-    fprintf(stderr, "scann search: %s %s: only .npy is written (int64 ids and float32 "
-            "distances; .ivecs would truncate ids >= 2^31)\n", flag, path);
+    fprintf(stderr,
+            "scann search: %s %s: only .npy is written (int64 ids and float32 "
+            "distances; .ivecs would truncate ids >= 2^31)\n",
+            flag, path);
     return 2;
 }
 
@@ -377,20 +382,26 @@ static int cmd_search(const args *a)
         if (scann_ivecs_read(a->gt, &d.gt, &ngt, &gdim)) die("reading --gt");
         d.gt_k = gdim;
         if (ngt != d.nq || gdim < a->k) {
-            fprintf(stderr, "scann search: --gt has %lld rows of %d, expected %lld rows of at "
-                    "least --k %d\n", (long long)ngt, gdim, (long long)d.nq, a->k);
+            fprintf(stderr,
+                    "scann search: --gt has %lld rows of %d, expected %lld rows of at "
+                    "least --k %d\n",
+                    (long long)ngt, gdim, (long long)d.nq, a->k);
             bench_data_free(&d);
             return 1;
         }
     }
     file_backend fb = {.path = a->file, .mmap = a->mmap};
-    bench_backend b = {.self = &fb, .build = file_load, .set_params = lib_set_params,
-                       .search = lib_search, .memory = lib_memory, .destroy = lib_destroy};
+    bench_backend b = {.self = &fb,
+                       .build = file_load,
+                       .set_params = lib_set_params,
+                       .search = lib_search,
+                       .memory = lib_memory,
+                       .destroy = lib_destroy};
     snprintf(b.label, sizeof b.label, "%s%s", a->file, a->mmap ? " (mmap)" : "");
     int rc;
     if (a->gt) {
-        bench_opts o = {NULL, a->query, a->gt, SCANN_METRIC_L2, a->k, a->threads, a->grid, a->csv,
-                        1, a->latency_queries, 0};
+        bench_opts o = {NULL,    a->query, a->gt, SCANN_METRIC_L2,    a->k, a->threads,
+                        a->grid, a->csv,   1,     a->latency_queries, 0};
         rc = bench_run(&b, &d, &o);
     } else {
         rc = search_no_gt(&b, &fb, &d, a);
@@ -452,8 +463,10 @@ static int cmd_tune(const args *a)
     if (a->gt) {
         if (scann_ivecs_read(a->gt, &gt, &ngt, &gdim)) die("reading --gt");
         if (ngt != nq || gdim < a->k) {
-            fprintf(stderr, "scann tune: --gt has %lld rows of %d, expected %lld rows of at "
-                    "least --k %d\n", (long long)ngt, gdim, (long long)nq, a->k);
+            fprintf(stderr,
+                    "scann tune: --gt has %lld rows of %d, expected %lld rows of at "
+                    "least --k %d\n",
+                    (long long)ngt, gdim, (long long)nq, a->k);
             return 1;
         }
         truth = malloc((size_t)ns * gdim * sizeof(int64_t));
@@ -481,9 +494,11 @@ static int cmd_tune(const args *a)
     scann_tune_result r;
     char desc[256] = "";
     scann_index_describe(ix, desc, sizeof desc);
-    fprintf(stderr, "scann tune: %s: %s, %lld vectors; %lld tuning queries, k=%d, target "
-            "recall %.4f\n", a->file, desc, (long long)scann_index_ntotal(ix), (long long)ns,
-            a->k, a->target_recall);
+    fprintf(stderr,
+            "scann tune: %s: %s, %lld vectors; %lld tuning queries, k=%d, target "
+            "recall %.4f\n",
+            a->file, desc, (long long)scann_index_ntotal(ix), (long long)ns, a->k,
+            a->target_recall);
     double t0 = bench_now();
     if (scann_index_tune(ix, ns, d, q, a->k, a->target_recall, &tp, &r)) {
         fprintf(stderr, "scann %s\n", scann_last_error()); /* "tune: ..." */
@@ -494,14 +509,13 @@ static int cmd_tune(const args *a)
     for (int i = 0; i < r.npoints && i < CURVE_CAP; i++) {
         const scann_tune_point *p = &curve[i];
         int chosen = p->nprobe == r.nprobe && p->reorder_k == r.reorder_k;
-        printf("%8d %9d %8.4f %7.4f %10.0f%s\n", p->nprobe, p->reorder_k, p->recall,
-               p->recall_se, p->qps,
-               chosen ? (r.met ? "  <- chosen" : "  <- best recall") : "");
+        printf("%8d %9d %8.4f %7.4f %10.0f%s\n", p->nprobe, p->reorder_k, p->recall, p->recall_se,
+               p->qps, chosen ? (r.met ? "  <- chosen" : "  <- best recall") : "");
     }
     printf("%s: nprobe=%d reorder_k=%d, recall@%d %.4f at %.0f QPS on %lld tuning queries "
-           "(%d settings, %d searches, %.1f s)\n", r.met ? "chosen" : "target not reached",
-           r.nprobe, r.reorder_k, a->k, r.recall, r.qps, (long long)ns, r.npoints, r.nsearches,
-           secs);
+           "(%d settings, %d searches, %.1f s)\n",
+           r.met ? "chosen" : "target not reached", r.nprobe, r.reorder_k, a->k, r.recall, r.qps,
+           (long long)ns, r.npoints, r.nsearches, secs);
     if (gt && nq > ns && r.met) {
         /* The index's new defaults (all zeros) show tune set them; a dry run kept the old. */
         scann_search_params sp = {0};
@@ -602,12 +616,12 @@ static int cmd_bench(args *a, const char *self_path)
         fprintf(stderr, "scann bench: give at least one --index SPEC or --peer P\n");
         return 2;
     }
-    bench_opts o = {a->base, a->query, a->gt, need_metric(a), a->k, a->threads, a->grid, a->csv,
-                    1, a->latency_queries, a->limit};
+    bench_opts o = {a->base, a->query, a->gt, need_metric(a),     a->k,    a->threads,
+                    a->grid, a->csv,   1,     a->latency_queries, a->limit};
     /* A bad grid value fails now, not after minutes of building. */
     for (int i = 0; i < a->nbackend; i++)
-        if (!a->backend_is_peer[i] && check_grid("bench", a->backend_grid[i] ? a->backend_grid[i]
-                                                                           : a->grid))
+        if (!a->backend_is_peer[i] &&
+            check_grid("bench", a->backend_grid[i] ? a->backend_grid[i] : a->grid))
             return 2;
     /* Peers get the metric by name: pass on the one an HDF5 base implied. */
     if (!a->metric) a->metric = scann_metric_name(o.metric);
@@ -625,8 +639,12 @@ static int cmd_bench(args *a, const char *self_path)
             }
             loaded = 1;
             lib_backend lb = {.spec = a->backend[i]};
-            bench_backend b = {.self = &lb, .build = lib_build, .set_params = lib_set_params,
-                               .search = lib_search, .memory = lib_memory, .destroy = lib_destroy};
+            bench_backend b = {.self = &lb,
+                               .build = lib_build,
+                               .set_params = lib_set_params,
+                               .search = lib_search,
+                               .memory = lib_memory,
+                               .destroy = lib_destroy};
             snprintf(b.label, sizeof b.label, "%s", a->backend[i]);
             o.grid = grid;
             rc |= bench_run(&b, &d, &o);
@@ -663,8 +681,10 @@ int main(int argc, char **argv)
     /* scann help CMD is scann CMD --help */
     if (!strcmp(argv[1], "help")) {
         cli_cmd c = argc > 2 ? cli_command(argv[2]) : 0;
-        if (c) usage_command(stdout, c);
-        else usage_main(argc > 2 ? stderr : stdout);
+        if (c)
+            usage_command(stdout, c);
+        else
+            usage_main(argc > 2 ? stderr : stdout);
         return argc > 2 && !c ? 2 : 0;
     }
     cli_cmd cmd = cli_command(argv[1]);
@@ -682,8 +702,10 @@ int main(int argc, char **argv)
     if (a.version || cmd == CMD_INFO) return cmd_info();
     char self_path[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
-    if (len <= 0) snprintf(self_path, sizeof self_path, "%s", argv[0]);
-    else self_path[len] = '\0';
+    if (len <= 0)
+        snprintf(self_path, sizeof self_path, "%s", argv[0]);
+    else
+        self_path[len] = '\0';
     blas_prefer_one_thread(); /* the library parallelises itself; see blas.h */
     switch (cmd) {
     case CMD_GT: return cmd_gt(&a);

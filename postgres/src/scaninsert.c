@@ -18,7 +18,7 @@ static bool AddGroup(const ScannCache *cache, Page page, const uint8 *code, Item
     g->count = 1;
     g->tids[0] = *tid;
     ScannCheckStatus(scann_codec_block_set(cache->codec, g->block, 0, code), "packing a code");
-    if (PageAddItem(page, (Item) g, size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
+    if (PageAddItem(page, (Item)g, size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
         elog(ERROR, "scann: failed to add a group to an index page");
     pfree(g);
     return true;
@@ -47,7 +47,7 @@ void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 
         page = GenericXLogRegisterBuffer(state, buf, 0);
         maxoff = PageGetMaxOffsetNumber(page);
         if (maxoff >= FirstOffsetNumber) {
-            ScannGroup g = (ScannGroup) PageGetItem(page, PageGetItemId(page, maxoff));
+            ScannGroup g = (ScannGroup)PageGetItem(page, PageGetItemId(page, maxoff));
             if (g->count < SCANN_CODEC_BLOCK) {
                 g->tids[g->count] = *tid;
                 ScannCheckStatus(scann_codec_block_set(cache->codec, g->block, g->count, code),
@@ -67,7 +67,8 @@ void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 
             Page npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
             BlockNumber nblk = BufferGetBlockNumber(nbuf);
             ScannInitPage(npage);
-            if (!AddGroup(cache, npage, code, tid)) elog(ERROR, "scann: a group does not fit a page");
+            if (!AddGroup(cache, npage, code, tid))
+                elog(ERROR, "scann: a group does not fit a page");
             ScannPageGetOpaque(page)->nextblkno = nblk;
             GenericXLogFinish(state);
             UnlockReleaseBuffer(nbuf);

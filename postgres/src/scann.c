@@ -32,7 +32,8 @@ static void ValidateReorder(const char *value)
     if (strcmp(value, "int8") == 0 || strcmp(value, "bf16") == 0 || strcmp(value, "float") == 0)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("scann: reorder = '%s' (a rerank copy in the index) is not "
-                               "supported yet", value),
+                               "supported yet",
+                               value),
                         errhint("Use 'heap' (exact, from the table: the default) or 'none'.")));
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("scann: invalid reorder '%s': heap or none", value)));
@@ -42,8 +43,8 @@ void _PG_init(void);
 void _PG_init(void)
 {
     scann_relopt_kind = add_reloption_kind();
-    add_int_reloption(scann_relopt_kind, "lists", "Number of partitions (0 = about sqrt(rows))",
-                      0, 0, 1 << 20, AccessExclusiveLock);
+    add_int_reloption(scann_relopt_kind, "lists", "Number of partitions (0 = about sqrt(rows))", 0,
+                      0, 1 << 20, AccessExclusiveLock);
     add_int_reloption(scann_relopt_kind, "dims_per_block",
                       "Dimensions per 4-bit sub-space (0 = 2, or what fits a page)", 0, 0, 65536,
                       AccessExclusiveLock);
@@ -66,26 +67,26 @@ static bytea *scannoptions(Datum reloptions, bool validate)
         {"dims_per_block", RELOPT_TYPE_INT, offsetof(ScannOptions, dims_per_block)},
         {"reorder", RELOPT_TYPE_STRING, offsetof(ScannOptions, reorder_offset)},
     };
-    return (bytea *) build_reloptions(reloptions, validate, scann_relopt_kind,
-                                      sizeof(ScannOptions), tab, lengthof(tab));
+    return (bytea *)build_reloptions(reloptions, validate, scann_relopt_kind, sizeof(ScannOptions),
+                                     tab, lengthof(tab));
 }
 
 int ScannOptionLists(Relation index)
 {
-    ScannOptions *o = (ScannOptions *) index->rd_options;
+    ScannOptions *o = (ScannOptions *)index->rd_options;
     return o ? o->lists : 0;
 }
 
 int ScannOptionDimsPerBlock(Relation index)
 {
-    ScannOptions *o = (ScannOptions *) index->rd_options;
+    ScannOptions *o = (ScannOptions *)index->rd_options;
     return o ? o->dims_per_block : 0;
 }
 
 int ScannOptionReorder(Relation index)
 {
-    ScannOptions *o = (ScannOptions *) index->rd_options;
-    const char *v = o && o->reorder_offset ? (const char *) o + o->reorder_offset : "heap";
+    ScannOptions *o = (ScannOptions *)index->rd_options;
+    const char *v = o && o->reorder_offset ? (const char *)o + o->reorder_offset : "heap";
     return strcmp(v, "none") == 0 ? SCANN_REORDER_CODES : SCANN_REORDER_HEAP;
 }
 
@@ -112,7 +113,7 @@ static void scanncostestimate(PlannerInfo *root, IndexPath *path, double loop_co
         ScannMetaPageData meta;
         ScannReadMeta(index, &meta);
         if (meta.nlist > 0)
-            ratio = Min(1.0, (double) (scann_probes > 0 ? scann_probes : meta.default_probes) /
+            ratio = Min(1.0, (double)(scann_probes > 0 ? scann_probes : meta.default_probes) /
                                  meta.nlist);
     }
     index_close(index, NoLock);
@@ -204,8 +205,8 @@ static int Operands(FunctionCallInfo fcinfo, const float **a, const float **b)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                         errmsg("scann: different vector dimensions %d and %d", ARR_DIMS(x)[0],
                                ARR_DIMS(y)[0])));
-    *a = (const float *) ARR_DATA_PTR(x);
-    *b = (const float *) ARR_DATA_PTR(y);
+    *a = (const float *)ARR_DATA_PTR(x);
+    *b = (const float *)ARR_DATA_PTR(y);
     return ARR_DIMS(x)[0];
 }
 
@@ -215,7 +216,7 @@ Datum scann_real_l2_distance(PG_FUNCTION_ARGS)
     const float *a, *b;
     int n = Operands(fcinfo, &a, &b);
     double s = 0;
-    for (int i = 0; i < n; i++) s += ((double) a[i] - b[i]) * ((double) a[i] - b[i]);
+    for (int i = 0; i < n; i++) s += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
     PG_RETURN_FLOAT8(sqrt(s));
 }
 
@@ -225,7 +226,7 @@ Datum scann_real_negative_inner_product(PG_FUNCTION_ARGS)
     const float *a, *b;
     int n = Operands(fcinfo, &a, &b);
     double s = 0;
-    for (int i = 0; i < n; i++) s += (double) a[i] * b[i];
+    for (int i = 0; i < n; i++) s += (double)a[i] * b[i];
     PG_RETURN_FLOAT8(-s);
 }
 
@@ -236,9 +237,9 @@ Datum scann_real_cosine_distance(PG_FUNCTION_ARGS)
     int n = Operands(fcinfo, &a, &b);
     double ab = 0, aa = 0, bb = 0, sim;
     for (int i = 0; i < n; i++) {
-        ab += (double) a[i] * b[i];
-        aa += (double) a[i] * a[i];
-        bb += (double) b[i] * b[i];
+        ab += (double)a[i] * b[i];
+        aa += (double)a[i] * a[i];
+        bb += (double)b[i] * b[i];
     }
     if (aa == 0 || bb == 0) PG_RETURN_FLOAT8(get_float8_nan()); /* as pgvector */
     sim = ab / sqrt(aa * bb);

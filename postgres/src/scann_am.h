@@ -37,10 +37,10 @@
 #define SCANN_MAGIC 0x5343414e /* "SCAN" */
 #define SCANN_VERSION 1
 #define SCANN_METAPAGE_BLKNO 0
-#define SCANN_PAGE_ID 0x5343  /* in the special space, for pg_filedump and sanity checks */
+#define SCANN_PAGE_ID 0x5343 /* in the special space, for pg_filedump and sanity checks */
 
-#define SCANN_REORDER_HEAP 0   /* exact rerank by the executor from the heap (default) */
-#define SCANN_REORDER_CODES 1  /* 'none': approximate order from the 4-bit codes */
+#define SCANN_REORDER_HEAP 0  /* exact rerank by the executor from the heap (default) */
+#define SCANN_REORDER_CODES 1 /* 'none': approximate order from the 4-bit codes */
 
 /* reloptions */
 typedef struct ScannOptions {
@@ -53,11 +53,11 @@ typedef struct ScannOptions {
 typedef struct ScannPageOpaqueData {
     BlockNumber nextblkno; /* next page of this chain, InvalidBlockNumber at the end */
     uint16 unused;
-    uint16 page_id;        /* SCANN_PAGE_ID */
+    uint16 page_id; /* SCANN_PAGE_ID */
 } ScannPageOpaqueData;
 typedef ScannPageOpaqueData *ScannPageOpaque;
 
-#define ScannPageGetOpaque(page) ((ScannPageOpaque) PageGetSpecialPointer(page))
+#define ScannPageGetOpaque(page) ((ScannPageOpaque)PageGetSpecialPointer(page))
 
 typedef struct ScannMetaPageData {
     uint32 magic;
@@ -68,11 +68,11 @@ typedef struct ScannMetaPageData {
     int32 reorder;        /* SCANN_REORDER_* */
     int32 default_probes; /* learned at build: reach ~0.95 recall@10 on held-out rows */
     int32 default_reorder_k;
-    uint32 codec_len;     /* bytes of the saved codec */
+    uint32 codec_len; /* bytes of the saved codec */
     BlockNumber codec_start;
     BlockNumber dir_start;
     int32 dir_per_page;
-    float4 build_recall;  /* the recall the defaults reached on the build's held-out rows */
+    float4 build_recall; /* the recall the defaults reached on the build's held-out rows */
 } ScannMetaPageData;
 typedef ScannMetaPageData *ScannMetaPage;
 
@@ -83,16 +83,16 @@ typedef struct ScannListEntry {
 
 /* One item of a data page: up to 32 vectors, their heap TIDs and their FastScan block. */
 typedef struct ScannGroupData {
-    uint16 count;                         /* live slots 0..count-1 */
+    uint16 count; /* live slots 0..count-1 */
     uint16 unused;
     ItemPointerData tids[SCANN_CODEC_BLOCK];
-    uint8 block[FLEXIBLE_ARRAY_MEMBER];   /* block_bytes */
+    uint8 block[FLEXIBLE_ARRAY_MEMBER]; /* block_bytes */
 } ScannGroupData;
 typedef ScannGroupData *ScannGroup;
 
 #define SCANN_GROUP_SIZE(bb) (offsetof(ScannGroupData, block) + (bb))
 /* Raw bytes a codec or directory page holds. */
-#define SCANN_PAGE_CONTENT \
+#define SCANN_PAGE_CONTENT                                                                         \
     (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(ScannPageOpaqueData)))
 
 /* What a backend keeps per index in rd_amcache: one allocation, the codec placed inside. */
@@ -121,8 +121,7 @@ float *ScannDatumToFloats(Datum value, int *dims);
 void ScannCheckStatus(scann_status st, const char *what);
 ScannCache *ScannGetCache(Relation index);
 void ScannReadMeta(Relation index, ScannMetaPageData *meta);
-void ScannReadListEntry(Relation index, const ScannMetaPageData *meta, int list,
-                        ScannListEntry *e);
+void ScannReadListEntry(Relation index, const ScannMetaPageData *meta, int list, ScannListEntry *e);
 void ScannUpdateInsertPage(Relation index, const ScannMetaPageData *meta, int list,
                            BlockNumber insert);
 

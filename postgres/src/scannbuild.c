@@ -19,22 +19,22 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#define SCANN_SAMPLE_MAX 50000  /* k-means and codebooks train on at most this many rows */
-#define SCANN_TUNE_QUERIES 100  /* held-out sample rows that act as queries */
-#define SCANN_TUNE_BASE 20000   /* sample rows they search */
+#define SCANN_SAMPLE_MAX 50000 /* k-means and codebooks train on at most this many rows */
+#define SCANN_TUNE_QUERIES 100 /* held-out sample rows that act as queries */
+#define SCANN_TUNE_BASE 20000  /* sample rows they search */
 #define SCANN_TUNE_K 10
-#define SCANN_TUNE_TARGET 0.96  /* share of the held-out rows' 10 neighbours in probed lists */
+#define SCANN_TUNE_TARGET 0.96 /* share of the held-out rows' 10 neighbours in probed lists */
 #define SCANN_MIN_REORDER_K 100
 #define SCANN_MAX_REORDER_K 1000
 
 typedef struct BuildState {
     Relation index;
     int dims;
-    float *sample;      /* cap x dims */
+    float *sample; /* cap x dims */
     int64 nsample, cap;
-    double seen;        /* rows offered so far (pass 1), indexed (pass 2) */
+    double seen; /* rows offered so far (pass 1), indexed (pass 2) */
     pg_prng_state prng;
-    ScannCache *cache;  /* pass 2 */
+    ScannCache *cache; /* pass 2 */
     void *scratch;
     uint8 *code;
     MemoryContext tmpctx;
@@ -53,10 +53,10 @@ static void SampleCallback(Relation index, ItemPointer tid, Datum *values, bool 
     x = ScannDatumToFloats(values[0], &dims);
     if (bs->dims == 0) {
         bs->dims = dims;
-        bs->cap = Min(SCANN_SAMPLE_MAX, (int64) maintenance_work_mem * 1024 / 2 / (dims * 4));
+        bs->cap = Min(SCANN_SAMPLE_MAX, (int64)maintenance_work_mem * 1024 / 2 / (dims * 4));
         bs->cap = Max(bs->cap, 64);
         MemoryContextSwitchTo(old);
-        bs->sample = MemoryContextAllocHuge(CurrentMemoryContext, (Size) bs->cap * dims * 4);
+        bs->sample = MemoryContextAllocHuge(CurrentMemoryContext, (Size)bs->cap * dims * 4);
         MemoryContextSwitchTo(bs->tmpctx);
     }
     if (dims != bs->dims)
@@ -64,9 +64,10 @@ static void SampleCallback(Relation index, ItemPointer tid, Datum *values, bool 
                         errmsg("scann: expected %d dimensions, not %d", bs->dims, dims)));
     /* Reservoir sampling (Vitter's algorithm R): every row is kept with probability cap/seen. */
     bs->seen += 1;
-    if (bs->nsample < bs->cap) slot = bs->nsample++;
+    if (bs->nsample < bs->cap)
+        slot = bs->nsample++;
     else {
-        slot = (int64) pg_prng_uint64_range(&bs->prng, 0, (uint64) bs->seen - 1);
+        slot = (int64)pg_prng_uint64_range(&bs->prng, 0, (uint64)bs->seen - 1);
         if (slot >= bs->cap) slot = -1;
     }
     if (slot >= 0) memcpy(bs->sample + slot * bs->dims, x, sizeof(float) * dims);
@@ -88,8 +89,9 @@ static void EncodeCallback(Relation index, ItemPointer tid, Datum *values, bool 
     if (dims != bs->dims)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                         errmsg("scann: expected %d dimensions, not %d", bs->dims, dims)));
-    ScannCheckStatus(scann_codec_encode(bs->cache->codec, dims, x, bs->scratch, &list, bs->code,
-                                        NULL), "encoding a vector");
+    ScannCheckStatus(
+        scann_codec_encode(bs->cache->codec, dims, x, bs->scratch, &list, bs->code, NULL),
+        "encoding a vector");
     ScannAppend(index, bs->cache, list, bs->code, tid);
     bs->seen += 1;
     MemoryContextSwitchTo(old);
@@ -103,14 +105,14 @@ static int AutoDimsPerBlock(int dims)
         int m = (dims + dpb - 1) / dpb, m4 = (m + 3) & ~3;
         Size fit = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData) -
                    MAXALIGN(sizeof(ScannPageOpaqueData));
-        if (MAXALIGN(SCANN_GROUP_SIZE((Size) 16 * m4)) <= fit && (m - 1) * dpb < dims) return dpb;
+        if (MAXALIGN(SCANN_GROUP_SIZE((Size)16 * m4)) <= fit && (m - 1) * dpb < dims) return dpb;
         if (dpb >= dims) return dims;
     }
 }
 
 static int CompareInt(const void *a, const void *b)
 {
-    int x = *(const int *) a, y = *(const int *) b;
+    int x = *(const int *)a, y = *(const int *)b;
     return x < y ? -1 : x > y;
 }
 
@@ -125,12 +127,12 @@ static int CompareInt(const void *a, const void *b)
 static void TuneDefaults(const scann_codec *codec, const scann_codec_info *in, const float *x,
                          int64 ns, double nrows, ScannMetaPageData *meta)
 {
-    int nq = (int) Min(SCANN_TUNE_QUERIES, ns / 10), nl = in->nlist, d = in->dim;
+    int nq = (int)Min(SCANN_TUNE_QUERIES, ns / 10), nl = in->nlist, d = in->dim;
     int64 nb = Min(ns - nq, SCANN_TUNE_BASE);
     int32 *list_of = palloc(sizeof(int32) * nb), *cnt = palloc0(sizeof(int32) * nl);
     int64 *start = palloc0(sizeof(int64) * (nl + 1));
     int64 *ids;
-    uint8 *codes = palloc((Size) nb * in->m), *blocks;
+    uint8 *codes = palloc((Size)nb * in->m), *blocks;
     void *scratch = palloc(in->encode_bytes), *qmem = palloc(in->query_bytes);
     int *rank_of = palloc(sizeof(int) * nl), *nbr_rank = palloc(sizeof(int) * nq * SCANN_TUNE_K);
     int *deepest = palloc(sizeof(int) * nq);
@@ -146,13 +148,15 @@ static void TuneDefaults(const scann_codec *codec, const scann_codec_info *in, c
         return;
     }
     for (int64 i = 0; i < nb; i++) {
-        ScannCheckStatus(scann_codec_encode(codec, d, x + i * d, scratch, &list_of[i],
-                                            codes + i * in->m, NULL), "encoding the sample");
+        ScannCheckStatus(
+            scann_codec_encode(codec, d, x + i * d, scratch, &list_of[i], codes + i * in->m, NULL),
+            "encoding the sample");
         cnt[list_of[i]]++;
     }
     for (int l = 0; l < nl; l++) start[l + 1] = start[l] + (cnt[l] + 31) / 32;
     ids = palloc(sizeof(int64) * start[nl] * 32); /* by slot: lists are padded to blocks */
-    blocks = palloc_extended((Size) start[nl] * in->block_bytes + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+    blocks =
+        palloc_extended((Size)start[nl] * in->block_bytes + 1, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
     memset(cnt, 0, sizeof(int32) * nl);
     for (int64 i = 0; i < nb; i++) {
         int l = list_of[i], s = cnt[l]++;
@@ -165,8 +169,9 @@ static void TuneDefaults(const scann_codec *codec, const scann_codec_info *in, c
         scann_codec_query *Q;
         float best[SCANN_TUNE_K];
         int64 *nq_ids = nbr + q * SCANN_TUNE_K;
-        ScannCheckStatus(scann_codec_query_init(codec, d, x + (ns - nq + q) * d, qmem,
-                                                in->query_bytes, &Q), "tuning query");
+        ScannCheckStatus(
+            scann_codec_query_init(codec, d, x + (ns - nq + q) * d, qmem, in->query_bytes, &Q),
+            "tuning query");
         for (int j = 0; j < SCANN_TUNE_K; j++) best[j] = INFINITY, nq_ids[j] = -1;
         for (int64 i = 0; i < nb; i++) {
             float s;
@@ -179,10 +184,11 @@ static void TuneDefaults(const scann_codec *codec, const scann_codec_info *in, c
         }
         scann_codec_probe(codec, Q, nl, pl, pc);
         for (int r = 0; r < nl; r++) rank_of[pl[r]] = r;
-        for (int j = 0; j < SCANN_TUNE_K; j++) nbr_rank[q * SCANN_TUNE_K + j] = rank_of[list_of[nq_ids[j]]];
+        for (int j = 0; j < SCANN_TUNE_K; j++)
+            nbr_rank[q * SCANN_TUNE_K + j] = rank_of[list_of[nq_ids[j]]];
     }
     qsort(nbr_rank, total, sizeof(int), CompareInt);
-    probes = nbr_rank[(int) ceil(SCANN_TUNE_TARGET * total) - 1] + 1;
+    probes = nbr_rank[(int)ceil(SCANN_TUNE_TARGET * total) - 1] + 1;
     /* How deep the neighbours inside those lists sit in the 4-bit order. */
     for (int q = 0; q < nq; q++) {
         scann_codec_query *Q;
@@ -192,7 +198,7 @@ static void TuneDefaults(const scann_codec *codec, const scann_codec_info *in, c
         for (int r = 0; r < probes; r++) {
             int l = pl[r];
             for (int64 b = start[l]; b < start[l + 1]; b++) {
-                int count = Min(32, cnt[l] - (int) (b - start[l]) * 32);
+                int count = Min(32, cnt[l] - (int)(b - start[l]) * 32);
                 float sc[32];
                 uint32 mask;
                 scann_codec_scan_block(codec, Q, pc[r], blocks + b * in->block_bytes, count,
@@ -215,10 +221,10 @@ static void TuneDefaults(const scann_codec *codec, const scann_codec_info *in, c
         }
     }
     qsort(deepest, nq, sizeof(int), CompareInt);
-    rk = (int) ceil(deepest[(int) ceil(0.9 * nq) - 1] * (nrows / nb));
+    rk = (int)ceil(deepest[(int)ceil(0.9 * nq) - 1] * (nrows / nb));
     meta->default_probes = probes;
     meta->default_reorder_k = Min(Max(rk, SCANN_MIN_REORDER_K), SCANN_MAX_REORDER_K);
-    meta->build_recall = (float) found / total;
+    meta->build_recall = (float)found / total;
 }
 
 /* Write bytes over a chain of fresh pages; returns the first block. */
@@ -234,7 +240,7 @@ static BlockNumber WriteBytePages(Relation index, ForkNumber fork, const char *b
         Size n = Min(len - off, per_page);
         ScannInitRegisterPage(index, &buf, &page, &state);
         memcpy(PageGetContents(page), bytes + off, n);
-        ((PageHeader) page)->pd_lower = (PageGetContents(page) + n) - (char *) page;
+        ((PageHeader)page)->pd_lower = (PageGetContents(page) + n) - (char *)page;
         GenericXLogFinish(state);
         if (first == InvalidBlockNumber) first = BufferGetBlockNumber(buf);
         if (BufferIsValid(prev)) { /* link the previous page to this one */
@@ -263,14 +269,14 @@ static void WriteLayout(Relation index, ForkNumber fork, ScannMetaPageData *meta
     meta->dir_per_page = SCANN_PAGE_CONTENT / sizeof(ScannListEntry);
     if (meta->nlist > 0) {
         BlockNumber ndir = (meta->nlist + meta->dir_per_page - 1) / meta->dir_per_page;
-        meta->codec_start = WriteBytePages(index, fork, codec_bytes, meta->codec_len,
-                                           SCANN_PAGE_CONTENT);
+        meta->codec_start =
+            WriteBytePages(index, fork, codec_bytes, meta->codec_len, SCANN_PAGE_CONTENT);
         /* The directory's blocks come next; the list pages after them. */
         meta->dir_start = RelationGetNumberOfBlocksInFork(index, fork);
         dir = palloc(sizeof(ScannListEntry) * meta->nlist);
         for (int l = 0; l < meta->nlist; l++)
             dir[l].start = dir[l].insert = meta->dir_start + ndir + l;
-        WriteBytePages(index, fork, (const char *) dir, sizeof(ScannListEntry) * meta->nlist,
+        WriteBytePages(index, fork, (const char *)dir, sizeof(ScannListEntry) * meta->nlist,
                        sizeof(ScannListEntry) * meta->dir_per_page);
         for (int l = 0; l < meta->nlist; l++) {
             Buffer buf = ScannNewBuffer(index, fork);
@@ -284,7 +290,7 @@ static void WriteLayout(Relation index, ForkNumber fork, ScannMetaPageData *meta
     }
     ScannInitRegisterPage(index, &metabuf, &page, &state);
     memcpy(PageGetContents(page), meta, sizeof *meta);
-    ((PageHeader) page)->pd_lower = (PageGetContents(page) + sizeof *meta) - (char *) page;
+    ((PageHeader)page)->pd_lower = (PageGetContents(page) + sizeof *meta) - (char *)page;
     GenericXLogFinish(state);
     UnlockReleaseBuffer(metabuf);
 }
@@ -305,7 +311,7 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
     pg_prng_seed(&bs.prng, 42);
     table_index_build_scan(heap, index, indexInfo, true, true, SampleCallback, &bs, NULL);
     nlist = ScannOptionLists(index);
-    if (nlist == 0) nlist = (int) Max(1, Min(sqrt(bs.seen), bs.nsample / 16));
+    if (nlist == 0) nlist = (int)Max(1, Min(sqrt(bs.seen), bs.nsample / 16));
     if (bs.nsample < Max(16, nlist))
         ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
                         errmsg("scann: %.0f rows, need at least %d to train %d lists", bs.seen,
@@ -317,7 +323,7 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
     meta.nlist = nlist;
     meta.metric = ScannGetMetric(index);
     meta.reorder = ScannOptionReorder(index);
-    scann_codec_params_init(&p, (scann_metric) meta.metric, bs.dims);
+    scann_codec_params_init(&p, (scann_metric)meta.metric, bs.dims);
     p.nlist = nlist;
     p.dims_per_block = ScannOptionDimsPerBlock(index);
     if (p.dims_per_block == 0) p.dims_per_block = AutoDimsPerBlock(bs.dims);
@@ -328,7 +334,7 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
         size_t len;
         char *bytes;
         ScannCache cache;
-        ScannCheckStatus(scann_codec_create(&p, (scann_codec **) &codec), "creating the codec");
+        ScannCheckStatus(scann_codec_create(&p, (scann_codec **)&codec), "creating the codec");
         ScannCheckStatus(scann_codec_train(codec, bs.nsample, bs.dims, bs.sample), "training");
         scann_codec_get_info(codec, &info);
         if (MAXALIGN(SCANN_GROUP_SIZE(info.block_bytes)) >
@@ -336,12 +342,13 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
                 sizeof(ItemIdData))
             ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                             errmsg("scann: dims_per_block=%d makes a block of %zu bytes, more "
-                                   "than a page holds", p.dims_per_block, info.block_bytes)));
+                                   "than a page holds",
+                                   p.dims_per_block, info.block_bytes)));
         TuneDefaults(codec, &info, bs.sample, bs.nsample, bs.seen, &meta);
         scann_codec_save(codec, NULL, 0, &len);
         bytes = palloc(len);
         ScannCheckStatus(scann_codec_save(codec, bytes, len, &len), "saving the codec");
-        meta.codec_len = (uint32) len;
+        meta.codec_len = (uint32)len;
         WriteLayout(index, MAIN_FORKNUM, &meta, bytes);
         cache.meta = meta;
         cache.info = info;

@@ -30,9 +30,9 @@ typedef struct ScannCand {
 
 typedef struct ScannScanOpaqueData {
     bool first;
-    int ncand, next;      /* candidates sorted best first; next to return */
+    int ncand, next; /* candidates sorted best first; next to return */
     ScannCand *cand;
-    MemoryContext ctx;    /* per rescan */
+    MemoryContext ctx; /* per rescan */
 } ScannScanOpaqueData;
 typedef ScannScanOpaqueData *ScannScanOpaque;
 
@@ -66,7 +66,7 @@ static void HeapPush(ScannCand *h, int *n, int cap, float s, ItemPointer tid)
 
 static int CompareCand(const void *a, const void *b)
 {
-    float x = ((const ScannCand *) a)->score, y = ((const ScannCand *) b)->score;
+    float x = ((const ScannCand *)a)->score, y = ((const ScannCand *)b)->score;
     return x < y ? -1 : x > y;
 }
 
@@ -85,7 +85,7 @@ static void ScanList(IndexScanDesc scan, const ScannCache *cache, const scann_co
         page = BufferGetPage(buf);
         maxoff = PageGetMaxOffsetNumber(page);
         for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-            ScannGroup g = (ScannGroup) PageGetItem(page, PageGetItemId(page, off));
+            ScannGroup g = (ScannGroup)PageGetItem(page, PageGetItemId(page, off));
             float sc[SCANN_CODEC_BLOCK];
             uint32 mask;
             if (g->count == 0) continue;
@@ -106,7 +106,7 @@ static void ScanList(IndexScanDesc scan, const ScannCache *cache, const scann_co
 
 static void RunScan(IndexScanDesc scan)
 {
-    ScannScanOpaque so = (ScannScanOpaque) scan->opaque;
+    ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
     ScannCache *cache = ScannGetCache(scan->indexRelation);
     const ScannMetaPageData *meta = &cache->meta;
     int probes = scann_probes > 0 ? scann_probes : meta->default_probes;
@@ -130,14 +130,14 @@ static void RunScan(IndexScanDesc scan)
     probes = Min(Max(probes, 1), meta->nlist);
     cap = Max(cap, 1);
     qmem = palloc(cache->info.query_bytes);
-    ScannCheckStatus(scann_codec_query_init(cache->codec, dims, q, qmem, cache->info.query_bytes,
-                                            &Q), "preparing the query");
+    ScannCheckStatus(
+        scann_codec_query_init(cache->codec, dims, q, qmem, cache->info.query_bytes, &Q),
+        "preparing the query");
     lists = palloc(sizeof(int32) * probes);
     cs = palloc(sizeof(float) * probes);
     ScannCheckStatus(scann_codec_probe(cache->codec, Q, probes, lists, cs), "probing");
     so->cand = palloc(sizeof(ScannCand) * cap);
-    for (int p = 0; p < probes; p++)
-        ScanList(scan, cache, Q, lists[p], cs[p], so->cand, &n, cap);
+    for (int p = 0; p < probes; p++) ScanList(scan, cache, Q, lists[p], cs[p], so->cand, &n, cap);
     qsort(so->cand, n, sizeof(ScannCand), CompareCand);
     so->ncand = n;
     MemoryContextSwitchTo(old);
@@ -158,7 +158,7 @@ IndexScanDesc scannbeginscan(Relation index, int nkeys, int norderbys)
 
 void scannrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
 {
-    ScannScanOpaque so = (ScannScanOpaque) scan->opaque;
+    ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
     so->first = true;
     so->ncand = so->next = 0;
     MemoryContextReset(so->ctx);
@@ -170,7 +170,7 @@ void scannrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, 
 
 bool scanngettuple(IndexScanDesc scan, ScanDirection dir)
 {
-    ScannScanOpaque so = (ScannScanOpaque) scan->opaque;
+    ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
     bool heap = ScannOptionReorder(scan->indexRelation) == SCANN_REORDER_HEAP;
     if (so->first) {
         pgstat_count_index_scan(scan->indexRelation);
@@ -195,7 +195,7 @@ bool scanngettuple(IndexScanDesc scan, ScanDirection dir)
 
 void scannendscan(IndexScanDesc scan)
 {
-    ScannScanOpaque so = (ScannScanOpaque) scan->opaque;
+    ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
     MemoryContextDelete(so->ctx);
     pfree(so);
     scan->opaque = NULL;

@@ -65,7 +65,7 @@ float *ScannDatumToFloats(Datum value, int *dims)
         ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
                         errmsg("scann: vectors must not contain NULL elements")));
     *dims = ARR_DIMS(a)[0];
-    x = (float *) ARR_DATA_PTR(a);
+    x = (float *)ARR_DATA_PTR(a);
     for (int i = 0; i < *dims; i++)
         if (!isfinite(x[i]))
             ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
@@ -77,12 +77,11 @@ float *ScannDatumToFloats(Datum value, int *dims)
 void ScannCheckStatus(scann_status st, const char *what)
 {
     if (st == SCANN_OK) return;
-    ereport(ERROR, (errcode(st == SCANN_ERR_OUT_OF_MEMORY ? ERRCODE_OUT_OF_MEMORY
-                            : st == SCANN_ERR_DIMENSION   ? ERRCODE_DATA_EXCEPTION
+    ereport(ERROR, (errcode(st == SCANN_ERR_OUT_OF_MEMORY  ? ERRCODE_OUT_OF_MEMORY
+                            : st == SCANN_ERR_DIMENSION    ? ERRCODE_DATA_EXCEPTION
                             : st == SCANN_ERR_INVALID_DATA ? ERRCODE_DATA_EXCEPTION
                                                            : ERRCODE_INTERNAL_ERROR),
-                    errmsg("scann: %s: %s (%s)", what, scann_last_error(),
-                           scann_status_name(st))));
+                    errmsg("scann: %s: %s (%s)", what, scann_last_error(), scann_status_name(st))));
 }
 
 void ScannReadMeta(Relation index, ScannMetaPageData *meta)
@@ -111,13 +110,13 @@ ScannCache *ScannGetCache(Relation index)
     ScannCache *cache;
     scann_status st;
 
-    if (index->rd_amcache) return (ScannCache *) index->rd_amcache;
+    if (index->rd_amcache) return (ScannCache *)index->rd_amcache;
     ScannReadMeta(index, &meta);
     if (meta.nlist == 0)
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("scann: index \"%s\" is not trained",
-                               RelationGetRelationName(index)),
-                        errhint("REINDEX it once the table has rows.")));
+        ereport(ERROR,
+                (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                 errmsg("scann: index \"%s\" is not trained", RelationGetRelationName(index)),
+                 errhint("REINDEX it once the table has rows.")));
     bytes = palloc(meta.codec_len);
     for (blk = meta.codec_start; off < meta.codec_len && BlockNumberIsValid(blk);) {
         Buffer buf = ReadBuffer(index, blk);
@@ -130,12 +129,12 @@ ScannCache *ScannGetCache(Relation index)
         blk = ScannPageGetOpaque(page)->nextblkno;
         UnlockReleaseBuffer(buf);
     }
-    if (off != meta.codec_len) elog(ERROR, "scann: codec pages end early (%u of %u bytes)", off,
-                                    meta.codec_len);
+    if (off != meta.codec_len)
+        elog(ERROR, "scann: codec pages end early (%u of %u bytes)", off, meta.codec_len);
     ScannCheckStatus(scann_codec_load_size(bytes, meta.codec_len, &need), "reading the codec");
     cache = MemoryContextAllocZero(index->rd_indexcxt, MAXALIGN(sizeof(ScannCache)) + need);
     cache->meta = meta;
-    st = scann_codec_load_into(bytes, meta.codec_len, (char *) cache + MAXALIGN(sizeof(ScannCache)),
+    st = scann_codec_load_into(bytes, meta.codec_len, (char *)cache + MAXALIGN(sizeof(ScannCache)),
                                need, &cache->codec);
     if (st != SCANN_OK) pfree(cache);
     ScannCheckStatus(st, "reading the codec");
@@ -145,12 +144,11 @@ ScannCache *ScannGetCache(Relation index)
     return cache;
 }
 
-void ScannReadListEntry(Relation index, const ScannMetaPageData *meta, int list,
-                        ScannListEntry *e)
+void ScannReadListEntry(Relation index, const ScannMetaPageData *meta, int list, ScannListEntry *e)
 {
     Buffer buf = ReadBuffer(index, meta->dir_start + list / meta->dir_per_page);
     LockBuffer(buf, BUFFER_LOCK_SHARE);
-    *e = ((ScannListEntry *) PageGetContents(BufferGetPage(buf)))[list % meta->dir_per_page];
+    *e = ((ScannListEntry *)PageGetContents(BufferGetPage(buf)))[list % meta->dir_per_page];
     UnlockReleaseBuffer(buf);
 }
 
@@ -164,7 +162,7 @@ void ScannUpdateInsertPage(Relation index, const ScannMetaPageData *meta, int li
     LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
     state = GenericXLogStart(index);
     page = GenericXLogRegisterBuffer(state, buf, 0);
-    e = &((ScannListEntry *) PageGetContents(page))[list % meta->dir_per_page];
+    e = &((ScannListEntry *)PageGetContents(page))[list % meta->dir_per_page];
     e->insert = insert;
     GenericXLogFinish(state);
     UnlockReleaseBuffer(buf);

@@ -56,14 +56,16 @@ IndexBulkDeleteResult *scannbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteRes
             page = GenericXLogRegisterBuffer(state, buf, 0);
             maxoff = PageGetMaxOffsetNumber(page);
             for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-                ScannGroup g = (ScannGroup) PageGetItem(page, PageGetItemId(page, off));
+                ScannGroup g = (ScannGroup)PageGetItem(page, PageGetItemId(page, off));
                 removed += CompactGroup(cache, g, callback, callback_state);
                 stats->num_index_tuples += g->count;
             }
             stats->tuples_removed += removed;
             blk = ScannPageGetOpaque(page)->nextblkno;
-            if (removed > 0) GenericXLogFinish(state);
-            else GenericXLogAbort(state);
+            if (removed > 0)
+                GenericXLogFinish(state);
+            else
+                GenericXLogAbort(state);
             UnlockReleaseBuffer(buf);
         }
     }

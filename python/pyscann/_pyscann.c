@@ -33,16 +33,13 @@
 
 #include "scann.h"
 
-
 /* OpenBLAS's own knobs: present only when the BLAS linked in is OpenBLAS. */
 extern void openblas_set_num_threads(int n) __attribute__((weak));
 extern int openblas_get_num_threads(void) __attribute__((weak));
 
-
-
 /* ---- exceptions ------------------------------------------------------------------------ */
 
-static PyObject *Error;                  /* pyscann.Error, base of everything below */
+static PyObject *Error;                              /* pyscann.Error, base of everything below */
 static PyObject *status_exc[SCANN_ERR_INTERNAL + 1]; /* class raised for each scann_status */
 
 static const struct {
@@ -175,14 +172,13 @@ static PyArrayObject *as_float_rows(PyObject *obj, const char *what, int allow_1
     npy_intp rows = nd == 2 ? PyArray_DIM(a, 0) : 1;
     npy_intp cols = nd == 2 ? PyArray_DIM(a, 1) : PyArray_DIM(a, 0);
     if (cols > INT_MAX) {
-        raise_invalid("%s has %lld columns, more than any index dimension", what,
-                      (long long)cols);
+        raise_invalid("%s has %lld columns, more than any index dimension", what, (long long)cols);
         Py_DECREF(a);
         return NULL;
     }
     /* Steals the descr reference; returns a itself (incref'd) when nothing needs converting. */
-    PyArrayObject *f = (PyArrayObject *)PyArray_FromArray(
-        a, PyArray_DescrFromType(NPY_FLOAT32), NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    PyArrayObject *f = (PyArrayObject *)PyArray_FromArray(a, PyArray_DescrFromType(NPY_FLOAT32),
+                                                          NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
     Py_DECREF(a);
     if (!f) return NULL;
     *n = (int64_t)rows;
@@ -220,8 +216,8 @@ static PyArrayObject *as_ids(PyObject *obj, int64_t n, const char *what)
         return NULL;
     }
     /* uint64 ids above INT64_MAX wrap to negative values, which the library rejects. */
-    PyArrayObject *f = (PyArrayObject *)PyArray_FromArray(
-        a, PyArray_DescrFromType(NPY_INT64), NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
+    PyArrayObject *f = (PyArrayObject *)PyArray_FromArray(a, PyArray_DescrFromType(NPY_INT64),
+                                                          NPY_ARRAY_IN_ARRAY | NPY_ARRAY_FORCECAST);
     Py_DECREF(a);
     return f;
 }
@@ -244,8 +240,8 @@ static int opt_int(PyObject *o, const char *name, int *out)
 /* ---- the Index type -------------------------------------------------------------------- */
 
 typedef struct {
-    PyObject_HEAD
-    scann_index *ix;       /* NULL until __init__ or a load succeeded, and again after close() */
+    PyObject_HEAD scann_index
+        *ix;               /* NULL until __init__ or a load succeeded, and again after close() */
     int closed;            /* close() ran: later use says "closed", not "not initialised" */
     int threads;           /* last thread count given (0 = all online cores) */
     int cancelled;         /* set by the progress hook once a KeyboardInterrupt is pending */
@@ -285,8 +281,8 @@ static int lock_index(IndexObject *self, int write)
     }
     int rc = write ? pthread_rwlock_trywrlock(&self->lock) : pthread_rwlock_tryrdlock(&self->lock);
     if (rc == EBUSY || rc == EAGAIN) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = write ? pthread_rwlock_wrlock(&self->lock) : pthread_rwlock_rdlock(&self->lock);
+        Py_BEGIN_ALLOW_THREADS rc =
+            write ? pthread_rwlock_wrlock(&self->lock) : pthread_rwlock_rdlock(&self->lock);
         Py_END_ALLOW_THREADS
     }
     if (rc) {
@@ -355,15 +351,13 @@ static const struct {
     const char *name;
     scann_metric metric;
 } metric_names[] = {
-    {"l2", SCANN_METRIC_L2},           {"squared_l2", SCANN_METRIC_L2},
-    {"euclidean", SCANN_METRIC_L2},    {"ip", SCANN_METRIC_IP},
-    {"dot_product", SCANN_METRIC_IP},  {"inner_product", SCANN_METRIC_IP},
-    {"dot", SCANN_METRIC_IP},          {"cosine", SCANN_METRIC_COSINE},
-    {"angular", SCANN_METRIC_COSINE},
+    {"l2", SCANN_METRIC_L2},  {"squared_l2", SCANN_METRIC_L2},  {"euclidean", SCANN_METRIC_L2},
+    {"ip", SCANN_METRIC_IP},  {"dot_product", SCANN_METRIC_IP}, {"inner_product", SCANN_METRIC_IP},
+    {"dot", SCANN_METRIC_IP}, {"cosine", SCANN_METRIC_COSINE},  {"angular", SCANN_METRIC_COSINE},
 };
 
-#define METRIC_NAMES_TEXT                                                                      \
-    "'l2' (or 'squared_l2', 'euclidean'), 'ip' (or 'dot_product', 'inner_product', 'dot'), "   \
+#define METRIC_NAMES_TEXT                                                                          \
+    "'l2' (or 'squared_l2', 'euclidean'), 'ip' (or 'dot_product', 'inner_product', 'dot'), "       \
     "'cosine' (or 'angular')"
 
 static int parse_metric(PyObject *o, scann_metric *out)
@@ -448,11 +442,9 @@ static PyObject *Index_train(IndexObject *self, PyObject *args, PyObject *kw)
     scann_status st;
     errmsg e;
     self->cancelled = 0;
-    Py_BEGIN_ALLOW_THREADS
-    st = scann_index_train(self->ix, n, d, data);
+    Py_BEGIN_ALLOW_THREADS st = scann_index_train(self->ix, n, d, data);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    unlock_index(self);
+    Py_END_ALLOW_THREADS unlock_index(self);
     Py_DECREF(x);
     if (PyErr_Occurred()) return NULL; /* KeyboardInterrupt raised in the progress hook */
     if (st) return raise_status(st, e.text);
@@ -484,11 +476,9 @@ static PyObject *Index_add(IndexObject *self, PyObject *args, PyObject *kw)
     scann_status st;
     errmsg e;
     self->cancelled = 0;
-    Py_BEGIN_ALLOW_THREADS
-    st = scann_index_add(self->ix, n, d, data, idp);
+    Py_BEGIN_ALLOW_THREADS st = scann_index_add(self->ix, n, d, data, idp);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    unlock_index(self);
+    Py_END_ALLOW_THREADS unlock_index(self);
     Py_DECREF(x);
     Py_XDECREF(ids);
     if (PyErr_Occurred()) return NULL;
@@ -516,11 +506,9 @@ static PyObject *Index_remove(IndexObject *self, PyObject *args, PyObject *kw)
     const int64_t *idp = PyArray_DATA(ids);
     scann_status st;
     errmsg e;
-    Py_BEGIN_ALLOW_THREADS
-    st = scann_index_remove(self->ix, n, idp, &removed);
+    Py_BEGIN_ALLOW_THREADS st = scann_index_remove(self->ix, n, idp, &removed);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    unlock_index(self);
+    Py_END_ALLOW_THREADS unlock_index(self);
     Py_DECREF(ids);
     if (st) return raise_status(st, e.text);
     return PyLong_FromLongLong(removed);
@@ -558,10 +546,10 @@ typedef struct {
     PyObject *fn;             /* the callable (borrowed: search() holds the reference) */
     int failed;               /* set once an exception is stored; read with atomics */
     PyObject *exc_type, *exc_value, *exc_tb; /* the first exception, written with the GIL held */
-    const int64_t *ids;       /* sorted allowed ids (filter_sorted_ids) */
+    const int64_t *ids;                      /* sorted allowed ids (filter_sorted_ids) */
     int64_t nids;
-    uint64_t *words;          /* bitset we built (PyMem), freed by filter_release */
-    PyArrayObject *array;     /* array we keep alive while the library reads it */
+    uint64_t *words;      /* bitset we built (PyMem), freed by filter_release */
+    PyArrayObject *array; /* array we keep alive while the library reads it */
 } filter_state;
 
 static int filter_call(void *user_data, int64_t id)
@@ -593,8 +581,10 @@ static int filter_sorted_ids(void *user_data, int64_t id)
     int64_t lo = 0, hi = fs->nids;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (fs->ids[mid] < id) lo = mid + 1;
-        else hi = mid;
+        if (fs->ids[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
     return lo < fs->nids && fs->ids[lo] == id;
 }
@@ -677,7 +667,8 @@ static int filter_prepare(filter_state *fs, PyObject *f, const IndexObject *inde
     if (!a) return -1;
     if (PyArray_NDIM(a) != 1) {
         raise_invalid("search: filter must be 1-D (ids, a bool mask or a packed bitset) or a "
-                      "callable; got %d dimensions", PyArray_NDIM(a));
+                      "callable; got %d dimensions",
+                      PyArray_NDIM(a));
         Py_DECREF(a);
         return -1;
     }
@@ -687,16 +678,18 @@ static int filter_prepare(filter_state *fs, PyObject *f, const IndexObject *inde
     int rc = 0;
     if (kind == 'b' || (kind == 'u' && size == 1)) {
         /* Byte-wise, so the bit order is the same on every host. */
-        PyArrayObject *b = (PyArrayObject *)PyArray_FromArray(
-            a, PyArray_DescrFromType(NPY_UINT8), NPY_ARRAY_IN_ARRAY);
+        PyArrayObject *b = (PyArrayObject *)PyArray_FromArray(a, PyArray_DescrFromType(NPY_UINT8),
+                                                              NPY_ARRAY_IN_ARRAY);
         int64_t nbits = kind == 'b' ? n : 8 * n;
         if (!b || !filter_words(fs, nbits)) {
             rc = -1;
         } else {
             const uint8_t *bytes = PyArray_DATA(b);
             for (int64_t i = 0; i < n; i++) {
-                if (kind == 'b') fs->words[i >> 6] |= (uint64_t)(bytes[i] != 0) << (i & 63);
-                else fs->words[i >> 3] |= (uint64_t)bytes[i] << (8 * (i & 7));
+                if (kind == 'b')
+                    fs->words[i >> 6] |= (uint64_t)(bytes[i] != 0) << (i & 63);
+                else
+                    fs->words[i >> 3] |= (uint64_t)bytes[i] << (8 * (i & 7));
             }
             sp->allow_bits = fs->words;
             sp->allow_nbits = nbits;
@@ -760,11 +753,9 @@ static PyObject *Index_reconstruct(IndexObject *self, PyObject *args, PyObject *
     float *op = PyArray_DATA(out);
     scann_status st;
     errmsg e;
-    Py_BEGIN_ALLOW_THREADS
-    st = scann_index_reconstruct(self->ix, (int64_t)dims[0], idp, op);
+    Py_BEGIN_ALLOW_THREADS st = scann_index_reconstruct(self->ix, (int64_t)dims[0], idp, op);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    unlock_index(self);
+    Py_END_ALLOW_THREADS unlock_index(self);
     Py_DECREF(ids);
     if (st) {
         Py_DECREF(out);
@@ -773,19 +764,20 @@ static PyObject *Index_reconstruct(IndexObject *self, PyObject *args, PyObject *
     return (PyObject *)out;
 }
 
-PyDoc_STRVAR(Index_search_doc,
-             "search(q, k, nprobe=None, reorder_k=None, threads=None, filter=None)\n"
-             "    -> (distances, ids)\n\n"
-             "k nearest neighbours of each row of q (nq, dim); a 1-D q is one query. Returns\n"
-             "float32 distances and int64 ids, both (nq, k), best first: squared L2 (smaller is\n"
-             "better), inner product or cosine similarity (larger is better). Missing results\n"
-             "have id -1. None = the index's default for that knob.\n\n"
-             "filter: only these ids may be returned. A list or integer array of allowed ids; a\n"
-             "bool mask (id i allowed iff filter[i]); a packed bitset as uint8 (little-endian bit\n"
-             "order: id i iff filter[i // 8] >> (i % 8) & 1, np.packbits(mask, bitorder='little'))\n"
-             "or uint64 (id i iff filter[i // 64] >> (i % 64) & 1); or a callable id -> bool\n"
-             "(called once per candidate with the GIL, so much slower; its exceptions propagate).\n"
-             "Note that a uint8/uint64 array is read as a bitset, never as ids.");
+PyDoc_STRVAR(
+    Index_search_doc,
+    "search(q, k, nprobe=None, reorder_k=None, threads=None, filter=None)\n"
+    "    -> (distances, ids)\n\n"
+    "k nearest neighbours of each row of q (nq, dim); a 1-D q is one query. Returns\n"
+    "float32 distances and int64 ids, both (nq, k), best first: squared L2 (smaller is\n"
+    "better), inner product or cosine similarity (larger is better). Missing results\n"
+    "have id -1. None = the index's default for that knob.\n\n"
+    "filter: only these ids may be returned. A list or integer array of allowed ids; a\n"
+    "bool mask (id i allowed iff filter[i]); a packed bitset as uint8 (little-endian bit\n"
+    "order: id i iff filter[i // 8] >> (i % 8) & 1, np.packbits(mask, bitorder='little'))\n"
+    "or uint64 (id i iff filter[i // 64] >> (i % 64) & 1); or a callable id -> bool\n"
+    "(called once per candidate with the GIL, so much slower; its exceptions propagate).\n"
+    "Note that a uint8/uint64 array is read as a bitset, never as ids.");
 
 static PyObject *Index_search(IndexObject *self, PyObject *args, PyObject *kw)
 {
@@ -823,11 +815,9 @@ static PyObject *Index_search(IndexObject *self, PyObject *args, PyObject *kw)
     scann_status st;
     errmsg e;
     Py_INCREF(filter_o); /* a callable must outlive the search even if the caller drops it */
-    Py_BEGIN_ALLOW_THREADS
-    st = scann_index_search(self->ix, nq, d, qp, k, &sp, dp, ip);
+    Py_BEGIN_ALLOW_THREADS st = scann_index_search(self->ix, nq, d, qp, k, &sp, dp, ip);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(filter_o);
+    Py_END_ALLOW_THREADS Py_DECREF(filter_o);
     unlock_index(self);
     Py_DECREF(q);
     if (filter_release(&fs) < 0 || st) {
@@ -867,13 +857,13 @@ static PyObject *tune_point_dict(const scann_tune_point *p)
 
 static PyObject *Index_tune(IndexObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"queries", "target_recall", "k", "truth", "base", "base_ids",
-                             "threads", "dry_run", NULL};
+    static char *kwlist[] = {"queries",  "target_recall", "k",       "truth", "base",
+                             "base_ids", "threads",       "dry_run", NULL};
     PyObject *qo, *truth_o = Py_None, *base_o = Py_None, *bids_o = Py_None, *threads_o = Py_None;
     double target;
     int k = 10, dry_run = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Od|iOOOOp:tune", kwlist, &qo, &target, &k,
-                                     &truth_o, &base_o, &bids_o, &threads_o, &dry_run))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Od|iOOOOp:tune", kwlist, &qo, &target, &k, &truth_o,
+                                     &base_o, &bids_o, &threads_o, &dry_run))
         return NULL;
     if (check_ready(self) < 0) return NULL;
     scann_tune_params tp = {0};
@@ -881,8 +871,7 @@ static PyObject *Index_tune(IndexObject *self, PyObject *args, PyObject *kw)
     tp.dry_run = dry_run;
     if (truth_o != Py_None && base_o != Py_None)
         return raise_invalid("tune: give truth or base, not both");
-    if (bids_o != Py_None && base_o == Py_None)
-        return raise_invalid("tune: base_ids without base");
+    if (bids_o != Py_None && base_o == Py_None) return raise_invalid("tune: base_ids without base");
     int64_t nq, nb = 0;
     int d, bd = 0;
     PyArrayObject *q = NULL, *truth = NULL, *base = NULL, *bids = NULL;
@@ -895,7 +884,8 @@ static PyObject *Index_tune(IndexObject *self, PyObject *args, PyObject *kw)
         char kind = PyArray_DESCR(a)->kind;
         if ((kind != 'i' && kind != 'u') || PyArray_NDIM(a) != 2 || PyArray_DIM(a, 0) != nq) {
             raise_invalid("tune: truth must be a 2-D integer array with one row per query "
-                          "(%lld)", (long long)nq);
+                          "(%lld)",
+                          (long long)nq);
             Py_DECREF(a);
             goto done;
         }
@@ -937,11 +927,9 @@ static PyObject *Index_tune(IndexObject *self, PyObject *args, PyObject *kw)
     scann_tune_result r;
     scann_status st;
     errmsg e;
-    Py_BEGIN_ALLOW_THREADS
-    st = scann_index_tune(self->ix, nq, d, qp, k, target, &tp, &r);
+    Py_BEGIN_ALLOW_THREADS st = scann_index_tune(self->ix, nq, d, qp, k, target, &tp, &r);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    unlock_index(self);
+    Py_END_ALLOW_THREADS unlock_index(self);
     if (st) {
         raise_status(st, e.text);
         goto done;
@@ -957,10 +945,10 @@ static PyObject *Index_tune(IndexObject *self, PyObject *args, PyObject *kw)
         }
         PyList_SET_ITEM(list, i, pt);
     }
-    result = Py_BuildValue("{s:O,s:i,s:i,s:d,s:d,s:d,s:i,s:N}", "met", r.met ? Py_True : Py_False,
-                           "nprobe", r.nprobe, "reorder_k", r.reorder_k, "recall", r.recall,
-                           "recall_se", r.recall_se, "qps", r.qps, "searches", r.nsearches,
-                           "curve", list);
+    result =
+        Py_BuildValue("{s:O,s:i,s:i,s:d,s:d,s:d,s:i,s:N}", "met", r.met ? Py_True : Py_False,
+                      "nprobe", r.nprobe, "reorder_k", r.reorder_k, "recall", r.recall, "recall_se",
+                      r.recall_se, "qps", r.qps, "searches", r.nsearches, "curve", list);
 done:
     PyMem_Free(curve);
     Py_XDECREF(q);
@@ -983,11 +971,9 @@ static PyObject *Index_save(IndexObject *self, PyObject *args, PyObject *kw)
     const char *path = PyBytes_AS_STRING(path_b);
     scann_status st;
     errmsg e;
-    Py_BEGIN_ALLOW_THREADS
-    st = scann_index_save(self->ix, path);
+    Py_BEGIN_ALLOW_THREADS st = scann_index_save(self->ix, path);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    unlock_index(self);
+    Py_END_ALLOW_THREADS unlock_index(self);
     Py_DECREF(path_b);
     if (st) return raise_status(st, e.text);
     Py_RETURN_NONE;
@@ -1002,11 +988,9 @@ static PyObject *Index_to_bytes(IndexObject *self, PyObject *unused)
     size_t len = 0;
     scann_status st;
     errmsg e;
-    Py_BEGIN_ALLOW_THREADS
-    st = scann_index_save_buffer(self->ix, &buf, &len);
+    Py_BEGIN_ALLOW_THREADS st = scann_index_save_buffer(self->ix, &buf, &len);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    unlock_index(self);
+    Py_END_ALLOW_THREADS unlock_index(self);
     if (st) return raise_status(st, e.text);
     PyObject *out = PyBytes_FromStringAndSize(buf, (Py_ssize_t)len);
     scann_buffer_free(buf);
@@ -1045,11 +1029,9 @@ static PyObject *Index_load(PyObject *cls, PyObject *args, PyObject *kw)
     scann_index *ix = NULL;
     scann_status st;
     errmsg e;
-    Py_BEGIN_ALLOW_THREADS
-    st = loader(path, &ix);
+    Py_BEGIN_ALLOW_THREADS st = loader(path, &ix);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    Py_DECREF(path_b);
+    Py_END_ALLOW_THREADS Py_DECREF(path_b);
     if (st) return raise_status(st, e.text);
     return wrap_loaded((PyTypeObject *)cls, ix);
 }
@@ -1065,11 +1047,9 @@ static PyObject *Index_from_bytes(PyObject *cls, PyObject *arg)
     scann_index *ix = NULL;
     scann_status st;
     errmsg e;
-    Py_BEGIN_ALLOW_THREADS
-    st = scann_index_load_buffer(view.buf, (size_t)view.len, &ix);
+    Py_BEGIN_ALLOW_THREADS st = scann_index_load_buffer(view.buf, (size_t)view.len, &ix);
     errmsg_take(&e, st);
-    Py_END_ALLOW_THREADS
-    PyBuffer_Release(&view);
+    Py_END_ALLOW_THREADS PyBuffer_Release(&view);
     if (st) return raise_status(st, e.text);
     return wrap_loaded((PyTypeObject *)cls, ix);
 }
@@ -1106,10 +1086,9 @@ static PyObject *Index_close(IndexObject *self, PyObject *unused)
     self->ix = NULL;
     self->closed = 1;
     unlock_index(self);
-    Py_BEGIN_ALLOW_THREADS
-    scann_index_free(ix); /* unreachable from self now, so nobody else can be using it */
-    Py_END_ALLOW_THREADS
-    Py_RETURN_NONE;
+    Py_BEGIN_ALLOW_THREADS scann_index_free(
+        ix); /* unreachable from self now, so nobody else can be using it */
+    Py_END_ALLOW_THREADS Py_RETURN_NONE;
 }
 
 static PyObject *Index_enter(IndexObject *self, PyObject *unused)
@@ -1220,10 +1199,8 @@ static PyMethodDef Index_methods[] = {
      Index_reconstruct_doc},
     {"search", (PyCFunction)(void (*)(void))Index_search, METH_VARARGS | METH_KEYWORDS,
      Index_search_doc},
-    {"tune", (PyCFunction)(void (*)(void))Index_tune, METH_VARARGS | METH_KEYWORDS,
-     Index_tune_doc},
-    {"save", (PyCFunction)(void (*)(void))Index_save, METH_VARARGS | METH_KEYWORDS,
-     Index_save_doc},
+    {"tune", (PyCFunction)(void (*)(void))Index_tune, METH_VARARGS | METH_KEYWORDS, Index_tune_doc},
+    {"save", (PyCFunction)(void (*)(void))Index_save, METH_VARARGS | METH_KEYWORDS, Index_save_doc},
     {"to_bytes", (PyCFunction)Index_to_bytes, METH_NOARGS, Index_to_bytes_doc},
     {"load", (PyCFunction)(void (*)(void))Index_load, METH_VARARGS | METH_KEYWORDS | METH_CLASS,
      Index_load_doc},

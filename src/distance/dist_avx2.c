@@ -38,8 +38,8 @@ AVX2 float dist_l2_avx2(const float *a, const float *b, size_t d)
         __m256i mlo, mhi;
         tail_masks(d - i, &mlo, &mhi);
         __m256 t0 = _mm256_sub_ps(_mm256_maskload_ps(a + i, mlo), _mm256_maskload_ps(b + i, mlo));
-        __m256 t1 = _mm256_sub_ps(_mm256_maskload_ps(a + i + 8, mhi),
-                                  _mm256_maskload_ps(b + i + 8, mhi));
+        __m256 t1 =
+            _mm256_sub_ps(_mm256_maskload_ps(a + i + 8, mhi), _mm256_maskload_ps(b + i + 8, mhi));
         lo = _mm256_fmadd_ps(t0, t0, lo);
         hi = _mm256_fmadd_ps(t1, t1, hi);
     }
@@ -58,8 +58,8 @@ AVX2 float dist_ip_avx2(const float *a, const float *b, size_t d)
         __m256i mlo, mhi;
         tail_masks(d - i, &mlo, &mhi);
         lo = _mm256_fmadd_ps(_mm256_maskload_ps(a + i, mlo), _mm256_maskload_ps(b + i, mlo), lo);
-        hi = _mm256_fmadd_ps(_mm256_maskload_ps(a + i + 8, mhi),
-                             _mm256_maskload_ps(b + i + 8, mhi), hi);
+        hi = _mm256_fmadd_ps(_mm256_maskload_ps(a + i + 8, mhi), _mm256_maskload_ps(b + i + 8, mhi),
+                             hi);
     }
     return reduce(lo, hi);
 }

@@ -30,7 +30,8 @@ AVX512 static inline __attribute__((always_inline)) float one(const float *a, co
 {
     __m512 acc = _mm512_setzero_ps();
     size_t i = 0;
-    for (; i + 16 <= d; i += 16) acc = step(acc, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), l2);
+    for (; i + 16 <= d; i += 16)
+        acc = step(acc, _mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), l2);
     if (i < d) {
         __mmask16 m = (__mmask16)((1u << (d - i)) - 1);
         acc = step(acc, _mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), l2);
@@ -42,9 +43,8 @@ AVX512 float dist_l2_avx512(const float *a, const float *b, size_t d) { return o
 AVX512 float dist_ip_avx512(const float *a, const float *b, size_t d) { return one(a, b, d, 0); }
 
 /* Four rows at once for independent FMA chains; each row keeps the canonical order. */
-AVX512 static inline __attribute__((always_inline)) void rows(const float *q, const float *x,
-                                                              size_t n, size_t d, float *out,
-                                                              int l2)
+AVX512 static inline __attribute__((always_inline)) void
+rows(const float *q, const float *x, size_t n, size_t d, float *out, int l2)
 {
     size_t r = 0;
     for (; r + 4 <= n; r += 4) {

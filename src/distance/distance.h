@@ -25,8 +25,8 @@ typedef void (*dist_rows_fn)(const float *q, const float *x, size_t n, size_t d,
 typedef struct dist_kernels {
     const char *name;
     cpu_isa isa;
-    dist_fn l2;           /* sum (a_i - b_i)^2 */
-    dist_fn ip;           /* sum a_i * b_i */
+    dist_fn l2; /* sum (a_i - b_i)^2 */
+    dist_fn ip; /* sum a_i * b_i */
     dist_rows_fn l2_rows;
     dist_rows_fn ip_rows;
 } dist_kernels;

@@ -69,8 +69,8 @@ void fs_unpack_one(const uint8_t *block, int m, int i, uint8_t *codes);
 void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float *bias);
 
 /* Sums and threshold mask of one block; npairs = fs_m4(m) / 2. */
-typedef uint32_t (*fs_block_fn)(const uint8_t *block, const uint8_t *lut, int npairs,
-                                uint16_t thr, uint16_t *sums);
+typedef uint32_t (*fs_block_fn)(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
+                                uint16_t *sums);
 
 uint32_t fs_scan_block_scalar(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
                               uint16_t *sums);

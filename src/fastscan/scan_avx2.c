@@ -65,8 +65,8 @@ AVX2 static inline __attribute__((always_inline)) uint32_t finish(acc4 a, uint16
     return (uint32_t)_mm256_movemask_epi8(_mm256_packs_epi16(le_a, le_b));
 }
 
-AVX2 uint32_t fs_scan_block_avx2(const uint8_t *block, const uint8_t *lut, int npairs,
-                                 uint16_t thr, uint16_t *sums)
+AVX2 uint32_t fs_scan_block_avx2(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
+                                 uint16_t *sums)
 {
     acc4 a = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
               _mm256_setzero_si256()};
@@ -80,11 +80,9 @@ AVX2 uint32_t fs_scan_block_avx2(const uint8_t *block, const uint8_t *lut, int n
 
 /* NQ queries over one block: per pair, one code load and one nibble split serve every query's
  * shuffles. NQ is a constant in each instantiation, so the accumulators live in registers. */
-AVX2 static inline __attribute__((always_inline)) void multi_nq(const uint8_t *block,
-                                                                const uint8_t *const *luts,
-                                                                const int NQ, int npairs,
-                                                                const uint16_t *thr,
-                                                                uint16_t *sums, uint32_t *masks)
+AVX2 static inline __attribute__((always_inline)) void
+multi_nq(const uint8_t *block, const uint8_t *const *luts, const int NQ, int npairs,
+         const uint16_t *thr, uint16_t *sums, uint32_t *masks)
 {
     const __m256i low4 = _mm256_set1_epi8(0x0F);
     acc4 a[FS_MAX_QB];
@@ -111,8 +109,7 @@ AVX2 static inline __attribute__((always_inline)) void multi_nq(const uint8_t *b
 }
 
 AVX2 void fs_scan_block_multi_avx2(const uint8_t *block, const uint8_t *const *luts, int nq,
-                                   int npairs, const uint16_t *thr, uint16_t *sums,
-                                   uint32_t *masks)
+                                   int npairs, const uint16_t *thr, uint16_t *sums, uint32_t *masks)
 {
     /* Two queries per pass: 8 accumulators plus the shared codes fit the 16 YMM registers.
      * Three or four in one pass spill accumulators to the stack and measured slower per query
@@ -121,7 +118,6 @@ AVX2 void fs_scan_block_multi_avx2(const uint8_t *block, const uint8_t *const *l
     int t = 0;
     for (; t + 2 <= nq; t += 2)
         multi_nq(block, luts + t, 2, npairs, thr + t, sums + FS_BLOCK * t, masks + t);
-    if (t < nq)
-        masks[t] = fs_scan_block_avx2(block, luts[t], npairs, thr[t], sums + FS_BLOCK * t);
+    if (t < nq) masks[t] = fs_scan_block_avx2(block, luts[t], npairs, thr[t], sums + FS_BLOCK * t);
 }
 #endif

@@ -48,8 +48,8 @@ AVX512 static inline __attribute__((always_inline)) uint32_t finish(acc4 a, uint
     __m512i e = lane_sum(el, eh), o = lane_sum(a.odd_lo, a.odd_hi);
     /* Lanes of unpacklo: vectors 0..7, 0..7, 16..23, 16..23; of unpackhi: 8..15, .., 24..31.
      * Taking lanes 0, 2 from the first and 1, 3 from the second gives natural order. */
-    __m512i s = _mm512_mask_blend_epi64(0xCC, _mm512_unpacklo_epi16(e, o),
-                                        _mm512_unpackhi_epi16(e, o));
+    __m512i s =
+        _mm512_mask_blend_epi64(0xCC, _mm512_unpacklo_epi16(e, o), _mm512_unpackhi_epi16(e, o));
     _mm512_storeu_si512(sums, s);
     return (uint32_t)_mm512_cmple_epu16_mask(s, _mm512_set1_epi16((short)thr));
 }
@@ -70,18 +70,16 @@ AVX512 uint32_t fs_scan_block_avx512(const uint8_t *block, const uint8_t *lut, i
 }
 
 /* One quad step (pairs p, p + 1) of NQ queries: the codes are split into nibbles once. */
-AVX512 static inline __attribute__((always_inline)) void multi_step(acc4 *a, const int NQ,
-                                                                    __m512i c,
-                                                                    const uint8_t *const *luts,
-                                                                    int p, int full)
+AVX512 static inline __attribute__((always_inline)) void
+multi_step(acc4 *a, const int NQ, __m512i c, const uint8_t *const *luts, int p, int full)
 {
     const __m512i low4 = _mm512_set1_epi8(0x0F);
     __m512i c_lo = _mm512_and_si512(c, low4);
     __m512i c_hi = _mm512_and_si512(_mm512_srli_epi16(c, 4), low4);
     for (int t = 0; t < NQ; t++) {
-        __m512i tab = full ? _mm512_loadu_si512(luts[t] + 32 * p)
-                           : _mm512_zextsi256_si512(
-                                 _mm256_loadu_si256((const __m256i *)(luts[t] + 32 * p)));
+        __m512i tab =
+            full ? _mm512_loadu_si512(luts[t] + 32 * p)
+                 : _mm512_zextsi256_si512(_mm256_loadu_si256((const __m256i *)(luts[t] + 32 * p)));
         __m512i r_lo = _mm512_shuffle_epi8(tab, c_lo);
         __m512i r_hi = _mm512_shuffle_epi8(tab, c_hi);
         a[t].even_lo = _mm512_add_epi16(a[t].even_lo, r_lo);
@@ -93,11 +91,9 @@ AVX512 static inline __attribute__((always_inline)) void multi_step(acc4 *a, con
 
 /* NQ queries over one block: two pairs' codes are loaded and split once for every query's
  * shuffles. 4 x NQ accumulators: 16 of the 32 ZMM registers at NQ = 4. */
-AVX512 static inline __attribute__((always_inline)) void multi_nq(const uint8_t *block,
-                                                                  const uint8_t *const *luts,
-                                                                  const int NQ, int npairs,
-                                                                  const uint16_t *thr,
-                                                                  uint16_t *sums, uint32_t *masks)
+AVX512 static inline __attribute__((always_inline)) void
+multi_nq(const uint8_t *block, const uint8_t *const *luts, const int NQ, int npairs,
+         const uint16_t *thr, uint16_t *sums, uint32_t *masks)
 {
     acc4 a[FS_MAX_QB];
     for (int t = 0; t < NQ; t++)
