@@ -269,6 +269,9 @@ scann_status scann_index_describe(const scann_index *ix, char *buf, size_t bufle
 
 /* Name of the distance kernel family chosen for this machine: "scalar", "avx2", "avx512". */
 const char *scann_index_kernel_name(const scann_index *ix);
+/* The SIMD level every kernel family (distances, FastScan, k-means, AVQ tables) gets on this
+ * machine without an index: "scalar", "avx2" or "avx512", after SCANN_FORCE_ISA. */
+const char *scann_kernels_name(void);
 
 /* ---- parsing helpers shared by the CLI and bindings ------------------------------------ */
 

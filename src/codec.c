@@ -172,7 +172,7 @@ static scann_codec *codec_place(const scann_codec_params *p, void *mem)
     c->pq.ksub = CODEC_KSUB;
     c->pq.dsub = (p->dim + c->m - 1) / c->m;
     c->pq.codebooks = carve(&w, (size_t)CODEC_KSUB * p->dim * sizeof(float));
-    c->isa = cpu_select();
+    c->isa = cpu_best_isa();
     c->dk = dist_kernels_for(c->isa);
     c->kernel = fs_kernel_for(c->isa);
     rerank_init(&c->rr, p->reorder, p->dim, NULL, 0); /* cannot fail for a valid kind */

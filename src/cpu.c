@@ -38,7 +38,7 @@ cpu_isa cpu_detect(void)
 cpu_isa cpu_detect(void) { return ISA_SCALAR; }
 #endif
 
-cpu_isa cpu_select(void)
+cpu_isa cpu_best_isa(void)
 {
     cpu_isa best = cpu_detect();
     const char *force = getenv("SCANN_FORCE_ISA");

@@ -18,7 +18,7 @@ typedef enum cpu_isa {
 /* Highest level the hardware and OS support, ignoring SCANN_FORCE_ISA. */
 cpu_isa cpu_detect(void);
 /* cpu_detect() capped by SCANN_FORCE_ISA when set. */
-cpu_isa cpu_select(void);
+cpu_isa cpu_best_isa(void);
 const char *cpu_isa_name(cpu_isa isa);
 
 #endif

@@ -106,6 +106,6 @@ static inline poll_hook index_poll(const scann_index *ix, const char *stage, dou
 scann_status flat_init(scann_index *ix);
 scann_status ivfflat_init(scann_index *ix);
 scann_status ivfpq_init(scann_index *ix);
-scann_status scann_init(scann_index *ix);
+scann_status ivffs_init(scann_index *ix);
 
 #endif

@@ -45,7 +45,7 @@ typedef struct fs_blocks {
     int64_t cap;
 } fs_blocks;
 
-typedef struct scann_impl {
+typedef struct ivffs_impl {
     ivf v;            /* partitions; lists carry ids and rerank rows (code_size 0) */
     fs_blocks *codes; /* nlist packed code arrays */
     pq pq;            /* 16 centres per block */
@@ -53,11 +53,11 @@ typedef struct scann_impl {
     int residual; /* encode x - c (inner product) or x (L2) */
     int rr_error; /* bf16/int8 rows hold x - x~ (x~ = centre + decoded code), not x */
     fs_block_fn kernel;
-} scann_impl;
+} ivffs_impl;
 
-static void scann_release(scann_impl *s)
+static void ivffs_release(ivffs_impl *s)
 {
-    if (s->codes && !s->v.mapped) /* mapped: blocks point into the file (scann_load) */
+    if (s->codes && !s->v.mapped) /* mapped: blocks point into the file (ivffs_load) */
         for (int l = 0; l < s->v.nlist; l++) free(s->codes[l].data);
     free(s->codes);
     s->codes = NULL;
@@ -70,9 +70,9 @@ static int blocks_for(int64_t n) { return (int)((n + FS_BLOCK - 1) / FS_BLOCK); 
 
 /* ---- train ------------------------------------------------------------------------------- */
 
-static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
+static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
 {
-    scann_impl *s = ix->impl;
+    ivffs_impl *s = ix->impl;
     if (ix->ntotal > 0)
         return err_set(SCANN_ERR_UNSUPPORTED, "train: the index already holds %lld vectors",
                        (long long)ix->ntotal);
@@ -84,7 +84,7 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
                        "train: SCANN needs at least %d training vectors, got %lld", SCANN_KSUB,
                        (long long)n);
-    scann_impl fresh = {0};
+    ivffs_impl fresh = {0};
     fresh.residual = index_uses_ip(ix);
     fresh.kernel = s->kernel;
     const float *smp = NULL;
@@ -131,7 +131,7 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
     /* Narrow stores keep the 4-bit code's error, a third of x's norm or less, so their 8 or 16
      * bits resolve it about 3x finer (GloVe int8: recall gap to float 0.009 -> see notes). */
     fresh.rr_error = fresh.rr.kind == SCANN_REORDER_BF16 || fresh.rr.kind == SCANN_REORDER_INT8;
-    scann_release(s);
+    ivffs_release(s);
     *s = fresh;
     ix->p.nlist = nlist;
     ix->p.aq_threshold = threshold;
@@ -139,14 +139,14 @@ static scann_status scann_train(scann_index *ix, int64_t n, const float *x)
     free(smp_owned), free(res), free(assign);
     return SCANN_OK;
 fail:
-    scann_release(&fresh);
+    ivffs_release(&fresh);
     free(smp_owned), free(res), free(assign);
     return st;
 }
 
 /* out += x~ of the vector in slot `slot` of list l: its centre (residual encoding) plus the
  * decoded 4-bit code. */
-static void add_reconstruction(const scann_impl *s, int32_t l, int64_t slot, float *out)
+static void add_reconstruction(const ivffs_impl *s, int32_t l, int64_t slot, float *out)
 {
     const pq *p = &s->pq;
     const uint8_t *block = s->codes[l].data + (size_t)(slot / FS_BLOCK) * fs_block_bytes(p->m);
@@ -170,7 +170,7 @@ static void rerank_base_add(void *ctx, int64_t loc, float *row)
 /* ---- add --------------------------------------------------------------------------------- */
 
 /* Room for every new vector's code slot, before anything is appended. */
-static scann_status reserve_blocks(scann_impl *s, const int32_t *assign, int64_t n)
+static scann_status reserve_blocks(ivffs_impl *s, const int32_t *assign, int64_t n)
 {
     int64_t *count = calloc((size_t)s->v.nlist, sizeof(int64_t));
     if (!count) return err_nomem("SCANN list counts", (size_t)s->v.nlist * 8);
@@ -197,9 +197,9 @@ static scann_status reserve_blocks(scann_impl *s, const int32_t *assign, int64_t
 
 static void move_code(void *ctx, int32_t l, int64_t from, int64_t to);
 
-static scann_status scann_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
+static scann_status ivffs_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
 {
-    scann_impl *s = ix->impl;
+    ivffs_impl *s = ix->impl;
     size_t d = (size_t)ix->p.dim, m = (size_t)s->pq.m, rb = s->rr.row_bytes;
     size_t bb = fs_block_bytes(s->pq.m);
     int nt = ix->p.num_threads;
@@ -262,7 +262,7 @@ done:
 
 /* ---- search ------------------------------------------------------------------------------ */
 
-typedef struct scann_scan {
+typedef struct ivffs_scan {
     const scann_index *ix;
     const float *q;
     int use_loc;      /* push (list, offset) for the rerank stage, else external ids */
@@ -270,7 +270,7 @@ typedef struct scann_scan {
     float *qscale;    /* per query: table scale a */
     float *qbias;     /* per query: sum of table row minima */
     const search_ctx *sc;
-} scann_scan;
+} ivffs_scan;
 
 /* A worker's scratch on the one-query path: float table, uint8 table, then the query's scale
  * and bias. Kept per worker because two workers may share a query (its lists split between
@@ -281,16 +281,16 @@ static size_t worker_bytes(int m)
            ~(size_t)63;
 }
 
-static float *worker_scale(const scann_scan *c, int worker)
+static float *worker_scale(const ivffs_scan *c, int worker)
 {
-    int m = ((const scann_impl *)c->ix->impl)->pq.m;
+    int m = ((const ivffs_impl *)c->ix->impl)->pq.m;
     return (float *)(c->scratch + (size_t)worker * worker_bytes(m) +
                      (size_t)m * SCANN_KSUB * sizeof(float) + fs_lut_bytes(m));
 }
 
 /* Query q's uint8 table into out (fs_lut_bytes(m)), its scale and bias; lut: m * 16 floats of
  * scratch. The one routine behind both search paths, so they scan identical tables. */
-static void query_table(const scann_impl *s, const float *q, float *lut, uint8_t *out, float *scale,
+static void query_table(const ivffs_impl *s, const float *q, float *lut, uint8_t *out, float *scale,
                         float *bias)
 {
     const pq *p = &s->pq;
@@ -303,10 +303,10 @@ static void query_table(const scann_impl *s, const float *q, float *lut, uint8_t
     fs_lut_quantize(lut, p->m, out, scale, bias);
 }
 
-static void scann_begin(void *ctx, int64_t qi, int worker)
+static void ivffs_begin(void *ctx, int64_t qi, int worker)
 {
-    const scann_scan *c = ctx;
-    const scann_impl *s = c->ix->impl;
+    const ivffs_scan *c = ctx;
+    const ivffs_impl *s = c->ix->impl;
     const pq *p = &s->pq;
     uint8_t *w = c->scratch + (size_t)worker * worker_bytes(p->m);
     float *sb = worker_scale(c, worker);
@@ -321,9 +321,9 @@ static void scann_begin(void *ctx, int64_t qi, int worker)
  * Clamped to +-2^40, far beyond real scores, so that extreme centres or codebooks (a hostile
  * index file, or one whose code tables have near-zero spans) cannot overflow the int64
  * arithmetic of the scans; NaN goes to +2^40, which skips the list. */
-static inline int64_t list_bias(const scann_scan *c, float qscale, float cscore)
+static inline int64_t list_bias(const ivffs_scan *c, float qscale, float cscore)
 {
-    const scann_impl *s = c->ix->impl;
+    const ivffs_impl *s = c->ix->impl;
     float biasf = s->residual ? cscore * qscale : 0.0f;
     return fabsf(biasf) < 0x1p40f ? (int64_t)lrintf(biasf)
            : biasf < 0            ? -(INT64_C(1) << 40)
@@ -342,10 +342,10 @@ static inline int64_t kernel_threshold(float thr_f, int64_t bias)
     return thr > 65535 ? 65535 : thr;
 }
 
-static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk_res *r, int worker)
+static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk_res *r, int worker)
 {
-    const scann_scan *c = ctx;
-    const scann_impl *s = c->ix->impl;
+    const ivffs_scan *c = ctx;
+    const ivffs_impl *s = c->ix->impl;
     const ivf_list *L = &s->v.lists[l];
     if (L->size == 0) return;
     int m = s->pq.m, npairs = fs_m4(m) / 2;
@@ -379,13 +379,13 @@ static void scann_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
  * it (once per wave of probe ranks, see batch_task): per block, the multi-query kernel serves
  * up to FS_MAX_QB queries per call, loading and splitting the block's codes once for them.
  * Each query keeps its own reservoir, bias and threshold, so its candidates are exactly what
- * scann_scan_list finds: the kept set does not depend on the order lists are scanned in
+ * ivffs_scan_list finds: the kept set does not depend on the order lists are scanned in
  * (kernel_threshold). On a 2-core Zen 4 the kernel costs about 15% less per query and block
  * (AVX-512 four queries a call, AVX2 two; GloVe at nprobe 32 averages 3 per call) and a GloVe
  * batch runs 6-7% faster than one query at a time (nprobe 64: 10%). GloVe's codes (8.6 MB) stay
  * in cache either way: the gain is the shared work, not memory traffic. */
 
-#define SCANN_BATCH_MIN_NQ 64          /* smaller batches: one query at a time (scann_scan_list) */
+#define SCANN_BATCH_MIN_NQ 64          /* smaller batches: one query at a time (ivffs_scan_list) */
 #define SCANN_CHUNK 512                /* queries per batch task, at most */
 #define SCANN_CHUNK_TABLES (512 << 10) /* and their uint8 tables within this (L2) */
 #define SCANN_CHUNK_RES (1 << 20)      /* and their reservoirs within this */
@@ -396,7 +396,7 @@ typedef struct probe_ref {
 } probe_ref;
 
 typedef struct batch_job {
-    const scann_scan *c;
+    const ivffs_scan *c;
     int nprobe, kk, chunk;
     int64_t nq;
     const int32_t *lists;
@@ -432,12 +432,12 @@ static void *carve(uint8_t **p, size_t bytes)
 
 /* Scan list l for the chunk's probes refs[0..n): per block, the queries still in the running
  * go through the kernel FS_MAX_QB at a time. A query leaves the list for good once its
- * threshold falls below its bias (thresholds only tighten), as in scann_scan_list. */
+ * threshold falls below its bias (thresholds only tighten), as in ivffs_scan_list. */
 static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs, int n,
                             const uint8_t *tables, size_t tstride, topk_res *res, int64_t q0)
 {
-    const scann_scan *c = j->c;
-    const scann_impl *s = c->ix->impl;
+    const ivffs_scan *c = j->c;
+    const ivffs_impl *s = c->ix->impl;
     const ivf_list *L = &s->v.lists[l];
     if (L->size == 0) return;
     int m = s->pq.m, npairs = fs_m4(m) / 2, nb = blocks_for(L->size);
@@ -489,8 +489,8 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
 static void batch_task(void *ctx, int64_t task, int worker)
 {
     const batch_job *j = ctx;
-    const scann_scan *c = j->c;
-    const scann_impl *s = c->ix->impl;
+    const ivffs_scan *c = j->c;
+    const ivffs_impl *s = c->ix->impl;
     int m = s->pq.m, nlist = s->v.nlist, nprobe = j->nprobe, kk = j->kk;
     int64_t q0 = task * j->chunk;
     int nq = (int)(j->nq - q0 < j->chunk ? j->nq - q0 : j->chunk);
@@ -551,11 +551,11 @@ static int use_batch(int64_t nq, int nprobe, int nt)
     return nq >= SCANN_BATCH_MIN_NQ && ivf_parts_per_query(nq, nprobe, nt) == 1;
 }
 
-static scann_status search_batch(const scann_scan *c, int64_t nq, int nprobe, int kk, int nt,
+static scann_status search_batch(const ivffs_scan *c, int64_t nq, int nprobe, int kk, int nt,
                                  const int32_t *lists, const float *cscore, float *out_score,
                                  int64_t *out_id)
 {
-    const scann_impl *s = c->ix->impl;
+    const ivffs_impl *s = c->ix->impl;
     /* Large chunks put more queries on each list (more sharing), within the budgets, but at
      * least 4 chunks per thread so the threads balance. */
     int64_t chunk = SCANN_CHUNK;
@@ -578,10 +578,10 @@ static scann_status search_batch(const scann_scan *c, int64_t nq, int nprobe, in
     return SCANN_OK;
 }
 
-static scann_status scann_search(const scann_index *ix, int64_t nq, const float *q, int k,
+static scann_status ivffs_search(const scann_index *ix, int64_t nq, const float *q, int k,
                                  const search_ctx *sc, float *score, int64_t *ids)
 {
-    const scann_impl *s = ix->impl;
+    const ivffs_impl *s = ix->impl;
     int nprobe, nt = sc->num_threads;
     scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, s->v.nlist, &nprobe);
     if (st) return st;
@@ -601,8 +601,8 @@ static scann_status scann_search(const scann_index *ix, int64_t nq, const float 
     }
     if ((st = ivf_probe(&s->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, nt, lists, cscore)))
         goto done;
-    scann_scan ctx = {ix, q, rerank, scratch, qscale, qbias, sc};
-    ivf_res_scanner scanner = {&ctx, scann_begin, scann_scan_list};
+    ivffs_scan ctx = {ix, q, rerank, scratch, qscale, qbias, sc};
+    ivf_res_scanner scanner = {&ctx, ivffs_begin, ivffs_scan_list};
     if (use_batch(nq, nprobe, nt))
         st = search_batch(&ctx, nq, nprobe, kk, nt, lists, cscore, cs, cl);
     else
@@ -627,9 +627,9 @@ done:
     return st;
 }
 
-static size_t scann_memory(const scann_index *ix)
+static size_t ivffs_memory(const scann_index *ix)
 {
-    const scann_impl *s = ix->impl;
+    const ivffs_impl *s = ix->impl;
     size_t b = sizeof *s + ivf_memory(&s->v) + pq_memory(&s->pq);
     if (s->codes)
         for (int l = 0; l < s->v.nlist; l++)
@@ -637,30 +637,30 @@ static size_t scann_memory(const scann_index *ix)
     return b;
 }
 
-static void scann_destroy(scann_index *ix)
+static void ivffs_destroy(scann_index *ix)
 {
-    scann_impl *s = ix->impl;
+    ivffs_impl *s = ix->impl;
     if (!s) return;
-    scann_release(s);
+    ivffs_release(s);
     free(s);
     ix->impl = NULL;
 }
 
-static scann_status scann_save(const scann_index *ix, struct fmt_writer *w);
-static scann_status scann_load(scann_index *ix, struct fmt_reader *r);
+static scann_status ivffs_save(const scann_index *ix, struct fmt_writer *w);
+static scann_status ivffs_load(scann_index *ix, struct fmt_reader *r);
 
 /* ---- updates ----------------------------------------------------------------------------- */
 
-static scann_status scann_collect(scann_index *ix, const idset *set, int64_t **locs, int64_t *n)
+static scann_status ivffs_collect(scann_index *ix, const idset *set, int64_t **locs, int64_t *n)
 {
-    return ivf_collect(&((scann_impl *)ix->impl)->v, set, locs, n);
+    return ivf_collect(&((ivffs_impl *)ix->impl)->v, set, locs, n);
 }
 
 /* The packed code follows its id: slot `from` moves to `to`, then slot `from` is cleared so the
  * padding of a list's last block stays zero. Nibble by nibble: no buffer, cannot fail. */
 static void move_code(void *ctx, int32_t l, int64_t from, int64_t to)
 {
-    scann_impl *s = ctx;
+    ivffs_impl *s = ctx;
     size_t bb = fs_block_bytes(s->pq.m);
     uint8_t *src = s->codes[l].data + (size_t)(from / FS_BLOCK) * bb;
     uint8_t *dst = s->codes[l].data + (size_t)(to / FS_BLOCK) * bb;
@@ -671,17 +671,17 @@ static void move_code(void *ctx, int32_t l, int64_t from, int64_t to)
     }
 }
 
-static void scann_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
+static void ivffs_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
 {
-    scann_impl *s = ix->impl;
+    ivffs_impl *s = ix->impl;
     ivf_remove_locs(&s->v, locs, n, move_code, s);
 }
 
 /* The float rerank row (x itself); a bf16 / int8 row holds x's quantization error, so x is that
  * plus the 4-bit reconstruction; with no rerank store, the 4-bit reconstruction alone. */
-static scann_status scann_reconstruct(scann_index *ix, int64_t id, float *out, int *found)
+static scann_status ivffs_reconstruct(scann_index *ix, int64_t id, float *out, int *found)
 {
-    scann_impl *s = ix->impl;
+    ivffs_impl *s = ix->impl;
     int64_t loc;
     scann_status st = ivf_locate(&s->v, id, &loc);
     *found = !st && loc >= 0;
@@ -697,11 +697,11 @@ static scann_status scann_reconstruct(scann_index *ix, int64_t id, float *out, i
     return SCANN_OK;
 }
 
-static const index_ops scann_ops = {
-    scann_train, scann_add,  scann_search,  scann_memory,      scann_destroy,
-    scann_save,  scann_load, scann_collect, scann_remove_locs, scann_reconstruct};
+static const index_ops ivffs_ops = {
+    ivffs_train, ivffs_add,  ivffs_search,  ivffs_memory,      ivffs_destroy,
+    ivffs_save,  ivffs_load, ivffs_collect, ivffs_remove_locs, ivffs_reconstruct};
 
-scann_status scann_init(scann_index *ix)
+scann_status ivffs_init(scann_index *ix)
 {
     if (ix->p.dims_per_block == 0) ix->p.dims_per_block = pq_default_dims_per_block(ix->p.dim);
     if (ix->p.dims_per_block > ix->p.dim)
@@ -710,11 +710,11 @@ scann_status scann_init(scann_index *ix)
     int m = (ix->p.dim + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
     scann_status st = pq_check_shape(ix->p.dim, m);
     if (st) return st;
-    scann_impl *s = calloc(1, sizeof *s);
+    ivffs_impl *s = calloc(1, sizeof *s);
     if (!s) return err_nomem("SCANN index", sizeof *s);
     s->kernel = fs_kernel_for(ix->dk->isa);
     ix->impl = s;
-    ix->ops = &scann_ops;
+    ix->ops = &ivffs_ops;
     return SCANN_OK;
 }
 
@@ -722,9 +722,9 @@ scann_status scann_init(scann_index *ix)
 
 /* The ivf sections (no CODE: code_size is 0; RROW when reorder is not none), CDBK, and BLKS:
  * each list's ceil(size / 32) packed blocks, lists in order. */
-static scann_status scann_save(const scann_index *ix, fmt_writer *w)
+static scann_status ivffs_save(const scann_index *ix, fmt_writer *w)
 {
-    const scann_impl *s = ix->impl;
+    const ivffs_impl *s = ix->impl;
     size_t bb = fs_block_bytes(s->pq.m);
     fmt_put_ivf(w, &s->v);
     fmt_section(w, FMT_CDBK, s->pq.codebooks, pq_memory(&s->pq));
@@ -734,9 +734,9 @@ static scann_status scann_save(const scann_index *ix, fmt_writer *w)
     return fmt_end(w);
 }
 
-static scann_status scann_load(scann_index *ix, fmt_reader *r)
+static scann_status ivffs_load(scann_index *ix, fmt_reader *r)
 {
-    scann_impl *s = ix->impl;
+    ivffs_impl *s = ix->impl;
     int d = ix->p.dim, m = (d + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
     scann_status st;
     s->residual = index_uses_ip(ix);
@@ -745,7 +745,7 @@ static scann_status scann_load(scann_index *ix, fmt_reader *r)
         (st = rerank_init(&s->rr, ix->p.reorder, d, NULL, 0)) ||
         (st = fmt_take_ivf(r, ix, &s->v, 0, s->rr.row_bytes)))
         return st;
-    /* as scann_train decides it: narrow stores hold the code's error */
+    /* as ivffs_train decides it: narrow stores hold the code's error */
     s->rr_error = s->rr.kind == SCANN_REORDER_BF16 || s->rr.kind == SCANN_REORDER_INT8;
     size_t bb = fs_block_bytes(m);
     uint64_t nblocks = 0;

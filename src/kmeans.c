@@ -365,7 +365,7 @@ scann_status kmeans_assign(const float *x, int64_t n, int d, int ldx, const floa
                        "nthreads = %d",
                        (long long)n, d, ldx, k, nthreads);
     if (n == 0) return SCANN_OK;
-    return assign_run(x, n, d, ldx, centres, k, nthreads, dist_kernels_for(cpu_select()), assign,
+    return assign_run(x, n, d, ldx, centres, k, nthreads, dist_kernels_for(cpu_best_isa()), assign,
                       dist2);
 }
 
@@ -638,7 +638,7 @@ scann_status kmeans_train(const float *x, int64_t n, int d, int k, const kmeans_
     kmeans_stats local;
     if (!stats) stats = &local;
     *stats = (kmeans_stats){0};
-    const dist_kernels *dk = o->dk ? o->dk : dist_kernels_for(cpu_select());
+    const dist_kernels *dk = o->dk ? o->dk : dist_kernels_for(cpu_best_isa());
     uint64_t rng = o->seed;
     /* A sample smaller than k could not seed k distinct clusters: take at least k points. */
     int64_t m = o->max_sample > 0 && n > o->max_sample ? o->max_sample : n;

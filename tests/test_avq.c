@@ -116,7 +116,7 @@ static int group_setup(void **state)
     if (setup_fashion()) return -1;
     setup_glove();
     if (pq_init(&small, TD_FASHION_DIM, TD_FASHION_DIM / 2, KSUB) ||
-        pq_train(&small, fashion.x, 2000, 5, 3, 2, dist_kernels_for(cpu_select()), NULL))
+        pq_train(&small, fashion.x, 2000, 5, 3, 2, dist_kernels_for(cpu_best_isa()), NULL))
         return -1;
     return 0;
 }
@@ -185,7 +185,7 @@ static double score_mae(const dataset *s, const pq *p, const float *x, int64_t n
  * (part) and v = x - centre. */
 static float *residuals(const dataset *s, float *centres, int32_t *part)
 {
-    kmeans_opts o = {.iters = 8, .seed = 5, .nthreads = 2, .dk = dist_kernels_for(cpu_select())};
+    kmeans_opts o = {.iters = 8, .seed = 5, .nthreads = 2, .dk = dist_kernels_for(cpu_best_isa())};
     assert_int_equal(kmeans_train(s->x, s->ntrain, s->d, NLIST, &o, centres, NULL), SCANN_OK);
     assert_int_equal(kmeans_assign(s->x, s->n, s->d, s->d, centres, NLIST, 2, part, NULL),
                      SCANN_OK);
@@ -209,7 +209,7 @@ static outcome run_case(dataset *s, int residual)
     float *v = residual ? residuals(s, centres, part) : s->x;
     pq p;
     assert_int_equal(pq_init(&p, d, (d + 1) / 2, KSUB), SCANN_OK);
-    assert_int_equal(pq_train(&p, v, s->ntrain, 10, 11, 2, dist_kernels_for(cpu_select()), NULL),
+    assert_int_equal(pq_train(&p, v, s->ntrain, 10, 11, 2, dist_kernels_for(cpu_best_isa()), NULL),
                      SCANN_OK);
 
     const float *ve = v + (size_t)s->ntrain * d, *xe = s->x + (size_t)s->ntrain * d;

@@ -94,11 +94,11 @@ static void test_force_isa_caps_level(void **state)
 {
     (void)state;
     setenv("SCANN_FORCE_ISA", "scalar", 1);
-    assert_int_equal(cpu_select(), ISA_SCALAR);
+    assert_int_equal(cpu_best_isa(), ISA_SCALAR);
     setenv("SCANN_FORCE_ISA", "avx512", 1);
-    assert_int_equal(cpu_select(), cpu_detect()); /* never above the hardware */
+    assert_int_equal(cpu_best_isa(), cpu_detect()); /* never above the hardware */
     setenv("SCANN_FORCE_ISA", "bogus", 1);
-    assert_int_equal(cpu_select(), cpu_detect());
+    assert_int_equal(cpu_best_isa(), cpu_detect());
     unsetenv("SCANN_FORCE_ISA");
 }
 

@@ -131,7 +131,7 @@ static void test_pq_reconstruction_error(void **state)
 {
     fixture *f = *state;
     pq p;
-    const dist_kernels *dk = dist_kernels_for(cpu_select());
+    const dist_kernels *dk = dist_kernels_for(cpu_best_isa());
     /* 8-bit codes, 4 dims per block, trained on 5000 rows, measured on 1000 others. */
     assert_int_equal(pq_init(&p, D, 196, 256), SCANN_OK);
     assert_int_equal(pq_train(&p, f->base, 5000, 10, 3, 2, dk, NULL), SCANN_OK);

@@ -34,7 +34,7 @@ static int teardown(void **state)
 static kmeans_opts opts(int iters, uint64_t seed, int nthreads)
 {
     kmeans_opts o = {
-        .iters = iters, .seed = seed, .nthreads = nthreads, .dk = dist_kernels_for(cpu_select())};
+        .iters = iters, .seed = seed, .nthreads = nthreads, .dk = dist_kernels_for(cpu_best_isa())};
     return o;
 }
 

@@ -360,7 +360,7 @@ static void top_k(const float *score, int n, int k, int64_t *out)
  * their top-K, over NQ queries against the NTRAIN base rows. */
 static double store_overlap(scann_reorder kind, const float *base, const float *query, int ip)
 {
-    const dist_kernels *dk = dist_kernels_for(cpu_select());
+    const dist_kernels *dk = dist_kernels_for(cpu_best_isa());
     rerank_store s;
     assert_int_equal(rerank_init(&s, kind, D, NULL, 0), SCANN_OK); /* no store needs training */
     uint8_t *rows = malloc(s.row_bytes * NTRAIN);
@@ -418,7 +418,7 @@ static void test_float_store_exact(void **state)
     assert_int_equal(rerank_init(&s, SCANN_REORDER_FLOAT, D, NULL, 0), SCANN_OK);
     uint8_t *buf = malloc(s.row_bytes + 8);
     float tmp[D];
-    for (int isa = ISA_SCALAR; isa <= (int)cpu_select(); isa++) {
+    for (int isa = ISA_SCALAR; isa <= (int)cpu_best_isa(); isa++) {
         const dist_kernels *dk = dist_kernels_for((cpu_isa)isa);
         for (int i = 0; i < 200; i++) {
             const float *q = f->test + (size_t)(i % NQ) * D, *x = f->train + (size_t)i * D;

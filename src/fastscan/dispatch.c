@@ -1,4 +1,4 @@
-/* select.c - the FastScan block kernels (single- and multi-query) for an ISA level. Immutable:
+/* dispatch.c - the FastScan block kernels (single- and multi-query) for an ISA level. Immutable:
  * selection is a lookup. */
 #include "fastscan.h"
 

@@ -1,4 +1,4 @@
-/* dist_select.c - the per-ISA kernel tables. Immutable: selection is a lookup, not state. */
+/* dist_dispatch.c - the per-ISA kernel tables. Immutable: selection is a lookup, not state. */
 #include "distance.h"
 
 static const dist_kernels k_scalar = {"scalar",       ISA_SCALAR,          dist_l2_scalar,
