@@ -6,6 +6,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -43,12 +44,12 @@ cpu_isa cpu_best_isa(void)
     cpu_isa best = cpu_detect();
     const char *force = getenv("SCANN_FORCE_ISA");
     if (!force || !*force) return best;
-    cpu_isa want = best;
-    if (strcmp(force, "scalar") == 0)
-        want = ISA_SCALAR;
-    else if (strcmp(force, "avx2") == 0)
+    /* Any other value caps at scalar: the variable exists to hold kernels back, so a typo
+     * must not quietly leave the fastest ones in place. */
+    cpu_isa want = ISA_SCALAR;
+    if (strcasecmp(force, "avx2") == 0)
         want = ISA_AVX2;
-    else if (strcmp(force, "avx512") == 0)
+    else if (strcasecmp(force, "avx512") == 0)
         want = ISA_AVX512;
     return want < best ? want : best;
 }

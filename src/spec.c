@@ -72,7 +72,9 @@ static scann_status parse_int(const char *key, const char *v, long long lo, long
     char *end;
     errno = 0;
     long long x = strtoll(v, &end, 10);
-    if (errno || end == v || *end || x < lo || x > hi)
+    /* Digits only (a leading '-' aside): strtoll would also skip spaces and take a '+'. */
+    int plain = (v[0] >= '0' && v[0] <= '9') || (v[0] == '-' && v[1] >= '0' && v[1] <= '9');
+    if (!plain || errno || end == v || *end || x < lo || x > hi)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec: %s=%s is not an integer in [%lld, %lld]",
                        key, v, lo, hi);
     *out = x;

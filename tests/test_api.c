@@ -25,6 +25,10 @@ static void test_create_errors(void **state)
               SCANN_ERR_INVALID_ARGUMENT, "bogus");
     TD_EXPECT(scann_index_create_from_spec("FLAT,nlist=x", D, SCANN_METRIC_L2, &ix),
               SCANN_ERR_INVALID_ARGUMENT, "nlist=x");
+    TD_EXPECT(scann_index_create_from_spec("IVF_FLAT,nlist= 8", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "nlist= 8");
+    TD_EXPECT(scann_index_create_from_spec("IVF_FLAT,nlist=+8", D, SCANN_METRIC_L2, &ix),
+              SCANN_ERR_INVALID_ARGUMENT, "nlist=+8");
     TD_EXPECT(scann_index_create_from_spec("FLAT,nlist", D, SCANN_METRIC_L2, &ix),
               SCANN_ERR_INVALID_ARGUMENT, "key=value");
     TD_EXPECT(scann_index_create_from_spec(NULL, D, SCANN_METRIC_L2, &ix),
