@@ -89,6 +89,9 @@ typedef struct scann_codec_info {
 
 /* Defaults for a metric and dimension (nlist 0: the caller must set it). */
 scann_status scann_codec_params_init(scann_codec_params *p, scann_metric metric, int dim);
+/* The dims_per_block a codec (and a SCANN index) uses for this dimension when left at 0: the
+ * smallest power of two >= 2 that keeps dim / dims_per_block <= 200 blocks. */
+int scann_codec_default_dims_per_block(int dim);
 /* An untrained codec; free it with scann_codec_free. */
 scann_status scann_codec_create(const scann_codec_params *p, scann_codec **out);
 /* Release a codec from create or load (a no-op for one from load_into, and for NULL). */

@@ -110,6 +110,11 @@ static scann_status check_vector(const scann_codec *c, int dim, const float *x, 
 
 /* ---- life cycle --------------------------------------------------------------------------- */
 
+int scann_codec_default_dims_per_block(int dim)
+{
+    return dim < 1 ? 2 : pq_default_dims_per_block(dim);
+}
+
 scann_status scann_codec_params_init(scann_codec_params *p, scann_metric metric, int dim)
 {
     if (!p) return err_set(SCANN_ERR_INVALID_ARGUMENT, "codec params: NULL");

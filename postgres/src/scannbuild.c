@@ -98,10 +98,11 @@ static void EncodeCallback(Relation index, ItemPointer tid, Datum *values, bool 
     MemoryContextReset(bs->tmpctx);
 }
 
-/* Smallest dims_per_block >= 2 whose 32-vector block (plus TIDs) fits one page. */
+/* The library's default for this dimension, raised until a 32-vector block (plus TIDs) fits
+ * one page. */
 static int AutoDimsPerBlock(int dims)
 {
-    for (int dpb = Min(2, dims);; dpb++) {
+    for (int dpb = Min(scann_codec_default_dims_per_block(dims), dims);; dpb++) {
         int m = (dims + dpb - 1) / dpb, m4 = (m + 3) & ~3;
         Size fit = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - sizeof(ItemIdData) -
                    MAXALIGN(sizeof(ScannPageOpaqueData));
