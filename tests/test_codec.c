@@ -331,10 +331,10 @@ static void test_save_load(void **state)
     TD_EXPECT(scann_codec_load(buf, len - 1, &b), SCANN_ERR_FORMAT, NULL);
     TD_EXPECT(scann_codec_load(buf, 10, &b), SCANN_ERR_FORMAT, NULL);
     for (int t = 0; t < 3; t++) free(code[t]), free(row[t]), free(blk[t]);
-    free(scr), free(qm), free(buf), free(mem);
     scann_codec_free(a);
-    scann_codec_free(b); /* placed in caller memory: a no-op */
+    scann_codec_free(b); /* placed in caller memory: a no-op, before that memory goes */
     scann_codec_free(c);
+    free(scr), free(qm), free(buf), free(mem);
 }
 
 static void test_block_slots(void **state)
