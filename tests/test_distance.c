@@ -97,8 +97,10 @@ static void test_force_isa_caps_level(void **state)
     assert_int_equal(cpu_best_isa(), ISA_SCALAR);
     setenv("SCANN_FORCE_ISA", "avx512", 1);
     assert_int_equal(cpu_best_isa(), cpu_detect()); /* never above the hardware */
-    setenv("SCANN_FORCE_ISA", "bogus", 1);
-    assert_int_equal(cpu_best_isa(), cpu_detect());
+    setenv("SCANN_FORCE_ISA", "AVX2", 1);           /* any case */
+    assert_int_equal(cpu_best_isa(), cpu_detect() < ISA_AVX2 ? cpu_detect() : ISA_AVX2);
+    setenv("SCANN_FORCE_ISA", "avx-2", 1); /* a typo caps at scalar rather than being ignored */
+    assert_int_equal(cpu_best_isa(), ISA_SCALAR);
     unsetenv("SCANN_FORCE_ISA");
 }
 
