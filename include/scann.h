@@ -89,7 +89,8 @@ typedef enum scann_reorder {
  * Progress and cancellation hook. Called from the thread that called the library, between
  * chunks of work; frac is in [0, 1] for the named stage ("train", "add", ...). Return non-zero
  * to cancel: the call then returns SCANN_ERR_CANCELLED and the index is left as it was before
- * the call.
+ * the call. It runs while the call holds the index alone, so it must not call functions on
+ * the same index (they would wait for the call that is waiting for it).
  */
 typedef int (*scann_progress_fn)(void *user_data, const char *stage, double frac);
 
