@@ -293,9 +293,8 @@ scann_status scann_index_reconstruct(const scann_index *ix, int64_t n, const int
         if (w->trained) st = w->ops->reconstruct(w, ids[i], out + (size_t)i * w->p.dim, &found);
         if (!st && !found)
             st = err_set(SCANN_ERR_INVALID_ARGUMENT,
-                         "reconstruct: ids[%lld]=%lld is not in the "
-                         "index",
-                         (long long)i, (long long)ids[i]);
+                         "reconstruct: ids[%lld]=%lld is not in the index", (long long)i,
+                         (long long)ids[i]);
     }
     pthread_rwlock_unlock(&w->lock);
     return st;
@@ -354,11 +353,11 @@ static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const f
  * Threads worth using for a search. Starting and joining a thread costs tens of microseconds,
  * about what one query of a fast index takes, so splitting small calls across threads made a
  * loop of one-query searches 2x slower than one thread. A call that does not set its own
- * num_threads gets one thread per
- * SEARCH_NS_PER_THREAD of estimated work, at most nthreads. The estimate counts the elements a
- * query touches times a per-element cost measured on AVX-512 and AVX2 cores (2026): float
- * rows ~0.3 ns per dimension, 8-bit PQ ~1.4 ns per byte (table gathers), 4-bit FastScan
- * ~0.05 ns per byte; being off by 2x only moves the point where a second thread starts.
+ * num_threads gets one thread per SEARCH_NS_PER_THREAD of estimated work, at most nthreads.
+ * The estimate counts the elements a query touches times a per-element cost measured on one
+ * AVX-512 core (2026, Fashion-MNIST): float rows ~0.3 ns per dimension, 8-bit PQ ~1.4 ns per
+ * byte (table gathers), 4-bit FastScan ~0.05 ns per byte; being off by 2x only moves the
+ * point where a second thread starts.
  */
 #define SEARCH_NS_PER_THREAD 200000.0
 static int search_threads(const scann_index *ix, int64_t nq, const search_ctx *sc)
