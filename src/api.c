@@ -354,10 +354,10 @@ static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const f
  * about what one query of a fast index takes, so splitting small calls across threads made a
  * loop of one-query searches 2x slower than one thread. A call that does not set its own
  * num_threads gets one thread per SEARCH_NS_PER_THREAD of estimated work, at most nthreads.
- * The estimate counts the elements a query touches times a per-element cost measured on one
- * AVX-512 core (2026, Fashion-MNIST): float rows ~0.3 ns per dimension, 8-bit PQ ~1.4 ns per
- * byte (table gathers), 4-bit FastScan ~0.05 ns per byte; being off by 2x only moves the
- * point where a second thread starts.
+ * The estimate counts the elements a query touches times a per-element cost: float rows
+ * ~0.3 ns per dimension and 8-bit PQ ~1.4 ns per byte (from one-query timings on Fashion-MNIST,
+ * one AVX-512 core, 2026), 4-bit FastScan ~0.05 ns per byte (an estimate, not timed). Being
+ * off by 2x only moves the point where a second thread starts.
  */
 #define SEARCH_NS_PER_THREAD 200000.0
 static int search_threads(const scann_index *ix, int64_t nq, const search_ctx *sc)

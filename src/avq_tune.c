@@ -10,8 +10,7 @@
  * the anisotropic weight exists to reduce, judged on this data and these codebooks.
  *
  * Cost: one sgemm of nq x ns exact scores, then per candidate one encoding of ns vectors and
- * one sgemm of approximate scores; with the sizes below about as much as encoding 150k
- * vectors, a fraction of a build.
+ * one sgemm of approximate scores: with the sizes below, six encodings of 20k vectors.
  */
 #include <float.h>
 #include <math.h>

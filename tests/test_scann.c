@@ -19,35 +19,17 @@
 #define K 10
 #define D TD_FASHION_DIM
 
-typedef struct fixture {
-    float *base, *query;
-    int64_t *gt_l2, *gt_cos; /* exact top-K */
-} fixture;
+typedef td_fixture fixture;
 
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->base = td_fashion(0, NB);
-    f->query = td_fashion(1, NQ);
-    if (!f->base || !f->query) return -1;
-    f->gt_l2 = malloc(sizeof(int64_t) * NQ * K);
-    f->gt_cos = malloc(sizeof(int64_t) * NQ * K);
-    double *sc = malloc(sizeof(double) * NQ * K);
-    td_exact_knn(f->base, NB, f->query, NQ, D, 0, K, f->gt_l2, sc);
-    float *nb = malloc(sizeof(float) * NB * D), *nq = malloc(sizeof(float) * NQ * D);
-    memcpy(nb, f->base, sizeof(float) * NB * D);
-    memcpy(nq, f->query, sizeof(float) * NQ * D);
-    td_normalize(nb, NB, D), td_normalize(nq, NQ, D);
-    td_exact_knn(nb, NB, nq, NQ, D, 1, K, f->gt_cos, sc);
-    free(nb), free(nq), free(sc);
-    *state = f;
-    return 0;
+    *state = td_fashion_fixture(NB, NQ, K);
+    return *state ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    free(f->base), free(f->query), free(f->gt_l2), free(f->gt_cos), free(f);
+    td_fixture_free(*state);
     return 0;
 }
 

@@ -128,3 +128,32 @@ void td_normalize(float *x, int64_t n, int dim)
             for (int j = 0; j < dim; j++) r[j] = (float)(r[j] / sqrt(s));
     }
 }
+
+td_fixture *td_fashion_fixture(int64_t nb, int64_t nq, int k)
+{
+    const int d = TD_FASHION_DIM;
+    td_fixture *f = calloc(1, sizeof *f);
+    f->base = td_fashion(0, nb);
+    f->query = td_fashion(1, nq);
+    if (!f->base || !f->query) {
+        td_fixture_free(f);
+        return NULL;
+    }
+    f->gt_l2 = malloc(sizeof(int64_t) * nq * k);
+    f->gt_cos = malloc(sizeof(int64_t) * nq * k);
+    double *sc = malloc(sizeof(double) * nq * k);
+    td_exact_knn(f->base, nb, f->query, nq, d, 0, k, f->gt_l2, sc);
+    float *b = malloc(sizeof(float) * nb * d), *q = malloc(sizeof(float) * nq * d);
+    memcpy(b, f->base, sizeof(float) * nb * d);
+    memcpy(q, f->query, sizeof(float) * nq * d);
+    td_normalize(b, nb, d), td_normalize(q, nq, d);
+    td_exact_knn(b, nb, q, nq, d, 1, k, f->gt_cos, sc);
+    free(b), free(q), free(sc);
+    return f;
+}
+
+void td_fixture_free(td_fixture *f)
+{
+    if (!f) return;
+    free(f->base), free(f->query), free(f->gt_l2), free(f->gt_cos), free(f);
+}

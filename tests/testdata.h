@@ -30,6 +30,15 @@ scann_index *td_build(const char *spec, scann_metric m, int dim, const float *x,
 /* Scale each of n rows of dim floats to unit length, in double (zero rows stay zero). */
 void td_normalize(float *x, int64_t n, int dim);
 
+/* Fashion-MNIST's first nb train and nq test images with their exact top-k neighbours by L2
+ * and by cosine (the fixture several tests share). NULL when the data set is missing. */
+typedef struct td_fixture {
+    float *base, *query;
+    int64_t *gt_l2, *gt_cos; /* nq x k */
+} td_fixture;
+td_fixture *td_fashion_fixture(int64_t nb, int64_t nq, int k);
+void td_fixture_free(td_fixture *f);
+
 /* Fail the current cmocka test unless got == want and, when needle is not NULL, the last
  * error message contains needle. (cmocka.h must be included before this header.) */
 #define TD_EXPECT(got, want, needle) td_expect_impl((got), (want), (needle), __FILE__, __LINE__)
