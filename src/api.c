@@ -411,7 +411,7 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     if (k < 1) return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: k=%d must be at least 1", k);
     if (nq > 0 && (!dist || !ids))
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: dist or ids output is NULL");
-    search_ctx sc = {0, 0, 0, NULL};
+    search_ctx sc = {0};
     if (params) {
         if (params->nprobe < 0 || params->reorder_k < 0 || params->num_threads < 0)
             return err_set(SCANN_ERR_INVALID_ARGUMENT,

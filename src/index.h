@@ -20,12 +20,22 @@
 struct fmt_writer;
 struct fmt_reader;
 
+struct range_list;
+
+/* Range search (scann_index_range_search): every vector with internal score <= radius goes to
+ * out[qi] (nq lists, collect.h), unsorted, with external ids as keys. */
+typedef struct range_req {
+    float radius;
+    struct range_list *out;
+} range_req;
+
 /* Search knobs after defaults are resolved; see scann_search_params. */
 typedef struct search_ctx {
     int nprobe;
     int reorder_k;
     int num_threads;
     const scann_search_params *filter; /* NULL = no filter; else its allow_* fields apply */
+    const range_req *range;            /* NULL = k-NN; else a range search (k is unused) */
 } search_ctx;
 
 /* Whether a search may return this external id (search_ctx.filter). */
@@ -44,7 +54,8 @@ typedef struct index_ops {
     scann_status (*train)(scann_index *ix, int64_t n, const float *x);
     /* ids are final (api.c fills 0..n-1 style ids when the caller gave none). */
     scann_status (*add)(scann_index *ix, int64_t n, const float *x, const int64_t *ids);
-    /* Writes nq * k internal scores (smaller is better) and ids; missing slots: +inf, -1. */
+    /* Writes nq * k internal scores (smaller is better) and ids; missing slots: +inf, -1. With
+     * sc->range: fills the range lists instead (k, score and ids unused). */
     scann_status (*search)(const scann_index *ix, int64_t nq, const float *q, int k,
                            const search_ctx *sc, float *score, int64_t *ids);
     size_t (*memory)(const scann_index *ix);

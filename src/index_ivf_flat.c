@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect.h"
 #include "error.h"
 #include "idset.h"
 #include "format.h"
@@ -68,12 +69,12 @@ static scann_status ivfflat_add(scann_index *ix, int64_t n, const float *x, cons
 typedef struct ivfflat_scan {
     const scann_index *ix;
     const float *q;
-    const search_ctx *sc;
 } ivfflat_scan;
 
-static void ivfflat_begin(void *ctx, int64_t qi, int worker) {}
+static void ivfflat_begin(void *ctx, int64_t qi, int worker, collector *c) {}
 
-static void ivfflat_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk *h, int worker)
+static void ivfflat_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, collector *c,
+                              int worker)
 {
     const ivfflat_scan *s = ctx;
     const scann_index *ix = s->ix;
@@ -92,33 +93,18 @@ static void ivfflat_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, to
             ix->dk->l2_rows(q, xb, m, d, buf);
         }
         for (size_t i = 0; i < m; i++)
-            if (buf[i] <= topk_threshold(h) && search_allows(s->sc, L->ids[b + (int64_t)i]))
-                topk_push(h, buf[i], L->ids[b + (int64_t)i]);
+            collect_offer(c, buf[i], L->ids[b + (int64_t)i], L->ids[b + (int64_t)i]);
     }
 }
 
+/* Exact scores: no rerank store, no conversion. */
 static scann_status ivfflat_search(const scann_index *ix, int64_t nq, const float *q, int k,
                                    const search_ctx *sc, float *score, int64_t *ids)
 {
-    const ivfflat *f = ix->impl;
-    int nprobe;
-    scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, f->v.nlist, &nprobe);
-    if (st) return st;
-    int32_t *lists = malloc((size_t)nq * nprobe * sizeof(int32_t));
-    float *cscore = malloc((size_t)nq * nprobe * sizeof(float));
-    if (!lists || !cscore) {
-        st = err_nomem("probe results", (size_t)nq * nprobe * 8);
-        goto done;
-    }
-    st = ivf_probe(&f->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, sc->num_threads, lists, cscore);
-    if (st) goto done;
-    ivfflat_scan ctx = {ix, q, sc};
-    ivf_scanner scanner = {&ctx, ivfflat_begin, ivfflat_scan_list};
-    st = ivf_search_lists(nq, k, nprobe, sc->num_threads, lists, cscore, &scanner, score, ids);
-done:
-    free(lists);
-    free(cscore);
-    return st;
+    ivfflat_scan ctx = {ix, q};
+    ivf_codec codec = {&ctx, COLLECT_HEAP, ivfflat_begin, ivfflat_scan_list, NULL, NULL};
+    return ivf_search(ix, &((const ivfflat *)ix->impl)->v, NULL, NULL, &codec, nq, q, k, sc, score,
+                      ids);
 }
 
 static size_t ivfflat_memory(const scann_index *ix)

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect.h"
 #include "error.h"
 #include "idset.h"
 #include "format.h"
@@ -213,7 +214,6 @@ typedef struct ivfpq_scan {
     const float *q;
     int use_loc;    /* push (list, offset) locations for the rerank stage, else external ids */
     float *scratch; /* per worker: query table, list table (m * 256 each) */
-    const search_ctx *sc;
 } ivfpq_scan;
 
 static float *worker_tables(const ivfpq_scan *s, int worker)
@@ -222,7 +222,7 @@ static float *worker_tables(const ivfpq_scan *s, int worker)
     return s->scratch + (size_t)worker * 2 * f->pq.m * IVFPQ_KSUB;
 }
 
-static void ivfpq_begin(void *ctx, int64_t qi, int worker)
+static void ivfpq_begin(void *ctx, int64_t qi, int worker, collector *c)
 {
     const ivfpq_scan *s = ctx;
     const ivfpq *f = s->ix->impl;
@@ -234,7 +234,8 @@ static void ivfpq_begin(void *ctx, int64_t qi, int worker)
     for (size_t i = 0; i < n; i++) lut[i] *= mul;
 }
 
-static void ivfpq_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk *h, int worker)
+static void ivfpq_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, collector *c,
+                            int worker)
 {
     const ivfpq_scan *s = ctx;
     const ivfpq *f = s->ix->impl;
@@ -261,9 +262,8 @@ static void ivfpq_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
             a3 += tab[(size_t)(j + 3) * IVFPQ_KSUB + code[j + 3]];
         }
         for (; j < m; j++) a0 += tab[(size_t)j * IVFPQ_KSUB + code[j]];
-        float sc = cscore + ((a0 + a1) + (a2 + a3));
-        if (sc <= topk_threshold(h) && search_allows(s->sc, L->ids[i]))
-            topk_push(h, sc, s->use_loc ? ivf_loc(l, i) : L->ids[i]);
+        collect_offer(c, cscore + ((a0 + a1) + (a2 + a3)), s->use_loc ? ivf_loc(l, i) : L->ids[i],
+                      L->ids[i]);
     }
 }
 
@@ -271,37 +271,13 @@ static scann_status ivfpq_search(const scann_index *ix, int64_t nq, const float 
                                  const search_ctx *sc, float *score, int64_t *ids)
 {
     const ivfpq *f = ix->impl;
-    int nprobe, nt = sc->num_threads;
-    scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, f->v.nlist, &nprobe);
-    if (st) return st;
-    int rerank = f->rr.kind != SCANN_REORDER_NONE;
-    int kk = rerank ? sc->reorder_k : k;
-    if (kk > ix->ntotal) kk = (int)ix->ntotal;
-    if (kk < k) kk = k;
     size_t tabs = (size_t)2 * f->pq.m * IVFPQ_KSUB;
-    int32_t *lists = malloc((size_t)nq * nprobe * sizeof(int32_t));
-    float *cscore = malloc((size_t)nq * nprobe * sizeof(float));
-    float *scratch = malloc((size_t)nt * tabs * sizeof(float));
-    float *cs = rerank ? malloc((size_t)nq * kk * sizeof(float)) : score;
-    int64_t *cl = rerank ? malloc((size_t)nq * kk * sizeof(int64_t)) : ids;
-    if (!lists || !cscore || !scratch || !cs || !cl) {
-        st = err_nomem("IVF_PQ search scratch", (size_t)nq * (nprobe + kk) * 12);
-        goto done;
-    }
-    if ((st = ivf_probe(&f->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, nt, lists, cscore)))
-        goto done;
-    ivfpq_scan ctx = {ix, q, rerank, scratch, sc};
-    ivf_scanner scanner = {&ctx, ivfpq_begin, ivfpq_scan_list};
-    if ((st = ivf_search_lists(nq, kk, nprobe, nt, lists, cscore, &scanner, cs, cl))) goto done;
-    if (rerank)
-        st = ivf_rerank(&f->v, &f->rr, ix->dk, index_uses_ip(ix), q, nq, k, kk, cl, NULL, nt, score,
-                        ids);
-done:
-    free(lists);
-    free(cscore);
+    float *scratch = malloc((size_t)sc->num_threads * tabs * sizeof(float));
+    if (!scratch) return err_nomem("IVF_PQ tables", (size_t)sc->num_threads * tabs * 4);
+    ivfpq_scan ctx = {ix, q, f->rr.kind != SCANN_REORDER_NONE, scratch};
+    ivf_codec codec = {&ctx, COLLECT_HEAP, ivfpq_begin, ivfpq_scan_list, NULL, NULL};
+    scann_status st = ivf_search(ix, &f->v, &f->rr, NULL, &codec, nq, q, k, sc, score, ids);
     free(scratch);
-    if (cs != score) free(cs);
-    if (cl != ids) free(cl);
     return st;
 }
 

@@ -8,12 +8,12 @@
  * inner product / cosine, or x itself for L2 (ScaNN's choice: one table per query then serves
  * every list, where L2 residuals would need a table per probed list); pack into 32-vector
  * blocks (fastscan.h); keep the external id and the rerank row at the same list offset.
- * Search: probe nprobe lists; one float table per query, quantized to uint8 with scale a; per
+ * Search (the IVF driver, ivf_search.c, with this file's codec): probe nprobe lists; one float table per query, quantized to uint8 with scale a; per
  * list the centre score becomes an integer bias round(a * cscore) (DESIGN.md 2.5) added to
  * the uint16 block sums, so scores of all lists share one integer scale. The heap's k-th
  * score, minus the list's bias, is the kernel's threshold: a list whose bias alone exceeds
  * it is skipped, and most blocks return an empty mask without touching the heap. The best
- * reorder_k candidates are re-scored exactly (ivf_rerank), or, with reorder=none, their
+ * reorder_k candidates are re-scored exactly by the driver, or, with reorder=none, their
  * integer scores are turned back into floats (bias + S / a).
  *
  * Invariant: list l has v.lists[l].size vectors; their codes fill the first
@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "avq.h"
+#include "collect.h"
 #include "error.h"
 #include "idset.h"
 #include "fastscan/fastscan.h"
@@ -265,11 +266,11 @@ done:
 typedef struct ivffs_scan {
     const scann_index *ix;
     const float *q;
-    int use_loc;      /* push (list, offset) for the rerank stage, else external ids */
-    uint8_t *scratch; /* per worker: float table, uint8 table */
-    float *qscale;    /* per query: table scale a */
-    float *qbias;     /* per query: sum of table row minima */
-    const search_ctx *sc;
+    int use_loc;          /* push (list, offset) for the rerank stage, else external ids */
+    uint8_t *scratch;     /* per worker: float table, uint8 table */
+    float *qscale;        /* per query: table scale a */
+    float *qbias;         /* per query: sum of table row minima */
+    const search_ctx *sc; /* the batch path's filter */
 } ivffs_scan;
 
 /* A worker's scratch on the one-query path: float table, uint8 table, then the query's scale
@@ -303,7 +304,16 @@ static void query_table(const ivffs_impl *s, const float *q, float *lut, uint8_t
     fs_lut_quantize(lut, p->m, out, scale, bias);
 }
 
-static void ivffs_begin(void *ctx, int64_t qi, int worker)
+/* A range search's radius as an integer score S + bias (score ~ qbias + (S + bias) / qscale),
+ * rounded down so the kernel's S <= threshold keeps exactly the integer scores within it;
+ * clamped to +-2^41 (beyond any list bias, list_bias) so no conversion overflows. */
+static float integer_radius(float radius, float qscale, float qbias)
+{
+    float r = floorf((radius - qbias) * qscale);
+    return r != r || r < -0x1p41f ? -0x1p41f : r > 0x1p41f ? INFINITY : r;
+}
+
+static void ivffs_begin(void *ctx, int64_t qi, int worker, collector *col)
 {
     const ivffs_scan *c = ctx;
     const ivffs_impl *s = c->ix->impl;
@@ -315,6 +325,8 @@ static void ivffs_begin(void *ctx, int64_t qi, int worker)
     /* For the conversion after the scan; workers sharing qi store the same bits. */
     __atomic_store(&c->qscale[qi], &sb[0], __ATOMIC_RELAXED);
     __atomic_store(&c->qbias[qi], &sb[1], __ATOMIC_RELAXED);
+    if (col->mode == COLLECT_RANGE) /* the radius on this query's integer scale */
+        col->radius = integer_radius(col->radius, sb[0], sb[1]);
 }
 
 /* The centre's score on query qi's integer scale; 0 for L2, where codes are not residual.
@@ -342,7 +354,8 @@ static inline int64_t kernel_threshold(float thr_f, int64_t bias)
     return thr > 65535 ? 65535 : thr;
 }
 
-static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk_res *r, int worker)
+static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, collector *col,
+                            int worker)
 {
     const ivffs_scan *c = ctx;
     const ivffs_impl *s = c->ix->impl;
@@ -356,19 +369,13 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
     uint16_t sums[FS_BLOCK];
     int nb = blocks_for(L->size);
     for (int b = 0; b < nb; b++) {
-        int64_t thr = kernel_threshold(topk_res_threshold(r), bias);
+        int64_t thr = kernel_threshold(collect_threshold(col), bias);
         if (thr < 0) return;
         uint32_t mask =
             s->kernel(s->codes[l].data + (size_t)b * bb, lut, npairs, (uint16_t)thr, sums);
         if (b == nb - 1 && L->size % FS_BLOCK) mask &= (1u << (L->size % FS_BLOCK)) - 1;
-        while (mask) {
-            int i = __builtin_ctz(mask);
-            mask &= mask - 1;
-            int64_t off = (int64_t)b * FS_BLOCK + i;
-            if (search_allows(c->sc, L->ids[off]))
-                topk_res_push(r, (float)(sums[i] + bias),
-                              c->use_loc ? ivf_loc(l, off) : L->ids[off]);
-        }
+        collect_block(col, mask, sums, bias, L->ids, (int64_t)b * FS_BLOCK,
+                      c->use_loc ? ivf_loc(l, 0) : -1);
     }
 }
 
@@ -416,7 +423,7 @@ static size_t batch_bytes(int m, int nlist, int nprobe, int kk, int chunk)
     a += (size_t)chunk * ((fs_lut_bytes(m) + 63) & ~(size_t)63);      /* tables */
     a += (((size_t)chunk * topk_res_slots(kk) * sizeof(float)) + 63) & ~(size_t)63;   /* scores */
     a += (((size_t)chunk * topk_res_slots(kk) * sizeof(int64_t)) + 63) & ~(size_t)63; /* ids */
-    a += (((size_t)chunk * sizeof(topk_res)) + 63) & ~(size_t)63;           /* reservoirs */
+    a += (((size_t)chunk * sizeof(collector)) + 63) & ~(size_t)63;          /* reservoirs */
     a += (((size_t)(nlist + 1) * sizeof(int32_t)) + 63) & ~(size_t)63;      /* list runs */
     a += ((size_t)nlist + 63) & ~(size_t)63;                                /* lists done */
     a += (((size_t)chunk * nprobe * sizeof(probe_ref)) + 63) & ~(size_t)63; /* probes */
@@ -434,7 +441,7 @@ static void *carve(uint8_t **p, size_t bytes)
  * go through the kernel FS_MAX_QB at a time. A query leaves the list for good once its
  * threshold falls below its bias (thresholds only tighten), as in ivffs_scan_list. */
 static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs, int n,
-                            const uint8_t *tables, size_t tstride, topk_res *res, int64_t q0)
+                            const uint8_t *tables, size_t tstride, collector *res, int64_t q0)
 {
     const ivffs_scan *c = j->c;
     const ivffs_impl *s = c->ix->impl;
@@ -459,7 +466,7 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
             uint32_t masks[FS_MAX_QB];
             int g = 0, at[FS_MAX_QB];
             for (; r0 < n && g < FS_MAX_QB; r0++) {
-                int64_t t = kernel_threshold(topk_res_threshold(&res[who[r0]]), bias[r0]);
+                int64_t t = kernel_threshold(collect_threshold(&res[who[r0]]), bias[r0]);
                 if (t < 0) continue;
                 who[live] = who[r0], bias[live] = bias[r0]; /* compact: live <= r0 */
                 luts[g] = tables + (size_t)who[live] * tstride;
@@ -468,19 +475,9 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
             }
             if (g == 0) break;
             j->kernel(block, luts, g, npairs, thr, sums, masks);
-            for (int t = 0; t < g; t++) {
-                topk_res *r = &res[who[at[t]]];
-                int64_t bq = bias[at[t]];
-                uint32_t mask = masks[t] & keep;
-                while (mask) {
-                    int i = __builtin_ctz(mask);
-                    mask &= mask - 1;
-                    int64_t off = (int64_t)b * FS_BLOCK + i;
-                    if (search_allows(c->sc, L->ids[off]))
-                        topk_res_push(r, (float)(sums[FS_BLOCK * t + i] + bq),
-                                      c->use_loc ? ivf_loc(l, off) : L->ids[off]);
-                }
-            }
+            for (int t = 0; t < g; t++)
+                collect_block(&res[who[at[t]]], masks[t] & keep, sums + FS_BLOCK * t, bias[at[t]],
+                              L->ids, (int64_t)b * FS_BLOCK, c->use_loc ? ivf_loc(l, 0) : -1);
         }
         n = live;
     }
@@ -501,7 +498,7 @@ static void batch_task(void *ctx, int64_t task, int worker)
     uint8_t *tables = carve(&w, (size_t)j->chunk * tstride);
     float *rs = carve(&w, (size_t)j->chunk * slots * sizeof(float));
     int64_t *ri = carve(&w, (size_t)j->chunk * slots * sizeof(int64_t));
-    topk_res *res = carve(&w, (size_t)j->chunk * sizeof(topk_res));
+    collector *res = carve(&w, (size_t)j->chunk * sizeof(collector));
     int32_t *start = carve(&w, (size_t)(nlist + 1) * sizeof(int32_t));
     uint8_t *done = carve(&w, (size_t)nlist);
     probe_ref *refs = carve(&w, (size_t)j->chunk * nprobe * sizeof(probe_ref));
@@ -509,7 +506,7 @@ static void batch_task(void *ctx, int64_t task, int worker)
         int64_t qi = q0 + i;
         query_table(s, c->q + (size_t)qi * s->pq.d, flut, tables + (size_t)i * tstride,
                     &c->qscale[qi], &c->qbias[qi]);
-        topk_res_init(&res[i], kk, rs + (size_t)i * slots, ri + (size_t)i * slots);
+        collect_init_res(&res[i], kk, rs + (size_t)i * slots, ri + (size_t)i * slots, c->sc);
     }
     /* Waves of probe ranks [0, 1), [1, 2), [2, 4), [4, 8), ...: a query meets its lists in
      * about its own probe order, nearest first, so its threshold tightens as early as a lone
@@ -540,12 +537,12 @@ static void batch_task(void *ctx, int64_t task, int worker)
             }
     }
     for (int i = 0; i < nq; i++)
-        topk_res_finish(&res[i], j->out_score + (size_t)(q0 + i) * kk,
-                        j->out_id + (size_t)(q0 + i) * kk);
+        collect_finish(&res[i], j->out_score + (size_t)(q0 + i) * kk,
+                       j->out_id + (size_t)(q0 + i) * kk);
 }
 
 /* The batch path for nq queries on nt threads; false when one query at a time fits better
- * (few queries, or fewer queries than threads, where ivf_search_lists splits each query). */
+ * (few queries, or fewer queries than threads, where the driver splits each query). */
 static int use_batch(int64_t nq, int nprobe, int nt)
 {
     return nq >= SCANN_BATCH_MIN_NQ && ivf_parts_per_query(nq, nprobe, nt) == 1;
@@ -578,52 +575,42 @@ static scann_status search_batch(const ivffs_scan *c, int64_t nq, int nprobe, in
     return SCANN_OK;
 }
 
+static int ivffs_scan_batch(void *ctx, int64_t nq, int kk, int nprobe, int nt, const int32_t *lists,
+                            const float *cscore, float *out_score, int64_t *out_key,
+                            scann_status *st)
+{
+    if (!use_batch(nq, nprobe, nt)) return 0;
+    *st = search_batch(ctx, nq, nprobe, kk, nt, lists, cscore, out_score, out_key);
+    return 1;
+}
+
+/* Back from the integer scale: score ~ sum of row minima + (S + bias) / a. */
+static void ivffs_finish(void *ctx, int64_t qi, float *score, const int64_t *key, int64_t n)
+{
+    const ivffs_scan *c = ctx;
+    for (int64_t i = 0; i < n; i++)
+        if (key[i] >= 0) score[i] = c->qbias[qi] + score[i] / c->qscale[qi];
+}
+
 static scann_status ivffs_search(const scann_index *ix, int64_t nq, const float *q, int k,
                                  const search_ctx *sc, float *score, int64_t *ids)
 {
     const ivffs_impl *s = ix->impl;
-    int nprobe, nt = sc->num_threads;
-    scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, s->v.nlist, &nprobe);
-    if (st) return st;
-    int rerank = s->rr.kind != SCANN_REORDER_NONE;
-    int kk = rerank ? sc->reorder_k : k;
-    if (kk > ix->ntotal) kk = (int)ix->ntotal;
-    if (kk < k) kk = k;
-    int32_t *lists = malloc((size_t)nq * nprobe * sizeof(int32_t));
-    float *cscore = malloc((size_t)nq * nprobe * sizeof(float));
+    int nt = sc->num_threads;
     uint8_t *scratch = aligned_alloc(64, (size_t)nt * worker_bytes(s->pq.m));
     float *qscale = malloc((size_t)nq * sizeof(float)), *qbias = malloc((size_t)nq * sizeof(float));
-    float *cs = rerank ? malloc((size_t)nq * kk * sizeof(float)) : score;
-    int64_t *cl = rerank ? malloc((size_t)nq * kk * sizeof(int64_t)) : ids;
-    if (!lists || !cscore || !scratch || !qscale || !qbias || !cs || !cl) {
-        st = err_nomem("SCANN search scratch", (size_t)nq * (nprobe + kk) * 12);
-        goto done;
-    }
-    if ((st = ivf_probe(&s->v, ix->dk, q, nq, index_uses_ip(ix), nprobe, nt, lists, cscore)))
-        goto done;
-    ivffs_scan ctx = {ix, q, rerank, scratch, qscale, qbias, sc};
-    ivf_res_scanner scanner = {&ctx, ivffs_begin, ivffs_scan_list};
-    if (use_batch(nq, nprobe, nt))
-        st = search_batch(&ctx, nq, nprobe, kk, nt, lists, cscore, cs, cl);
-    else
-        st = ivf_search_lists_res(nq, kk, nprobe, nt, lists, cscore, &scanner, cs, cl);
-    if (st) goto done;
-    if (rerank) {
-        ivf_rerank_base base = {(void *)s, rerank_base_add};
-        st = ivf_rerank(&s->v, &s->rr, ix->dk, index_uses_ip(ix), q, nq, k, kk, cl,
-                        s->rr_error ? &base : NULL, nt, score, ids);
+    scann_status st;
+    if (!scratch || !qscale || !qbias) {
+        st = err_nomem("SCANN search scratch", (size_t)nt * worker_bytes(s->pq.m) + nq * 8);
     } else {
-        /* Back from the integer scale: score ~ sum of row minima + (S + bias) / a. */
-        for (int64_t qi = 0; qi < nq; qi++)
-            for (int i = 0; i < k; i++) {
-                float *v = &score[qi * k + i];
-                if (ids[qi * k + i] >= 0) *v = qbias[qi] + *v / qscale[qi];
-            }
+        ivffs_scan ctx = {ix, q, s->rr.kind != SCANN_REORDER_NONE, scratch, qscale, qbias, sc};
+        ivf_codec codec = {&ctx,        COLLECT_RES, ivffs_begin, ivffs_scan_list, ivffs_scan_batch,
+                           ivffs_finish};
+        ivf_rerank_base base = {(void *)s, rerank_base_add};
+        st = ivf_search(ix, &s->v, &s->rr, s->rr_error ? &base : NULL, &codec, nq, q, k, sc, score,
+                        ids);
     }
-done:
-    free(lists), free(cscore), free(scratch), free(qscale), free(qbias);
-    if (cs != score) free(cs);
-    if (cl != ids) free(cl);
+    free(scratch), free(qscale), free(qbias);
     return st;
 }
 

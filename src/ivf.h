@@ -84,38 +84,36 @@ size_t ivf_memory(const ivf *v);
 scann_status ivf_probe(const ivf *v, const dist_kernels *dk, const float *q, int64_t nq, int ip,
                        int nprobe, int nthreads, int32_t *lists, float *cscore);
 
-/*
- * Scanning callbacks of a kind. begin_query runs once per (query, worker) before that worker
- * scans the query's lists (per-query tables go there); scan_list offers the list's vectors to h.
- */
-typedef struct ivf_scanner {
-    void *ctx;
-    void (*begin_query)(void *ctx, int64_t qi, int worker);
-    void (*scan_list)(void *ctx, int64_t qi, int32_t list, float cscore, topk *h, int worker);
-} ivf_scanner;
+/* ---- search (ivf_search.c) --------------------------------------------------------------- */
 
-/* The same with a reservoir (topk_res) as the collector: for scans that accept many candidates
- * (FastScan), where a heap update per candidate dominates. The kept set is the same. */
-typedef struct ivf_res_scanner {
-    void *ctx;
-    void (*begin_query)(void *ctx, int64_t qi, int worker);
-    void (*scan_list)(void *ctx, int64_t qi, int32_t list, float cscore, topk_res *r, int worker);
-} ivf_res_scanner;
-
-/*
- * Scan the probed lists of nq queries, keeping the kk best (score, id) per query into
- * out_score/out_id (nq * kk, best first). Parallel over queries; when there are fewer queries
- * than threads, a query's lists are split between threads and the partial heaps merged.
- */
-scann_status ivf_search_lists(int64_t nq, int kk, int nprobe, int nthreads, const int32_t *lists,
-                              const float *cscore, const ivf_scanner *sc, float *out_score,
-                              int64_t *out_id);
-/* ivf_search_lists with a reservoir scanner. */
-scann_status ivf_search_lists_res(int64_t nq, int kk, int nprobe, int nthreads,
-                                  const int32_t *lists, const float *cscore,
-                                  const ivf_res_scanner *sc, float *out_score, int64_t *out_id);
-
+struct collector;
+struct scann_index;
+struct search_ctx;
 struct rerank_store;
+
+/*
+ * A kind's list codec, search side: what the one driver needs from it. ctx is the kind's
+ * per-call state (tables, scratch for every worker of the call).
+ * - begin_query runs once per (query, worker) before that worker scans the query's lists (per
+ *   query tables go there); a range collector's radius is on the kind's float scale, and a
+ *   kind that scans on another scale (FastScan's integers) converts it here.
+ * - scan_list offers the list's vectors to the collector (collect.h), keys = ivf_loc when the
+ *   driver reranks (the kind's rerank store is not NONE), else external ids.
+ * - scan_batch (optional, k-NN only): serves all queries at once when it pays (several queries
+ *   per pass over a list); returns 0 to decline, else 1 with *st set and out filled as
+ *   scan_list would (nq * kk keys, best first).
+ * - finish (optional): without rerank, turns query qi's n scores back to the float scale.
+ */
+typedef struct ivf_codec {
+    void *ctx;
+    int mode; /* collect_mode for k-NN: COLLECT_HEAP, or COLLECT_RES when many candidates enter */
+    void (*begin_query)(void *ctx, int64_t qi, int worker, struct collector *c);
+    void (*scan_list)(void *ctx, int64_t qi, int32_t list, float cscore, struct collector *c,
+                      int worker);
+    int (*scan_batch)(void *ctx, int64_t nq, int kk, int nprobe, int nthreads, const int32_t *lists,
+                      const float *cscore, float *out_score, int64_t *out_key, scann_status *st);
+    void (*finish)(void *ctx, int64_t qi, float *score, const int64_t *key, int64_t n);
+} ivf_codec;
 
 /* When rerank rows store x minus an approximation the index can rebuild (SCANN's narrow
  * stores keep the quantization error), add(ctx, loc, row) adds that approximation of the
@@ -126,13 +124,20 @@ typedef struct ivf_rerank_base {
 } ivf_rerank_base;
 
 /*
- * Exact re-scoring: for each query, the kk candidate locations (ivf_loc, best first, -1 = none)
- * are scored against their lists' extra rows with the rerank store (plus base, if not NULL),
- * and the k best go to score/ids (nq * k) with external ids. Reads only the candidates' rows.
+ * Search an IVF kind: resolve nprobe (call, index, nlist / 16), probe, scan the lists with the
+ * codec (threads over queries, or over parts of a query's lists when there are fewer queries
+ * than threads), then re-score the best reorder_k candidates exactly with the rerank store rr
+ * (plus base, when not NULL) or let the codec convert its scores. k-NN writes nq * k internal
+ * scores and ids (+inf / -1 where missing); with sc->range it fills the range lists instead
+ * (unsorted, exact where rr reranks) and ignores k, score and ids.
  */
-scann_status ivf_rerank(const ivf *v, const struct rerank_store *rr, const dist_kernels *dk, int ip,
-                        const float *q, int64_t nq, int k, int kk, const int64_t *cand_loc,
-                        const ivf_rerank_base *base, int nthreads, float *score, int64_t *ids);
+scann_status ivf_search(const struct scann_index *ix, const ivf *v, const struct rerank_store *rr,
+                        const ivf_rerank_base *base, const ivf_codec *codec, int64_t nq,
+                        const float *q, int k, const struct search_ctx *sc, float *score,
+                        int64_t *ids);
+
+/* Threads a search may use for nq queries split into parts: the parts per query. */
+int ivf_parts_per_query(int64_t nq, int nprobe, int nthreads);
 
 struct idset;
 /* Locations (ivf_loc) of the stored vectors whose ids are in s, list by list, increasing
@@ -159,8 +164,5 @@ void ivf_rollback(ivf *v, const int64_t *sizes,
 scann_status ivf_resolve_nlist(int requested, int64_t n, int *nlist);
 /* nprobe for a search: the call's, else the index's, else max(1, nlist / 16); must be <= nlist. */
 scann_status ivf_resolve_nprobe(int call, int index_default, int nlist, int *nprobe);
-
-/* Threads a search may use for nq queries split into parts: the parts per query. */
-int ivf_parts_per_query(int64_t nq, int nprobe, int nthreads);
 
 #endif

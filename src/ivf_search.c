@@ -1,0 +1,280 @@
+/*
+ * ivf_search.c - the one search driver of the IVF kinds: probe, scan the probed lists with the
+ * kind's list codec into collectors (collect.h), then rerank or convert; see ivf.h.
+ *
+ * What the kinds supply is only what differs between them: per-query tables (begin_query), a
+ * list scan (scan_list), optionally a batch scan that serves several queries per pass over a
+ * list (FastScan), and a conversion of approximate scores back to floats (finish). Defaults
+ * (nprobe, the candidate count), buffers, threading, the filter and the rerank tail live here,
+ * once. Range search is the same pipeline with range collectors.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "collect.h"
+#include "error.h"
+#include "ivf.h"
+#include "rerank.h"
+#include "threads.h"
+
+int ivf_parts_per_query(int64_t nq, int nprobe, int nthreads)
+{
+    if (nq >= nthreads) return 1;
+    int parts = (int)((nthreads + nq - 1) / nq);
+    return parts > nprobe ? nprobe : parts;
+}
+
+/* ---- scanning ------------------------------------------------------------------------------ */
+
+typedef struct scan_job {
+    const ivf_codec *codec;
+    int kk, nprobe, parts;
+    const int32_t *lists;
+    const float *cscore;
+    float *score; /* (nq * parts) * kk; k-NN */
+    int64_t *key;
+    float *res_score; /* per worker: topk_res_slots(kk) slots, for a reservoir collector */
+    int64_t *res_key;
+    range_list *range; /* nq lists; range search */
+    float radius;
+    const search_ctx *sc;
+} scan_job;
+
+static void scan_task(void *ctx, int64_t task, int worker)
+{
+    scan_job *j = ctx;
+    const ivf_codec *cd = j->codec;
+    int64_t qi = task / j->parts;
+    int part = (int)(task % j->parts);
+    const int32_t *lists = j->lists + qi * j->nprobe;
+    const float *cscore = j->cscore + qi * j->nprobe;
+    float *out_score = j->score ? j->score + (size_t)task * j->kk : NULL;
+    int64_t *out_key = j->key ? j->key + (size_t)task * j->kk : NULL;
+    collector c;
+    if (j->range) {
+        collect_init_range(&c, j->radius, &j->range[qi], j->sc);
+    } else if (cd->mode == COLLECT_RES) {
+        size_t slots = (size_t)topk_res_slots(j->kk);
+        collect_init_res(&c, j->kk, j->res_score + worker * slots, j->res_key + worker * slots,
+                         j->sc);
+    } else {
+        collect_init_heap(&c, j->kk, out_score, out_key, j->sc);
+    }
+    cd->begin_query(cd->ctx, qi, worker, &c);
+    for (int p = part; p < j->nprobe; p += j->parts)
+        cd->scan_list(cd->ctx, qi, lists[p], cscore[p], &c, worker);
+    collect_finish(&c, out_score, out_key);
+}
+
+/* k-NN: the kk best keys per query into out (nq * kk). Parallel over queries, or over (query,
+ * part) with the partial results merged when there are fewer queries than threads. */
+static scann_status scan_knn(const ivf_codec *cd, int64_t nq, int kk, int nprobe, int nthreads,
+                             const int32_t *lists, const float *cscore, const search_ctx *sc,
+                             float *out_score, int64_t *out_key)
+{
+    int parts = ivf_parts_per_query(nq, nprobe, nthreads);
+    scan_job j = {cd,      kk,   nprobe, parts, lists, cscore, out_score,
+                  out_key, NULL, NULL,   NULL,  0,     sc};
+    float *ps = NULL;
+    int64_t *pk = NULL;
+    scann_status st = SCANN_OK;
+    if (cd->mode == COLLECT_RES) {
+        size_t slots = (size_t)nthreads * topk_res_slots(kk);
+        j.res_score = malloc(slots * sizeof(float));
+        j.res_key = malloc(slots * sizeof(int64_t));
+        if (!j.res_score || !j.res_key) {
+            st = err_nomem("scan reservoirs", slots * 12);
+            goto done;
+        }
+    }
+    if (parts == 1) {
+        par_for(nthreads, nq, scan_task, &j);
+        goto done;
+    }
+    size_t slots = (size_t)nq * parts * kk;
+    ps = malloc(slots * sizeof(float));
+    pk = malloc(slots * sizeof(int64_t));
+    if (!ps || !pk) {
+        st = err_nomem("partial results", slots * 12);
+        goto done;
+    }
+    j.score = ps;
+    j.key = pk;
+    par_for(nthreads, nq * parts, scan_task, &j);
+    for (int64_t qi = 0; qi < nq; qi++) {
+        topk h;
+        topk_init(&h, kk, out_score + (size_t)qi * kk, out_key + (size_t)qi * kk);
+        for (size_t c = (size_t)qi * parts * kk; c < (size_t)(qi + 1) * parts * kk; c++)
+            if (pk[c] >= 0) topk_push(&h, ps[c], pk[c]);
+        topk_finish(&h, h.score, h.id);
+    }
+done:
+    free(ps);
+    free(pk);
+    free(j.res_score);
+    free(j.res_key);
+    return st;
+}
+
+/* ---- rerank ------------------------------------------------------------------------------ */
+
+typedef struct rerank_job {
+    const ivf *v;
+    const rerank_store *rr;
+    const dist_kernels *dk;
+    int ip, k, kk;
+    const float *q;
+    const int64_t *cand_loc;
+    float *score;
+    int64_t *ids;
+    float *tmp; /* per worker: d floats */
+    const ivf_rerank_base *base;
+    range_list *range; /* range search: nq lists, rescored in place */
+    float radius;
+} rerank_job;
+
+static const uint8_t *row_at(const rerank_job *j, int64_t loc)
+{
+    return j->v->lists[ivf_loc_list(loc)].extra + (size_t)ivf_loc_offset(loc) * j->rr->row_bytes;
+}
+
+static void prefetch_row(const rerank_job *j, int64_t loc)
+{
+    const uint8_t *row = row_at(j, loc);
+    for (size_t b = 0; b < j->rr->row_bytes; b += 64) __builtin_prefetch(row + b);
+}
+
+/* Exact score of query vector qv against the vector at loc. */
+static float rerank_one(const rerank_job *j, int64_t loc, const float *qv, float *tmp)
+{
+    size_t d = (size_t)j->v->d;
+    if (!j->base) return rerank_score(j->rr, j->dk, j->ip, qv, row_at(j, loc), tmp);
+    /* The row holds x minus an approximation the index can rebuild: add it back. */
+    rerank_decode(j->rr, row_at(j, loc), tmp);
+    j->base->add(j->base->ctx, loc, tmp);
+    return j->ip ? -j->dk->ip(qv, tmp, d) : j->dk->l2(qv, tmp, d);
+}
+
+static void rerank_task(void *ctx, int64_t qi, int worker)
+{
+    rerank_job *j = ctx;
+    size_t d = (size_t)j->v->d;
+    const float *qv = j->q + (size_t)qi * d;
+    float *tmp = j->tmp + worker * d;
+    if (j->range) { /* every candidate, kept when its exact score is within the radius */
+        range_list *l = &j->range[qi];
+        int64_t n = 0;
+        for (int64_t c = 0; c < l->n; c++) {
+            if (c + 1 < l->n) prefetch_row(j, l->key[c + 1]);
+            float s = rerank_one(j, l->key[c], qv, tmp);
+            if (s <= j->radius) {
+                l->score[n] = s;
+                l->key[n++] = j->v->lists[ivf_loc_list(l->key[c])].ids[ivf_loc_offset(l->key[c])];
+            }
+        }
+        l->n = n;
+        return;
+    }
+    topk h;
+    topk_init(&h, j->k, j->score + (size_t)qi * j->k, j->ids + (size_t)qi * j->k);
+    const int64_t *cand = j->cand_loc + (size_t)qi * j->kk;
+    if (j->kk > 0 && cand[0] >= 0) prefetch_row(j, cand[0]);
+    for (int c = 0; c < j->kk; c++) {
+        int64_t loc = cand[c];
+        if (loc < 0) break; /* candidates are sorted best first: the rest are empty too */
+        /* Rows are scattered over the lists (3 KB each at d = 784): fetching the next one
+         * while this one is scored hides most of the memory latency. */
+        if (c + 1 < j->kk && cand[c + 1] >= 0) prefetch_row(j, cand[c + 1]);
+        topk_push(&h, rerank_one(j, loc, qv, tmp),
+                  j->v->lists[ivf_loc_list(loc)].ids[ivf_loc_offset(loc)]);
+    }
+    topk_finish(&h, h.score, h.id);
+}
+
+/* ---- the driver ---------------------------------------------------------------------------- */
+
+scann_status ivf_search(const scann_index *ix, const ivf *v, const rerank_store *rr,
+                        const ivf_rerank_base *base, const ivf_codec *cd, int64_t nq,
+                        const float *q, int k, const search_ctx *sc, float *score, int64_t *ids)
+{
+    int nprobe, nt = sc->num_threads, ip = index_uses_ip(ix);
+    scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, v->nlist, &nprobe);
+    if (st) return st;
+    int rerank = rr && rr->kind != SCANN_REORDER_NONE;
+    const range_req *range = sc->range;
+    int kk = rerank ? sc->reorder_k : k;
+    if (kk > ix->ntotal) kk = (int)ix->ntotal;
+    if (kk < k) kk = k;
+    if (range) kk = 0;
+    int32_t *lists = malloc((size_t)nq * nprobe * sizeof(int32_t));
+    float *cscore = malloc((size_t)nq * nprobe * sizeof(float));
+    float *cs = rerank && !range ? malloc((size_t)nq * kk * sizeof(float)) : score;
+    int64_t *cl = rerank && !range ? malloc((size_t)nq * kk * sizeof(int64_t)) : ids;
+    if (!lists || !cscore || (!range && (!cs || !cl))) {
+        st = err_nomem("IVF search buffers", (size_t)nq * (nprobe + kk) * 12);
+        goto done;
+    }
+    if ((st = ivf_probe(v, ix->dk, q, nq, ip, nprobe, nt, lists, cscore))) goto done;
+    if (range) {
+        scan_job j = {cd,   0,    nprobe, 1,          lists,         cscore, NULL,
+                      NULL, NULL, NULL,   range->out, range->radius, sc};
+        par_for(nt, nq, scan_task, &j);
+        for (int64_t qi = 0; qi < nq; qi++)
+            if (range->out[qi].nomem) {
+                st = err_nomem("range search results", (size_t)range->out[qi].cap * 24);
+                goto done;
+            }
+    } else if (!cd->scan_batch ||
+               !cd->scan_batch(cd->ctx, nq, kk, nprobe, nt, lists, cscore, cs, cl, &st)) {
+        st = scan_knn(cd, nq, kk, nprobe, nt, lists, cscore, sc, cs, cl);
+    }
+    if (st) goto done;
+    if (rerank) {
+        float *tmp = malloc((size_t)nt * v->d * sizeof(float));
+        if (!tmp) {
+            st = err_nomem("rerank scratch", (size_t)nt * v->d * 4);
+            goto done;
+        }
+        rerank_job j = {v,
+                        rr,
+                        ix->dk,
+                        ip,
+                        k,
+                        kk,
+                        q,
+                        cl,
+                        score,
+                        ids,
+                        tmp,
+                        base,
+                        range ? range->out : NULL,
+                        range ? range->radius : 0};
+        par_for(nt, nq, rerank_task, &j);
+        free(tmp);
+    } else if (cd->finish) {
+        for (int64_t qi = 0; qi < nq; qi++) {
+            if (range) {
+                range_list *l = &range->out[qi];
+                cd->finish(cd->ctx, qi, l->score, l->key, l->n);
+            } else {
+                cd->finish(cd->ctx, qi, score + (size_t)qi * k, ids + (size_t)qi * k, k);
+            }
+        }
+    }
+    /* Range: converted scores may cross the radius by a rounding; results go best first. */
+    if (range)
+        for (int64_t qi = 0; qi < nq; qi++) {
+            range_list *l = &range->out[qi];
+            int64_t n = 0;
+            for (int64_t c = 0; c < l->n; c++)
+                if (l->score[c] <= range->radius)
+                    l->score[n] = l->score[c], l->key[n++] = l->key[c];
+            l->n = n;
+        }
+done:
+    free(lists);
+    free(cscore);
+    if (cs != score) free(cs);
+    if (cl != ids) free(cl);
+    return st;
+}
