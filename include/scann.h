@@ -205,6 +205,28 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
                                 const scann_search_params *params, float *dist, int64_t *ids);
 
 /*
+ * Range search (faiss's range_search semantics): for each of nq queries, every stored vector
+ * closer than radius: squared L2 distance < radius, or inner product / cosine similarity >
+ * radius. *out gets a new result (free it with scann_range_result_free): query i's matches are
+ * ids[lims[i] .. lims[i + 1]) with their distances (similarities for ip / cosine), best first,
+ * ties by smaller id. params as for search (nprobe, num_threads, filters; reorder_k is unused).
+ * FLAT is exact; IVF kinds find what their nprobe lists hold; IVF_PQ and SCANN select by their
+ * approximate scores, then keep what the rerank store's exact score confirms (without a store,
+ * the approximate scores are returned). NaN radius is rejected.
+ */
+typedef struct scann_range_result {
+    int64_t nq;
+    int64_t *lims; /* nq + 1 offsets */
+    float *dist;   /* lims[nq] distances (similarities for ip / cosine) */
+    int64_t *ids;  /* lims[nq] external ids */
+} scann_range_result;
+
+scann_status scann_index_range_search(const scann_index *ix, int64_t nq, int dim, const float *q,
+                                      float radius, const scann_search_params *params,
+                                      scann_range_result **out);
+void scann_range_result_free(scann_range_result *r);
+
+/*
  * Remove vectors by external id; ids the index does not hold are ignored. *removed (may be
  * NULL) gets how many were removed. Removed ids are never returned again.
  * Adding an id the index already holds replaces that vector (upsert); ids repeated within one

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "collect.h"
 #include "error.h"
 #include "idset.h"
 #include "index.h"
@@ -403,6 +404,40 @@ static scann_status check_searchable(const scann_index *ix, int k)
     return SCANN_OK;
 }
 
+/* The call's search params into *sc (defaults still 0); k = 0 for a range search. */
+static scann_status parse_search_params(const scann_search_params *params, int k, search_ctx *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    if (!params) return SCANN_OK;
+    if (params->nprobe < 0 || params->reorder_k < 0 || params->num_threads < 0)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "search: nprobe=%d, reorder_k=%d, num_threads=%d must not be negative",
+                       params->nprobe, params->reorder_k, params->num_threads);
+    if (params->num_threads > SCANN_MAX_THREADS)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: num_threads=%d is above %d",
+                       params->num_threads, SCANN_MAX_THREADS);
+    if (k > 0 && params->reorder_k > 0 && params->reorder_k < k)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: reorder_k=%d is smaller than k=%d",
+                       params->reorder_k, k);
+    if (params->allow_bits && params->allow_nbits < 0)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: allow_nbits=%lld is negative",
+                       (long long)params->allow_nbits);
+    sc->nprobe = params->nprobe;
+    sc->reorder_k = params->reorder_k;
+    sc->num_threads = params->num_threads;
+    if (params->allow_bits || params->allow_fn) sc->filter = params;
+    return SCANN_OK;
+}
+
+/* A count the call asks for is used as given; the index's default is what small calls must
+ * not pay for. Under the read lock. */
+static void resolve_threads(const scann_index *ix, int64_t nq, search_ctx *sc)
+{
+    if (sc->num_threads) return;
+    sc->num_threads = ix->p.num_threads;
+    sc->num_threads = search_threads(ix, nq, sc);
+}
+
 scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, const float *q, int k,
                                 const scann_search_params *params, float *dist, int64_t *ids)
 {
@@ -411,26 +446,8 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     if (k < 1) return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: k=%d must be at least 1", k);
     if (nq > 0 && (!dist || !ids))
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: dist or ids output is NULL");
-    search_ctx sc = {0};
-    if (params) {
-        if (params->nprobe < 0 || params->reorder_k < 0 || params->num_threads < 0)
-            return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                           "search: nprobe=%d, reorder_k=%d, num_threads=%d must not be negative",
-                           params->nprobe, params->reorder_k, params->num_threads);
-        if (params->num_threads > SCANN_MAX_THREADS)
-            return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: num_threads=%d is above %d",
-                           params->num_threads, SCANN_MAX_THREADS);
-        if (params->reorder_k > 0 && params->reorder_k < k)
-            return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: reorder_k=%d is smaller than k=%d",
-                           params->reorder_k, k);
-        if (params->allow_bits && params->allow_nbits < 0)
-            return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: allow_nbits=%lld is negative",
-                           (long long)params->allow_nbits);
-        sc.nprobe = params->nprobe;
-        sc.reorder_k = params->reorder_k;
-        sc.num_threads = params->num_threads;
-        if (params->allow_bits || params->allow_fn) sc.filter = params;
-    }
+    search_ctx sc;
+    if ((st = parse_search_params(params, k, &sc))) return st;
     const float *qs;
     float *owned = NULL;
     pthread_rwlock_rdlock(lock_of(ix));
@@ -439,12 +456,7 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     if (sc.reorder_k == 0)
         sc.reorder_k = ix->p.reorder_k ? (ix->p.reorder_k > k ? ix->p.reorder_k : k)
                                        : (int)(10LL * k < INT_MAX ? 10LL * k : INT_MAX);
-    /* A count the call asks for is used as given; the index's default is what small calls
-     * must not pay for. */
-    if (sc.num_threads == 0) {
-        sc.num_threads = ix->p.num_threads;
-        sc.num_threads = search_threads(ix, nq, &sc);
-    }
+    resolve_threads(ix, nq, &sc);
     st = check_searchable(ix, k);
     if (!st && nq > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
     if (!st && nq > 0) st = ix->ops->search(ix, nq, qs, k, &sc, dist, ids);
@@ -455,6 +467,86 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     if (index_uses_ip(ix))
         for (size_t i = 0; i < (size_t)nq * (size_t)k; i++) dist[i] = -dist[i];
     return SCANN_OK;
+}
+
+void scann_range_result_free(scann_range_result *r)
+{
+    if (!r) return;
+    free(r->lims);
+    free(r->dist);
+    free(r->ids);
+    free(r);
+}
+
+/* The nq sorted lists as one result in the user's convention. */
+static scann_status range_gather(const scann_index *ix, int64_t nq, range_list *lists,
+                                 scann_range_result **out)
+{
+    int64_t total = 0;
+    for (int64_t i = 0; i < nq; i++) {
+        if (lists[i].n > INT_MAX)
+            return err_set(SCANN_ERR_UNSUPPORTED,
+                           "range_search: query %lld matches %lld vectors, above 2^31 - 1",
+                           (long long)i, (long long)lists[i].n);
+        total += lists[i].n;
+    }
+    scann_range_result *r = calloc(1, sizeof *r);
+    if (r) {
+        r->nq = nq;
+        r->lims = malloc((size_t)(nq + 1) * sizeof(int64_t));
+        r->dist = malloc((size_t)(total ? total : 1) * sizeof(float));
+        r->ids = malloc((size_t)(total ? total : 1) * sizeof(int64_t));
+    }
+    if (!r || !r->lims || !r->dist || !r->ids) {
+        scann_range_result_free(r);
+        return err_nomem("range search result", (size_t)total * 12);
+    }
+    r->lims[0] = 0;
+    for (int64_t i = 0; i < nq; i++) {
+        range_list *l = &lists[i];
+        topk_sort_pairs(l->score, l->key, (int)l->n);
+        int64_t o = r->lims[i];
+        for (int64_t c = 0; c < l->n; c++) {
+            r->dist[o + c] = index_uses_ip(ix) ? -l->score[c] : l->score[c];
+            r->ids[o + c] = l->key[c];
+        }
+        r->lims[i + 1] = o + l->n;
+    }
+    *out = r;
+    return SCANN_OK;
+}
+
+scann_status scann_index_range_search(const scann_index *ix, int64_t nq, int dim, const float *q,
+                                      float radius, const scann_search_params *params,
+                                      scann_range_result **out)
+{
+    scann_status st = check_vectors(ix, nq, dim, q, "range_search");
+    if (st) return st;
+    if (!out) return err_set(SCANN_ERR_INVALID_ARGUMENT, "range_search: out is NULL");
+    if (radius != radius) return err_set(SCANN_ERR_INVALID_ARGUMENT, "range_search: radius is NaN");
+    search_ctx sc;
+    if ((st = parse_search_params(params, 0, &sc))) return st;
+    /* Internal scores are smaller-is-better and the bound is strict: the largest float below
+     * radius (L2) or below -radius (-similarity). */
+    range_req req = {nextafterf(index_uses_ip(ix) ? -radius : radius, -INFINITY), NULL};
+    if (!(req.out = calloc((size_t)(nq ? nq : 1), sizeof(range_list))))
+        return err_nomem("range lists", (size_t)nq * sizeof(range_list));
+    sc.range = &req;
+    const float *qs;
+    float *owned = NULL;
+    pthread_rwlock_rdlock(lock_of(ix));
+    resolve_threads(ix, nq, &sc);
+    if (!ix->trained)
+        st = err_set(SCANN_ERR_NOT_TRAINED, "range_search: %s index is not trained",
+                     scann_index_kind_name(ix->p.kind));
+    if (!st && nq > 0 && ix->ntotal > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
+    if (!st && nq > 0 && ix->ntotal > 0) st = ix->ops->search(ix, nq, qs, 0, &sc, NULL, NULL);
+    pthread_rwlock_unlock(lock_of(ix));
+    free(owned);
+    if (!st) st = range_gather(ix, nq, req.out, out);
+    for (int64_t i = 0; i < nq; i++) range_list_free(&req.out[i]);
+    free(req.out);
+    return st;
 }
 
 scann_status scann_index_set_num_threads(scann_index *ix, int num_threads)

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "blas.h"
+#include "collect.h"
 #include "error.h"
 #include "idmap.h"
 #include "idset.h"
@@ -112,9 +113,16 @@ static void direct_task(void *ctx, int64_t task, int worker)
     int64_t qi = task / j->nranges, r = task % j->nranges;
     int64_t lo = ix->ntotal * r / j->nranges, hi = ix->ntotal * (r + 1) / j->nranges;
     const float *q = j->q + (size_t)qi * d;
-    float buf[FLAT_ROW_CHUNK];
-    topk h;
-    topk_init(&h, j->k, j->part_score + (size_t)task * j->k, j->part_id + (size_t)task * j->k);
+    float buf[FLAT_ROW_CHUNK], *out_score = NULL;
+    int64_t *out_id = NULL;
+    collector c;
+    if (j->sc->range) {
+        collect_init_range(&c, j->sc->range->radius, &j->sc->range->out[qi], j->sc);
+    } else {
+        out_score = j->part_score + (size_t)task * j->k;
+        out_id = j->part_id + (size_t)task * j->k;
+        collect_init_heap(&c, j->k, out_score, out_id, j->sc);
+    }
     for (int64_t b = lo; b < hi; b += FLAT_ROW_CHUNK) {
         size_t m = (size_t)(hi - b < FLAT_ROW_CHUNK ? hi - b : FLAT_ROW_CHUNK);
         const float *xb = f->x + (size_t)b * d;
@@ -125,10 +133,9 @@ static void direct_task(void *ctx, int64_t task, int worker)
             ix->dk->l2_rows(q, xb, m, d, buf);
         }
         for (size_t i = 0; i < m; i++)
-            if (buf[i] <= topk_threshold(&h) && search_allows(j->sc, f->ids[b + (int64_t)i]))
-                topk_push(&h, buf[i], f->ids[b + (int64_t)i]);
+            collect_offer(&c, buf[i], f->ids[b + (int64_t)i], f->ids[b + (int64_t)i]);
     }
-    topk_finish(&h, h.score, h.id);
+    collect_finish(&c, out_score, out_id);
 }
 
 static scann_status flat_search_direct(const scann_index *ix, int64_t nq, const float *q, int k,
@@ -137,7 +144,7 @@ static scann_status flat_search_direct(const scann_index *ix, int64_t nq, const 
     /* A lone query (or fewer queries than threads) is split by rows so threads still help. */
     int nthreads = sc->num_threads;
     int64_t nranges = nq >= nthreads ? 1 : (nthreads + nq - 1) / nq;
-    if (nranges > ix->ntotal) nranges = 1;
+    if (nranges > ix->ntotal || sc->range) nranges = 1; /* a range list takes one writer */
     if (nranges == 1) {
         direct_job j = {ix, q, k, 1, score, ids, sc};
         par_for(nthreads, nq, direct_task, &j);
@@ -288,7 +295,8 @@ static scann_status flat_search_gemm(const scann_index *ix, int64_t nq, const fl
 static scann_status flat_search(const scann_index *ix, int64_t nq, const float *q, int k,
                                 const search_ctx *sc, float *score, int64_t *ids)
 {
-    if (nq < FLAT_GEMM_MIN_NQ) return flat_search_direct(ix, nq, q, k, sc, score, ids);
+    /* Range search scores every row exactly, as the direct path does. */
+    if (nq < FLAT_GEMM_MIN_NQ || sc->range) return flat_search_direct(ix, nq, q, k, sc, score, ids);
     return flat_search_gemm(ix, nq, q, k, sc, score, ids);
 }
 

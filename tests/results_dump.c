@@ -104,6 +104,16 @@ static void dump_searches(const char *label, const scann_index *ix, const float 
         uint64_t h = fnv(fnv(0xcbf29ce484222325ull, ids, sizeof ids), dist, sizeof dist);
         printf("%s %s %016llx\n", label, set[s].name, (unsigned long long)h);
     }
+    /* Range search with a radius near the 10th neighbour's distance. */
+    scann_search_params sp = {.nprobe = ivf ? 8 : 0, .num_threads = 2};
+    scann_range_result *r = NULL;
+    float radius = dist[K - 1];
+    if (scann_index_range_search(ix, NQ, DIM, q, radius, &sp, &r)) die("range_search");
+    uint64_t h = fnv(0xcbf29ce484222325ull, r->lims, (size_t)(NQ + 1) * sizeof(int64_t));
+    h = fnv(fnv(h, r->ids, (size_t)r->lims[NQ] * sizeof(int64_t)), r->dist,
+            (size_t)r->lims[NQ] * sizeof(float));
+    printf("%s range %016llx\n", label, (unsigned long long)h);
+    scann_range_result_free(r);
 }
 
 int main(void)
