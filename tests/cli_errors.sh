@@ -69,6 +69,17 @@ if "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --k 3 --out "$tmp/ids.
 else
     echo "FAIL: search --out .npy: $(cat "$tmp/out"; od -An -td8 -j128 -v "$tmp/ids.npy" 2>&1)"; fail=1
 fi
+# --radius: a range search; squared distances from (0.9,0) are 0.01, 0.81 and 41.81.
+if "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --radius 1 --out "$tmp/rid.npy" --out-lims "$tmp/rl.npy" > "$tmp/out" 2>&1 &&
+   [ "$(od -An -td8 -j128 -v "$tmp/rid.npy" | tr -s ' \n' ' ')" = " 1 0 " ] &&
+   [ "$(od -An -td8 -j128 -v "$tmp/rl.npy" | tr -s ' \n' ' ')" = " 0 2 " ]; then
+    echo "ok: search --radius writes the matches and their offsets"
+else
+    echo "FAIL: search --radius: $(cat "$tmp/out")"; fail=1
+fi
+expect_fail "search --radius nan" "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --radius nan
+expect_fail "search --radius with --gt" "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --radius 1 --gt "$tmp/g.ivecs"
+expect_fail "search --out-lims without --radius" "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --out-lims "$tmp/l.npy"
 expect_fail "search --out .ivecs" "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --k 3 --out "$tmp/ids.ivecs"
 expect_fail "search --out-dist .txt" "$scann" search "$tmp/ix.scann" --query "$tmp/q.fvecs" --k 3 --out-dist "$tmp/d.txt"
 [ -e "$tmp/ids.ivecs" ] && { echo "FAIL: a refused --out still wrote a file"; fail=1; }

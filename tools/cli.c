@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -31,6 +32,8 @@ enum {
     O_TARGET,
     O_SAMPLE,
     O_DRY_RUN,
+    O_RADIUS,
+    O_OUT_LIMS,
 };
 
 #define ALL (CMD_GT | CMD_BENCH | CMD_BUILD | CMD_SEARCH | CMD_INFO | CMD_TUNE)
@@ -46,6 +49,8 @@ static const struct {
     {{"gt", required_argument, NULL, O_GT}, CMD_BENCH | CMD_SEARCH | CMD_TUNE},
     {{"out", required_argument, NULL, O_OUT}, CMD_GT | CMD_BUILD | CMD_SEARCH | CMD_TUNE},
     {{"out-dist", required_argument, NULL, O_OUT_DIST}, CMD_SEARCH},
+    {{"radius", required_argument, NULL, O_RADIUS}, CMD_SEARCH},
+    {{"out-lims", required_argument, NULL, O_OUT_LIMS}, CMD_SEARCH},
     {{"metric", required_argument, NULL, O_METRIC}, CMD_GT | CMD_BENCH | CMD_BUILD},
     {{"k", required_argument, NULL, 'k'}, CMD_GT | CMD_BENCH | CMD_SEARCH | CMD_TUNE},
     {{"target-recall", required_argument, NULL, O_TARGET}, CMD_TUNE},
@@ -168,6 +173,20 @@ static bool take(cli_args *a, int c, const char *v)
         a->target_recall = r;
         return true;
     }
+    case O_RADIUS: {
+        char *end;
+        errno = 0;
+        double r = strtod(v, &end);
+        if (!*v || *end || errno || !isfinite(r) || strspn(v, "0123456789.eE+-") != strlen(v)) {
+            fprintf(stderr, "scann %s: --radius '%s': expected a finite decimal number\n", a->name,
+                    v);
+            return false;
+        }
+        a->has_radius = 1;
+        a->radius = r;
+        return true;
+    }
+    case O_OUT_LIMS: a->out_lims = v; return true;
     case O_SAMPLE:
         if (!num_opt(a, "--sample", v, 1, INT_MAX, &x)) return false;
         a->sample = (int)x;

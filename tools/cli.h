@@ -31,8 +31,11 @@ typedef struct cli_args {
     cli_cmd cmd;
     const char *name; /* the subcommand as typed, for messages */
     const char *base, *query, *gt, *out, *out_dist, *grid, *csv, *metric;
-    const char *file; /* search, tune: the index file (the one positional argument) */
-    int mmap;         /* search: map the file instead of loading it */
+    const char *file;     /* search, tune: the index file (the one positional argument) */
+    int mmap;             /* search: map the file instead of loading it */
+    int has_radius;       /* search: --radius given: a range search */
+    double radius;        /* search: the range search's radius (finite) */
+    const char *out_lims; /* search --radius: where query i's matches start, int64 .npy */
     const char *backend[CLI_MAX_BACKENDS];
     const char *backend_grid[CLI_MAX_BACKENDS]; /* NULL: the default grid */
     int backend_is_peer[CLI_MAX_BACKENDS];

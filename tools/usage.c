@@ -118,6 +118,10 @@ void usage_command(FILE *f, cli_cmd cmd)
                 "  --out IDS.npy          first grid point's ids, int64 .npy (nq x k; -1 = "
                 "none)\n"
                 "  --out-dist D.npy       and their distances, float32 .npy\n"
+                "  --radius R             range search instead: every vector with squared L2\n"
+                "                         < R (ip / cosine: similarity > R), first grid point\n"
+                "  --out-lims L.npy       with --radius: int64 offsets (nq + 1); --out and\n"
+                "                         --out-dist then hold the matches, query by query\n"
                 "  --csv OUT              also write rows to OUT (with --gt)\n"
                 "  --latency-queries N    queries timed one at a time (default 1000)\n"
                 "%s%s",

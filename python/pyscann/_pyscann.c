@@ -834,6 +834,72 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(
+    Index_range_search_doc,
+    "range_search(q, radius, nprobe=None, threads=None, filter=None)\n"
+    "    -> (lims, distances, ids)\n\n"
+    "Every stored vector closer than radius to each row of q (nq, dim), as faiss's\n"
+    "range_search: squared L2 distance < radius, or inner product / cosine similarity >\n"
+    "radius. Query i's matches are ids[lims[i]:lims[i + 1]] (int64) with distances\n"
+    "(float32), best first. FLAT is exact; IVF kinds look in their nprobe lists; IVF_PQ\n"
+    "and SCANN select by approximate scores and keep what their rerank store confirms.\n"
+    "filter as for search().");
+
+static PyObject *Index_range_search(IndexObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"q", "radius", "nprobe", "threads", "filter", NULL};
+    PyObject *qo, *nprobe_o = Py_None, *threads_o = Py_None, *filter_o = Py_None;
+    double radius;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Od|OOO:range_search", kwlist, &qo, &radius,
+                                     &nprobe_o, &threads_o, &filter_o))
+        return NULL;
+    if (check_ready(self) < 0) return NULL;
+    scann_search_params sp = {0};
+    if (opt_int(nprobe_o, "nprobe", &sp.nprobe) < 0 ||
+        opt_int(threads_o, "threads", &sp.num_threads) < 0)
+        return NULL;
+    int64_t nq;
+    int d;
+    PyArrayObject *q = as_float_rows(qo, "range_search: q", 1, &nq, &d);
+    if (!q) return NULL;
+    filter_state fs;
+    if (filter_prepare(&fs, filter_o, self, &sp) < 0 || lock_index(self, 0) < 0) {
+        filter_release(&fs);
+        Py_DECREF(q);
+        return NULL;
+    }
+    scann_range_result *r = NULL;
+    scann_status st;
+    errmsg e;
+    Py_INCREF(filter_o);
+    Py_BEGIN_ALLOW_THREADS st =
+        scann_index_range_search(self->ix, nq, d, PyArray_DATA(q), (float)radius, &sp, &r);
+    errmsg_take(&e, st);
+    Py_END_ALLOW_THREADS Py_DECREF(filter_o);
+    unlock_index(self);
+    Py_DECREF(q);
+    if (filter_release(&fs) < 0 || st) {
+        scann_range_result_free(r);
+        return PyErr_Occurred() ? NULL : raise_status(st, e.text);
+    }
+    npy_intp nl = (npy_intp)nq + 1, nr = (npy_intp)r->lims[nq];
+    PyArrayObject *lims = (PyArrayObject *)PyArray_SimpleNew(1, &nl, NPY_INT64);
+    PyArrayObject *dist = (PyArrayObject *)PyArray_SimpleNew(1, &nr, NPY_FLOAT32);
+    PyArrayObject *ids = (PyArrayObject *)PyArray_SimpleNew(1, &nr, NPY_INT64);
+    if (!lims || !dist || !ids) {
+        Py_XDECREF(lims);
+        Py_XDECREF(dist);
+        Py_XDECREF(ids);
+        scann_range_result_free(r);
+        return NULL;
+    }
+    memcpy(PyArray_DATA(lims), r->lims, (size_t)nl * sizeof(int64_t));
+    memcpy(PyArray_DATA(dist), r->dist, (size_t)nr * sizeof(float));
+    memcpy(PyArray_DATA(ids), r->ids, (size_t)nr * sizeof(int64_t));
+    scann_range_result_free(r);
+    return Py_BuildValue("(NNN)", lims, dist, ids);
+}
+
 PyDoc_STRVAR(Index_tune_doc,
              "tune(queries, target_recall, k=10, truth=None, base=None, base_ids=None,\n"
              "     threads=None, dry_run=False) -> dict\n\n"
@@ -1199,6 +1265,8 @@ static PyMethodDef Index_methods[] = {
      Index_reconstruct_doc},
     {"search", (PyCFunction)(void (*)(void))Index_search, METH_VARARGS | METH_KEYWORDS,
      Index_search_doc},
+    {"range_search", (PyCFunction)(void (*)(void))Index_range_search, METH_VARARGS | METH_KEYWORDS,
+     Index_range_search_doc},
     {"tune", (PyCFunction)(void (*)(void))Index_tune, METH_VARARGS | METH_KEYWORDS, Index_tune_doc},
     {"save", (PyCFunction)(void (*)(void))Index_save, METH_VARARGS | METH_KEYWORDS, Index_save_doc},
     {"to_bytes", (PyCFunction)Index_to_bytes, METH_NOARGS, Index_to_bytes_doc},

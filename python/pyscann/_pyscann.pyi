@@ -47,6 +47,14 @@ class Index:
         threads: Optional[int] = ...,
         filter: Optional[_Filter] = ...,
     ) -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...
+    def range_search(
+        self,
+        q: npt.ArrayLike,
+        radius: float,
+        nprobe: Optional[int] = ...,
+        threads: Optional[int] = ...,
+        filter: Optional[_Filter] = ...,
+    ) -> Tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...
     def tune(
         self,
         queries: npt.ArrayLike,

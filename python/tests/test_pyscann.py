@@ -146,6 +146,31 @@ def test_flat_equals_numpy(metric, base, queries):
     np.testing.assert_allclose(dist, want_dist, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("metric", ["l2", "ip", "cosine"])
+def test_range_search_matches_numpy(metric, base, queries):
+    ix = build("IVF_FLAT,nlist=16", base, metric=metric)
+    scores = exact_scores(queries[:20], base, metric)
+    # The radius between the 40th and 41st neighbour of the first query.
+    first = np.sort(scores[0] if metric == "l2" else -scores[0])[39:41]
+    radius = float(first.mean()) if metric == "l2" else -float(first.mean())
+    lims, dist, ids = ix.range_search(queries[:20], radius, nprobe=16)
+    assert lims.dtype == np.int64 and dist.dtype == np.float32 and ids.dtype == np.int64
+    assert lims.shape == (21,) and lims[0] == 0 and lims[-1] == len(ids) == len(dist)
+    assert lims[1] == 40
+    for i in range(20):
+        got = ids[lims[i]:lims[i + 1]]
+        want = np.flatnonzero(scores[i] < radius if metric == "l2" else scores[i] > radius)
+        assert sorted(got) == sorted(want)
+        d = dist[lims[i]:lims[i + 1]]
+        assert np.all(np.diff(d) >= 0) if metric == "l2" else np.all(np.diff(d) <= 0)
+    # A filter applies; a 1-D query is one row; NaN is refused.
+    lims_f, _, ids_f = ix.range_search(queries[0], radius, nprobe=16, filter=np.arange(0, NBASE, 2))
+    assert lims_f.shape == (2,) and np.all(ids_f % 2 == 0)
+    assert set(ids_f) == {i for i in ids[:lims[1]] if i % 2 == 0}
+    with pytest.raises(ValueError):
+        ix.range_search(queries[:2], float("nan"))
+
+
 def test_custom_ids_are_returned(base, queries):
     offset = 10**12
     ix = pyscann.Index("FLAT", dim=DIM)
