@@ -834,16 +834,15 @@ fail:
     return NULL;
 }
 
-PyDoc_STRVAR(
-    Index_range_search_doc,
-    "range_search(q, radius, nprobe=None, threads=None, filter=None)\n"
-    "    -> (lims, distances, ids)\n\n"
-    "Every stored vector closer than radius to each row of q (nq, dim), as faiss's\n"
-    "range_search: squared L2 distance < radius, or inner product / cosine similarity >\n"
-    "radius. Query i's matches are ids[lims[i]:lims[i + 1]] (int64) with distances\n"
-    "(float32), best first. FLAT is exact; IVF kinds look in their nprobe lists; IVF_PQ\n"
-    "and SCANN select by approximate scores and keep what their rerank store confirms.\n"
-    "filter as for search().");
+PyDoc_STRVAR(Index_range_search_doc,
+             "range_search(q, radius, nprobe=None, threads=None, filter=None)\n"
+             "    -> (lims, distances, ids)\n\n"
+             "Every stored vector closer than radius to each row of q (nq, dim), as faiss's\n"
+             "range_search: squared L2 distance < radius, or inner product / cosine similarity >\n"
+             "radius. Query i's matches are ids[lims[i]:lims[i + 1]] (int64) with distances\n"
+             "(float32), best first. FLAT is exact; IVF kinds look in their nprobe lists; IVF_PQ\n"
+             "and SCANN select by approximate scores and keep what their rerank store confirms.\n"
+             "filter as for search().");
 
 static PyObject *Index_range_search(IndexObject *self, PyObject *args, PyObject *kw)
 {
