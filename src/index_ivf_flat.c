@@ -26,44 +26,25 @@ typedef struct ivfflat {
 static scann_status ivfflat_train(scann_index *ix, int64_t n, const float *x)
 {
     ivfflat *f = ix->impl;
-    if (ix->ntotal > 0)
-        return err_set(SCANN_ERR_UNSUPPORTED, "train: the index already holds %lld vectors",
-                       (long long)ix->ntotal);
-    int nlist;
-    scann_status st = ivf_resolve_nlist(ix->p.nlist, n, &nlist);
-    if (st) return st;
-    ivf fresh;
-    if ((st = ivf_init(&fresh, nlist, ix->p.dim, (size_t)ix->p.dim * sizeof(float), 0))) return st;
-    poll_hook poll = index_poll(ix, "train", 0, 1);
-    st = ivf_train(&fresh, x, n, index_uses_ip(ix), ix->p.train_size, ix->p.kmeans_iters,
-                   ix->p.seed, ix->p.num_threads, ix->dk, &poll);
+    ivf fresh = {0};
+    ivf_trainer t = {NULL, &fresh, (size_t)ix->p.dim * sizeof(float), 1, 1.0, 0, 0, NULL, NULL};
+    scann_status st = ivf_build_train(ix, n, x, &t);
     if (st) {
         ivf_free(&fresh);
         return st;
     }
     ivf_free(&f->v);
     f->v = fresh;
-    ix->p.nlist = nlist;
+    ix->p.nlist = fresh.nlist;
     ix->trained = 1;
     return SCANN_OK;
 }
 
+/* The list code is the float vector itself. */
 static scann_status ivfflat_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
 {
-    ivfflat *f = ix->impl;
-    int32_t *assign = calloc((size_t)n, sizeof(int32_t));
-    if (!assign) return err_nomem("list assignments", (size_t)n * 4);
-    size_t d = (size_t)ix->p.dim;
-    /* Assignment is the long part and changes nothing: polling there, before any append,
-     * makes a cancelled add a no-op. */
-    poll_hook poll = index_poll(ix, "add", 0, 1);
-    scann_status st = ivf_assign_polled(&f->v, x, n, ix->p.num_threads, &poll, assign);
-    if (!st) st = ivf_reserve(&f->v, assign, n);
-    for (int64_t i = 0; i < n && !st; i++)
-        st = ivf_append(&f->v, assign[i], ids[i], (const uint8_t *)(x + (size_t)i * d), NULL);
-    if (!st) ix->ntotal += n;
-    free(assign);
-    return st;
+    ivf_adder a = {NULL, &((ivfflat *)ix->impl)->v, 0, 0, NULL, NULL, NULL, NULL, NULL};
+    return ivf_build_add(ix, n, x, ids, &a);
 }
 
 typedef struct ivfflat_scan {

@@ -26,13 +26,11 @@
 #include "ivf.h"
 #include "pq.h"
 #include "rerank.h"
-#include "sample.h"
 #include "threads.h"
 
 #define IVFPQ_KSUB 256
-#define IVFPQ_TRAIN_PQ 65536 /* PQ training rows: 256 per centre, faiss's default */
-#define IVFPQ_PQ_ITERS 12    /* codebook k-means rounds (ScaNN trains its codebooks for 10) */
-#define IVFPQ_ADD_CHUNK 16384
+#define IVFPQ_TRAIN_PQ 65536   /* PQ training rows: 256 per centre, faiss's default */
+#define IVFPQ_PQ_ITERS 12      /* codebook k-means rounds (ScaNN trains its codebooks for 10) */
 #define IVFPQ_PRECOMP_RATIO 16 /* precomputed tables <= 16 x (centres + codebooks + codes) */
 
 typedef struct ivfpq {
@@ -96,114 +94,51 @@ static void maybe_precomp(ivfpq *f, int64_t ntotal)
     f->precomp = pre;
 }
 
+/* Codebooks on the sample's residuals; L2 tables need the codebooks' norms. */
+static scann_status ivfpq_train_codes(void *ctx, const scann_index *ix, const float *rows,
+                                      const float *x, int64_t n, const int32_t *assign,
+                                      const poll_hook *poll)
+{
+    ivfpq *f = ctx;
+    scann_status st =
+        pq_train(&f->pq, rows, n, IVFPQ_PQ_ITERS, ix->p.seed + 2, ix->p.num_threads, ix->dk, poll);
+    return st || index_uses_ip(ix) ? st : build_cnorm(f);
+}
+
 static scann_status ivfpq_train(scann_index *ix, int64_t n, const float *x)
 {
     ivfpq *f = ix->impl;
-    if (ix->ntotal > 0)
-        return err_set(SCANN_ERR_UNSUPPORTED, "train: the index already holds %lld vectors",
-                       (long long)ix->ntotal);
-    int d = ix->p.dim, m = ix->p.pq_m ? ix->p.pq_m : default_m(d), nlist;
-    scann_status st = ivf_resolve_nlist(ix->p.nlist, n, &nlist);
-    if (st) return st;
+    int d = ix->p.dim, m = ix->p.pq_m ? ix->p.pq_m : default_m(d);
     ivfpq fresh = {0};
-    const float *smp = NULL;
-    float *smp_owned = NULL, *res = NULL;
-    int32_t *assign = NULL;
-    int64_t ns = 0;
-    if ((st = pq_init(&fresh.pq, d, m, IVFPQ_KSUB))) goto fail;
-    if (n < IVFPQ_KSUB) {
-        st = err_set(SCANN_ERR_INVALID_ARGUMENT,
-                     "train: IVF_PQ needs at least %d training vectors, got %lld", IVFPQ_KSUB,
-                     (long long)n);
-        goto fail;
+    ivf_trainer t = {&fresh,         &fresh.v, (size_t)m,         IVFPQ_KSUB, 0.5,
+                     IVFPQ_TRAIN_PQ, 1,        ivfpq_train_codes, &fresh.rr};
+    scann_status st = pq_init(&fresh.pq, d, m, IVFPQ_KSUB);
+    if (!st) st = ivf_build_train(ix, n, x, &t);
+    if (st) {
+        ivfpq_release(&fresh);
+        return st;
     }
-    if ((st = ivf_init(&fresh.v, nlist, d, (size_t)m, 0))) goto fail;
-    poll_hook poll = index_poll(ix, "train", 0, 0.5);
-    if ((st = ivf_train(&fresh.v, x, n, index_uses_ip(ix), ix->p.train_size, ix->p.kmeans_iters,
-                        ix->p.seed, ix->p.num_threads, ix->dk, &poll)))
-        goto fail;
-    poll = index_poll(ix, "train", 0.5, 1);
-    /* Codebooks learn the residuals of a sample, as the lists will store them. */
-    if ((st = sample_rows(x, n, d, IVFPQ_TRAIN_PQ, ix->p.seed + 1, &smp, &smp_owned, &ns)))
-        goto fail;
-    assign = malloc((size_t)ns * sizeof(int32_t));
-    res = malloc((size_t)ns * d * sizeof(float));
-    if (!assign || !res) {
-        st = err_nomem("IVF_PQ training residuals", (size_t)ns * d * 4);
-        goto fail;
-    }
-    if ((st = ivf_assign(&fresh.v, smp, ns, ix->p.num_threads, assign))) goto fail;
-    ivf_residuals(&fresh.v, smp, ns, assign, res);
-    if ((st = pq_train(&fresh.pq, res, ns, IVFPQ_PQ_ITERS, ix->p.seed + 2, ix->p.num_threads,
-                       ix->dk, &poll)))
-        goto fail;
-    if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
-    /* The lists are still empty, so their rerank row size can be set now. */
-    fresh.v.extra_size = fresh.rr.row_bytes;
-    if (!index_uses_ip(ix)) {
-        if ((st = build_cnorm(&fresh))) goto fail;
-        maybe_precomp(&fresh, 0);
-    }
+    maybe_precomp(&fresh, 0);
     ivfpq_release(f);
     *f = fresh;
-    ix->p.nlist = nlist;
+    ix->p.nlist = fresh.v.nlist;
     ix->p.pq_m = m;
     ix->trained = 1;
-    free(smp_owned);
-    free(res);
-    free(assign);
     return SCANN_OK;
-fail:
-    ivfpq_release(&fresh);
-    free(smp_owned);
-    free(res);
-    free(assign);
-    return st;
+}
+
+static scann_status ivfpq_encode(void *ctx, const float *rows, const float *x, int64_t n,
+                                 int nthreads, uint8_t *codes)
+{
+    return pq_encode(&((ivfpq *)ctx)->pq, rows, n, nthreads, codes);
 }
 
 static scann_status ivfpq_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
 {
     ivfpq *f = ix->impl;
-    size_t d = (size_t)ix->p.dim, m = (size_t)f->pq.m, rb = f->rr.row_bytes;
-    int32_t *assign = malloc((size_t)n * sizeof(int32_t));
-    int64_t chunk = n < IVFPQ_ADD_CHUNK ? n : IVFPQ_ADD_CHUNK;
-    float *res = malloc((size_t)chunk * d * sizeof(float));
-    uint8_t *codes = malloc((size_t)chunk * m), *row = malloc(rb ? rb : 1);
-    int64_t *mark = NULL;
-    scann_status st = SCANN_OK;
-    if (!assign || !res || !codes || !row) {
-        st = err_nomem("IVF_PQ add scratch", (size_t)chunk * d * 4);
-        goto done;
-    }
-    /* Assign everything and reserve list space first, so the add cannot fail halfway; a
-     * cancel after the first append rolls the lists back to their marked sizes. */
-    poll_hook poll = index_poll(ix, "add", 0, 0.3);
-    if ((st = ivf_assign_polled(&f->v, x, n, ix->p.num_threads, &poll, assign))) goto done;
-    if ((st = ivf_reserve(&f->v, assign, n)) || (st = ivf_mark(&f->v, &mark))) goto done;
-    poll = index_poll(ix, "add", 0.3, 1);
-    for (int64_t c = 0; c < n; c += chunk) {
-        int64_t rows = n - c < chunk ? n - c : chunk;
-        const float *xc = x + (size_t)c * d;
-        ivf_residuals(&f->v, xc, rows, assign + c, res);
-        if ((st = pq_encode(&f->pq, res, rows, ix->p.num_threads, codes))) break;
-        for (int64_t i = 0; i < rows; i++) {
-            if (rb) rerank_encode(&f->rr, xc + (size_t)i * d, row);
-            ivf_append(&f->v, assign[c + i], ids[c + i], codes + (size_t)i * m, row);
-        }
-        if ((st = poll_progress(&poll, (double)(c + rows) / n))) break;
-    }
-    if (st) {
-        ivf_rollback(&f->v, mark, NULL, NULL);
-    } else {
-        ix->ntotal += n;
-        maybe_precomp(f, ix->ntotal);
-    }
-done:
-    free(mark);
-    free(assign);
-    free(res);
-    free(codes);
-    free(row);
+    ivf_adder a = {f, &f->v, 1, (size_t)f->pq.m, &f->rr, NULL, ivfpq_encode, NULL, NULL};
+    scann_status st = ivf_build_add(ix, n, x, ids, &a);
+    if (!st) maybe_precomp(f, ix->ntotal);
     return st;
 }
 

@@ -33,13 +33,11 @@
 #include "ivf.h"
 #include "pq.h"
 #include "rerank.h"
-#include "sample.h"
 #include "threads.h"
 
 #define SCANN_KSUB 16
 #define SCANN_TRAIN_PQ 100000 /* codebook sample (DESIGN.md 2.3: faiss's 4096 is too few) */
 #define SCANN_PQ_ITERS 15
-#define SCANN_ADD_CHUNK 16384
 
 typedef struct fs_blocks {
     uint8_t *data; /* cap blocks of fs_block_bytes(m) */
@@ -71,78 +69,64 @@ static int blocks_for(int64_t n) { return (int)((n + FS_BLOCK - 1) / FS_BLOCK); 
 
 /* ---- train ------------------------------------------------------------------------------- */
 
+typedef struct train_ctx {
+    ivffs_impl *s;
+    float threshold; /* the anisotropic threshold the codes will use */
+} train_ctx;
+
+/* 16-centre codebooks per block, then (aq_threshold < 0) the anisotropic weight that suits
+ * this data (avq_tune.c). L2 keeps plain codes: the score-aware loss is about inner products. */
+static scann_status ivffs_train_codes(void *ctx, const scann_index *ix, const float *rows,
+                                      const float *x, int64_t n, const int32_t *assign,
+                                      const poll_hook *poll)
+{
+    train_ctx *t = ctx;
+    ivffs_impl *s = t->s;
+    int nt = ix->p.num_threads;
+    scann_status st = pq_train(&s->pq, rows, n, SCANN_PQ_ITERS, ix->p.seed + 2, nt, ix->dk, poll);
+    float eta;
+    t->threshold = ix->p.aq_threshold;
+    if (t->threshold < 0 && !s->residual) t->threshold = 0.0f;
+    if (!st && t->threshold < 0)
+        st = avq_choose_threshold(&s->pq, x, rows, n, s->v.centres, assign, ix->p.seed + 3, nt,
+                                  &t->threshold, &eta);
+    return st;
+}
+
 static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
 {
     ivffs_impl *s = ix->impl;
-    if (ix->ntotal > 0)
-        return err_set(SCANN_ERR_UNSUPPORTED, "train: the index already holds %lld vectors",
-                       (long long)ix->ntotal);
-    int d = ix->p.dim, nlist, nt = ix->p.num_threads;
-    int m = (d + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
-    scann_status st = ivf_resolve_nlist(ix->p.nlist, n, &nlist);
-    if (st) return st;
-    if (n < SCANN_KSUB)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                       "train: SCANN needs at least %d training vectors, got %lld", SCANN_KSUB,
-                       (long long)n);
+    int d = ix->p.dim, m = (d + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
     ivffs_impl fresh = {0};
     fresh.residual = index_uses_ip(ix);
     fresh.kernel = s->kernel;
-    const float *smp = NULL;
-    float *smp_owned = NULL, *res = NULL;
-    int32_t *assign = NULL;
-    int64_t ns = 0, pq_sample = ix->p.train_size > 0 ? ix->p.train_size : SCANN_TRAIN_PQ;
-    if ((st = pq_init(&fresh.pq, d, m, SCANN_KSUB))) goto fail;
-    if ((st = ivf_init(&fresh.v, nlist, d, 0, 0))) goto fail;
-    fresh.codes = calloc((size_t)nlist, sizeof(fs_blocks));
-    if (!fresh.codes) {
-        st = err_nomem("SCANN code lists", (size_t)nlist * sizeof(fs_blocks));
-        goto fail;
+    train_ctx tc = {&fresh, 0};
+    ivf_trainer t = {&tc,
+                     &fresh.v,
+                     0,
+                     SCANN_KSUB,
+                     0.6,
+                     ix->p.train_size > 0 ? ix->p.train_size : SCANN_TRAIN_PQ,
+                     fresh.residual,
+                     ivffs_train_codes,
+                     &fresh.rr};
+    scann_status st = pq_init(&fresh.pq, d, m, SCANN_KSUB);
+    if (!st) st = ivf_build_train(ix, n, x, &t);
+    if (!st && !(fresh.codes = calloc((size_t)fresh.v.nlist, sizeof(fs_blocks))))
+        st = err_nomem("SCANN code lists", (size_t)fresh.v.nlist * sizeof(fs_blocks));
+    if (st) {
+        ivffs_release(&fresh);
+        return st;
     }
-    poll_hook poll = index_poll(ix, "train", 0, 0.6);
-    if ((st = ivf_train(&fresh.v, x, n, index_uses_ip(ix), ix->p.train_size, ix->p.kmeans_iters,
-                        ix->p.seed, nt, ix->dk, &poll)))
-        goto fail;
-    poll = index_poll(ix, "train", 0.6, 1);
-    if ((st = sample_rows(x, n, d, pq_sample, ix->p.seed + 1, &smp, &smp_owned, &ns))) goto fail;
-    const float *train_rows = smp;
-    if (fresh.residual) {
-        assign = malloc((size_t)ns * sizeof(int32_t));
-        res = malloc((size_t)ns * d * sizeof(float));
-        if (!assign || !res) {
-            st = err_nomem("SCANN training residuals", (size_t)ns * d * 4);
-            goto fail;
-        }
-        if ((st = ivf_assign(&fresh.v, smp, ns, nt, assign))) goto fail;
-        ivf_residuals(&fresh.v, smp, ns, assign, res);
-        train_rows = res;
-    }
-    if ((st = pq_train(&fresh.pq, train_rows, ns, SCANN_PQ_ITERS, ix->p.seed + 2, nt, ix->dk,
-                       &poll)))
-        goto fail;
-    /* aq_threshold < 0: measure which anisotropic weight suits this data (avq_tune.c). L2 keeps
-     * plain codes: the score-aware loss is about inner products. */
-    float threshold = ix->p.aq_threshold, eta;
-    if (threshold < 0 && !fresh.residual) threshold = 0.0f;
-    if (threshold < 0 && (st = avq_choose_threshold(&fresh.pq, smp, res, ns, fresh.v.centres,
-                                                    assign, ix->p.seed + 3, nt, &threshold, &eta)))
-        goto fail;
-    if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
-    fresh.v.extra_size = fresh.rr.row_bytes; /* lists are still empty */
     /* Narrow stores keep the 4-bit code's error, a third of x's norm or less, so their 8 or 16
      * bits resolve it about 3x finer (GloVe int8: recall gap to float 0.009 -> see notes). */
     fresh.rr_error = fresh.rr.kind == SCANN_REORDER_BF16 || fresh.rr.kind == SCANN_REORDER_INT8;
     ivffs_release(s);
     *s = fresh;
-    ix->p.nlist = nlist;
-    ix->p.aq_threshold = threshold;
+    ix->p.nlist = fresh.v.nlist;
+    ix->p.aq_threshold = tc.threshold;
     ix->trained = 1;
-    free(smp_owned), free(res), free(assign);
     return SCANN_OK;
-fail:
-    ivffs_release(&fresh);
-    free(smp_owned), free(res), free(assign);
-    return st;
 }
 
 /* out += x~ of the vector in slot `slot` of list l: its centre (residual encoding) plus the
@@ -198,66 +182,59 @@ static scann_status reserve_blocks(ivffs_impl *s, const int32_t *assign, int64_t
 
 static void move_code(void *ctx, int32_t l, int64_t from, int64_t to);
 
+typedef struct add_ctx {
+    ivffs_impl *s;
+    float threshold;
+    float *err; /* d floats: a vector's quantization error */
+} add_ctx;
+
+static scann_status add_reserve(void *ctx, const int32_t *assign, int64_t n)
+{
+    return reserve_blocks(((add_ctx *)ctx)->s, assign, n);
+}
+
+/* The weight is along the original vector x, not along the residual (DESIGN 2.4). */
+static scann_status add_encode(void *ctx, const float *rows, const float *x, int64_t n, int nt,
+                               uint8_t *codes)
+{
+    const add_ctx *a = ctx;
+    return avq_encode(&a->s->pq, rows, x, n, a->threshold, nt, codes);
+}
+
+/* Pack the code into its block slot; the rerank row holds x, or for narrow stores x - x~,
+ * computed as -(x~ - x) through the same reconstruction the rerank stage adds back. */
+static void add_place(void *ctx, int32_t l, int64_t slot, const uint8_t *code, const float *x,
+                      uint8_t *row)
+{
+    const add_ctx *a = ctx;
+    ivffs_impl *s = a->s;
+    size_t d = (size_t)s->pq.d;
+    fs_pack_one(s->codes[l].data + (size_t)(slot / FS_BLOCK) * fs_block_bytes(s->pq.m), s->pq.m,
+                (int)(slot % FS_BLOCK), code);
+    if (s->rr_error) {
+        for (size_t t = 0; t < d; t++) a->err[t] = -x[t];
+        add_reconstruction(s, l, slot, a->err);
+        for (size_t t = 0; t < d; t++) a->err[t] = -a->err[t];
+        rerank_encode(&s->rr, a->err, row);
+    } else if (s->rr.row_bytes) {
+        rerank_encode(&s->rr, x, row);
+    }
+}
+
+static void add_move(void *ctx, int32_t l, int64_t from, int64_t to)
+{
+    move_code(((add_ctx *)ctx)->s, l, from, to);
+}
+
 static scann_status ivffs_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
 {
     ivffs_impl *s = ix->impl;
-    size_t d = (size_t)ix->p.dim, m = (size_t)s->pq.m, rb = s->rr.row_bytes;
-    size_t bb = fs_block_bytes(s->pq.m);
-    int nt = ix->p.num_threads;
-    int64_t chunk = n < SCANN_ADD_CHUNK ? n : SCANN_ADD_CHUNK;
-    int32_t *assign = malloc((size_t)n * sizeof(int32_t));
-    float *res = s->residual ? malloc((size_t)chunk * d * sizeof(float)) : NULL;
-    uint8_t *codes = malloc((size_t)chunk * m), *row = malloc(rb ? rb : 1);
-    float *err = malloc(d * sizeof(float));
-    int64_t *mark = NULL;
-    scann_status st = SCANN_OK;
-    if (!assign || (s->residual && !res) || !codes || !row || !err) {
-        st = err_nomem("SCANN add scratch", (size_t)chunk * d * 4);
-        goto done;
-    }
-    /* Assign and reserve everything first: after this point the add cannot fail halfway, and
-     * a cancel rolls the lists back to their marked sizes. */
-    poll_hook poll = index_poll(ix, "add", 0, 0.3);
-    if ((st = ivf_assign_polled(&s->v, x, n, nt, &poll, assign))) goto done;
-    if ((st = ivf_reserve(&s->v, assign, n))) goto done;
-    if ((st = reserve_blocks(s, assign, n))) goto done;
-    if ((st = ivf_mark(&s->v, &mark))) goto done;
-    poll = index_poll(ix, "add", 0.3, 1);
-    for (int64_t c = 0; c < n; c += chunk) {
-        int64_t rows = n - c < chunk ? n - c : chunk;
-        const float *xc = x + (size_t)c * d, *enc = xc;
-        if (s->residual) {
-            ivf_residuals(&s->v, xc, rows, assign + c, res);
-            enc = res;
-        }
-        /* The weight is along the original vector x, not along the residual (DESIGN 2.4). */
-        if ((st = avq_encode(&s->pq, enc, xc, rows, ix->p.aq_threshold, nt, codes))) break;
-        for (int64_t i = 0; i < rows; i++) {
-            int32_t l = assign[c + i];
-            int64_t slot = s->v.lists[l].size;
-            fs_pack_one(s->codes[l].data + (size_t)(slot / FS_BLOCK) * bb, s->pq.m,
-                        (int)(slot % FS_BLOCK), codes + (size_t)i * m);
-            const float *xi = xc + (size_t)i * d;
-            if (s->rr_error) {
-                /* err = x - x~, computed as -(x~ - x) through the same reconstruction the
-                 * rerank stage adds back. */
-                for (size_t t = 0; t < d; t++) err[t] = -xi[t];
-                add_reconstruction(s, l, slot, err);
-                for (size_t t = 0; t < d; t++) err[t] = -err[t];
-                rerank_encode(&s->rr, err, row);
-            } else if (rb) {
-                rerank_encode(&s->rr, xi, row);
-            }
-            ivf_append(&s->v, l, ids[c + i], NULL, row);
-        }
-        if ((st = poll_progress(&poll, (double)(c + rows) / n))) break;
-    }
-    if (st)
-        ivf_rollback(&s->v, mark, move_code, s);
-    else
-        ix->ntotal += n;
-done:
-    free(assign), free(res), free(codes), free(row), free(err), free(mark);
+    add_ctx ac = {s, ix->p.aq_threshold, malloc((size_t)ix->p.dim * sizeof(float))};
+    if (!ac.err) return err_nomem("SCANN add scratch", (size_t)ix->p.dim * sizeof(float));
+    ivf_adder a = {&ac,         &s->v,      s->residual, (size_t)s->pq.m, &s->rr,
+                   add_reserve, add_encode, add_place,   add_move};
+    scann_status st = ivf_build_add(ix, n, x, ids, &a);
+    free(ac.err);
     return st;
 }
 

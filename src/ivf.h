@@ -84,12 +84,66 @@ size_t ivf_memory(const ivf *v);
 scann_status ivf_probe(const ivf *v, const dist_kernels *dk, const float *q, int64_t nq, int ip,
                        int nprobe, int nthreads, int32_t *lists, float *cscore);
 
+/* ---- build (ivf_build.c) ----------------------------------------------------------------- */
+
+struct rerank_store;
+struct scann_index;
+
+/*
+ * A kind's list codec, train side. ivf_build_train checks the index is empty and n >= min_n,
+ * resolves nlist, initialises *v (code_size bytes per vector in the lists, 0 when the kind
+ * keeps its codes elsewhere) and trains its partitions; then, when train_codes is set, samples
+ * `sample` rows (seed + 1), forms their residuals when `residual` (assign gets their lists;
+ * else assign is NULL), calls train_codes (rows: what the lists will encode; x: the sample
+ * itself), and sets up *rr (when not NULL) and the lists' rerank row size. The caller swaps
+ * the trained state in on success and frees it on failure.
+ */
+typedef struct ivf_trainer {
+    void *ctx; /* the kind's fresh state */
+    ivf *v;    /* its partitions */
+    size_t code_size;
+    int64_t min_n;
+    double kmeans_share; /* of the train's progress */
+    int64_t sample;
+    int residual;
+    scann_status (*train_codes)(void *ctx, const struct scann_index *ix, const float *rows,
+                                const float *x, int64_t n, const int32_t *assign,
+                                const poll_hook *poll);
+    struct rerank_store *rr;
+} ivf_trainer;
+
+/*
+ * A kind's list codec, add side. ivf_build_add assigns every vector to its nearest list,
+ * reserves room (lists, then reserve() for what the kind keeps outside them), and then, chunk
+ * by chunk, encodes (encode: rows = residuals when `residual`, else x; NULL = the code is the
+ * float vector itself) and appends; place(), when set, stores what the kind keeps outside the
+ * list for the vector about to take `slot` of list l and fills its rerank row, else the row is
+ * rerank_encode(rr, x). A failure or cancel rolls back (move as ivf_rollback's).
+ */
+typedef struct ivf_adder {
+    void *ctx;
+    ivf *v;
+    int residual;
+    size_t code_bytes; /* encode's output per vector */
+    const struct rerank_store *rr;
+    scann_status (*reserve)(void *ctx, const int32_t *assign, int64_t n);
+    scann_status (*encode)(void *ctx, const float *rows, const float *x, int64_t n, int nthreads,
+                           uint8_t *codes);
+    void (*place)(void *ctx, int32_t l, int64_t slot, const uint8_t *code, const float *x,
+                  uint8_t *row);
+    void (*move)(void *ctx, int32_t l, int64_t from, int64_t to);
+} ivf_adder;
+
+scann_status ivf_build_train(struct scann_index *ix, int64_t n, const float *x,
+                             const ivf_trainer *t);
+/* ids are final; adds n to ix->ntotal on success. */
+scann_status ivf_build_add(struct scann_index *ix, int64_t n, const float *x, const int64_t *ids,
+                           const ivf_adder *a);
+
 /* ---- search (ivf_search.c) --------------------------------------------------------------- */
 
 struct collector;
-struct scann_index;
 struct search_ctx;
-struct rerank_store;
 
 /*
  * A kind's list codec, search side: what the one driver needs from it. ctx is the kind's
