@@ -15,6 +15,7 @@
 #include "error.h"
 #include "idset.h"
 #include "index.h"
+#include "ivf.h"
 #include "pq.h"
 #include "spec.h"
 #include "threads.h"
@@ -366,12 +367,8 @@ static int search_threads(const scann_index *ix, int64_t nq, const search_ctx *s
     const scann_index_params *p = &ix->p;
     double d = p->dim, n = (double)ix->ntotal, per_q;
     double frac = 1.0; /* share of the vectors a query's lists hold */
-    if (p->kind != SCANN_INDEX_FLAT && p->nlist > 0) {
-        int np = sc->nprobe  ? sc->nprobe
-                 : p->nprobe ? p->nprobe
-                             : (p->nlist / 16 > 1 ? p->nlist / 16 : 1);
-        frac = np >= p->nlist ? 1.0 : (double)np / p->nlist;
-    }
+    if (p->kind != SCANN_INDEX_FLAT && p->nlist > 0)
+        frac = sc->nprobe >= p->nlist ? 1.0 : (double)sc->nprobe / p->nlist;
     double rerank = p->reorder != SCANN_REORDER_NONE ? (double)sc->reorder_k * d * 0.3 : 0.0;
     switch (p->kind) {
     case SCANN_INDEX_FLAT: per_q = n * d * 0.3; break;
@@ -429,13 +426,25 @@ static scann_status parse_search_params(const scann_search_params *params, int k
     return SCANN_OK;
 }
 
-/* A count the call asks for is used as given; the index's default is what small calls must
- * not pay for. Under the read lock. */
-static void resolve_threads(const scann_index *ix, int64_t nq, search_ctx *sc)
+/* Every default of a search call, resolved in one place, under the read lock (tune changes the
+ * index's) and on a trained index: nprobe (the call's, else the index's, else nlist / 16),
+ * reorder_k (k-NN: the call's, else the index's but at least k, else 10 k; in 64 bits, as k
+ * may be up to INT_MAX here and the kinds clamp it to ntotal), then threads: a count the call
+ * asks for is used as given, the index's default is what small calls must not pay for. */
+static scann_status resolve_defaults(const scann_index *ix, int64_t nq, int k, search_ctx *sc)
 {
-    if (sc->num_threads) return;
-    sc->num_threads = ix->p.num_threads;
-    sc->num_threads = search_threads(ix, nq, sc);
+    if (ix->p.kind != SCANN_INDEX_FLAT) {
+        scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, ix->p.nlist, &sc->nprobe);
+        if (st) return st;
+    }
+    if (k > 0 && sc->reorder_k == 0)
+        sc->reorder_k = ix->p.reorder_k ? (ix->p.reorder_k > k ? ix->p.reorder_k : k)
+                                        : (int)(10LL * k < INT_MAX ? 10LL * k : INT_MAX);
+    if (sc->num_threads == 0) {
+        sc->num_threads = ix->p.num_threads;
+        sc->num_threads = search_threads(ix, nq, sc);
+    }
+    return SCANN_OK;
 }
 
 scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, const float *q, int k,
@@ -451,13 +460,8 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     const float *qs;
     float *owned = NULL;
     pthread_rwlock_rdlock(lock_of(ix));
-    /* Under the lock: scann_index_tune changes the index's reorder_k. In 64 bits: k may be up
-     * to INT_MAX here (checked against ntotal below), and the kinds clamp reorder_k to ntotal. */
-    if (sc.reorder_k == 0)
-        sc.reorder_k = ix->p.reorder_k ? (ix->p.reorder_k > k ? ix->p.reorder_k : k)
-                                       : (int)(10LL * k < INT_MAX ? 10LL * k : INT_MAX);
-    resolve_threads(ix, nq, &sc);
     st = check_searchable(ix, k);
+    if (!st) st = resolve_defaults(ix, nq, k, &sc);
     if (!st && nq > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
     if (!st && nq > 0) st = ix->ops->search(ix, nq, qs, k, &sc, dist, ids);
     if (!st && nq > 0 && sc.filter) st = filtered_fallback(ix, nq, qs, k, &sc, dist, ids);
@@ -535,10 +539,10 @@ scann_status scann_index_range_search(const scann_index *ix, int64_t nq, int dim
     const float *qs;
     float *owned = NULL;
     pthread_rwlock_rdlock(lock_of(ix));
-    resolve_threads(ix, nq, &sc);
     if (!ix->trained)
         st = err_set(SCANN_ERR_NOT_TRAINED, "range_search: %s index is not trained",
                      scann_index_kind_name(ix->p.kind));
+    if (!st) st = resolve_defaults(ix, nq, 0, &sc);
     if (!st && nq > 0 && ix->ntotal > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
     if (!st && nq > 0 && ix->ntotal > 0) st = ix->ops->search(ix, nq, qs, 0, &sc, NULL, NULL);
     pthread_rwlock_unlock(lock_of(ix));

@@ -178,7 +178,7 @@ typedef struct ivf_rerank_base {
 } ivf_rerank_base;
 
 /*
- * Search an IVF kind: resolve nprobe (call, index, nlist / 16), probe, scan the lists with the
+ * Search an IVF kind with sc's knobs (api.c resolved every default): probe, scan the lists with the
  * codec (threads over queries, or over parts of a query's lists when there are fewer queries
  * than threads), then re-score the best reorder_k candidates exactly with the rerank store rr
  * (plus base, when not NULL) or let the codec convert its scores. k-NN writes nq * k internal

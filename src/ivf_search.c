@@ -197,9 +197,8 @@ scann_status ivf_search(const scann_index *ix, const ivf *v, const rerank_store 
                         const ivf_rerank_base *base, const ivf_codec *cd, int64_t nq,
                         const float *q, int k, const search_ctx *sc, float *score, int64_t *ids)
 {
-    int nprobe, nt = sc->num_threads, ip = index_uses_ip(ix);
-    scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, v->nlist, &nprobe);
-    if (st) return st;
+    int nprobe = sc->nprobe, nt = sc->num_threads, ip = index_uses_ip(ix);
+    scann_status st = SCANN_OK;
     int rerank = rr && rr->kind != SCANN_REORDER_NONE;
     const range_req *range = sc->range;
     int kk = rerank ? sc->reorder_k : k;
