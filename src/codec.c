@@ -585,11 +585,7 @@ scann_status scann_codec_block_move(const scann_codec *c, uint8_t *dst, int to, 
     scann_status st = check_slot(c, dst, to, "codec block_move");
     if (!st) st = check_slot(c, src, from, "codec block_move");
     if (st) return st;
-    int same = dst == src && to == from;
-    for (int j = 0; j < c->m; j++) {
-        if (!same) fs_set_code(dst, j, to, fs_code_at(src, j, from));
-        if (!same) fs_set_code(src, j, from, 0);
-    }
+    if (dst != src || to != from) fs_move_one(dst, to, src, from, c->m);
     return SCANN_OK;
 }
 

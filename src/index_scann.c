@@ -39,15 +39,10 @@
 #define SCANN_TRAIN_PQ 100000 /* codebook sample (DESIGN.md 2.3: faiss's 4096 is too few) */
 #define SCANN_PQ_ITERS 15
 
-typedef struct fs_blocks {
-    uint8_t *data; /* cap blocks of fs_block_bytes(m) */
-    int64_t cap;
-} fs_blocks;
-
 typedef struct ivffs_impl {
-    ivf v;            /* partitions; lists carry ids and rerank rows (code_size 0) */
-    fs_blocks *codes; /* nlist packed code arrays */
-    pq pq;            /* 16 centres per block */
+    ivf v;          /* partitions; lists carry ids and rerank rows (code_size 0) */
+    fs_list *codes; /* nlist packed code arrays */
+    pq pq;          /* 16 centres per block */
     rerank_store rr;
     int residual; /* encode x - c (inner product) or x (L2) */
     int rr_error; /* bf16/int8 rows hold x - x~ (x~ = centre + decoded code), not x */
@@ -56,16 +51,14 @@ typedef struct ivffs_impl {
 
 static void ivffs_release(ivffs_impl *s)
 {
-    if (s->codes && !s->v.mapped) /* mapped: blocks point into the file (ivffs_load) */
-        for (int l = 0; l < s->v.nlist; l++) free(s->codes[l].data);
+    if (s->codes) /* mapped lists (cap 0) point into the file and stay */
+        for (int l = 0; l < s->v.nlist; l++) fs_list_free(&s->codes[l]);
     free(s->codes);
     s->codes = NULL;
     ivf_free(&s->v);
     pq_free(&s->pq);
     rerank_free(&s->rr);
 }
-
-static int blocks_for(int64_t n) { return (int)((n + FS_BLOCK - 1) / FS_BLOCK); }
 
 /* ---- train ------------------------------------------------------------------------------- */
 
@@ -112,8 +105,8 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
                      &fresh.rr};
     scann_status st = pq_init(&fresh.pq, d, m, SCANN_KSUB);
     if (!st) st = ivf_build_train(ix, n, x, &t);
-    if (!st && !(fresh.codes = calloc((size_t)fresh.v.nlist, sizeof(fs_blocks))))
-        st = err_nomem("SCANN code lists", (size_t)fresh.v.nlist * sizeof(fs_blocks));
+    if (!st && !(fresh.codes = calloc((size_t)fresh.v.nlist, sizeof(fs_list))))
+        st = err_nomem("SCANN code lists", (size_t)fresh.v.nlist * sizeof(fs_list));
     if (st) {
         ivffs_release(&fresh);
         return st;
@@ -134,7 +127,7 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
 static void add_reconstruction(const ivffs_impl *s, int32_t l, int64_t slot, float *out)
 {
     const pq *p = &s->pq;
-    const uint8_t *block = s->codes[l].data + (size_t)(slot / FS_BLOCK) * fs_block_bytes(p->m);
+    const uint8_t *block = fs_list_block(&s->codes[l], p->m, slot);
     int i = (int)(slot % FS_BLOCK);
     if (s->residual) {
         const float *c = s->v.centres + (size_t)l * p->d;
@@ -160,22 +153,9 @@ static scann_status reserve_blocks(ivffs_impl *s, const int32_t *assign, int64_t
     int64_t *count = calloc((size_t)s->v.nlist, sizeof(int64_t));
     if (!count) return err_nomem("SCANN list counts", (size_t)s->v.nlist * 8);
     for (int64_t i = 0; i < n; i++) count[assign[i]]++;
-    size_t bb = fs_block_bytes(s->pq.m);
     scann_status st = SCANN_OK;
-    for (int l = 0; l < s->v.nlist && !st; l++) {
-        fs_blocks *B = &s->codes[l];
-        int64_t need = blocks_for(s->v.lists[l].size + count[l]);
-        if (need <= B->cap) continue;
-        int64_t cap = B->cap + B->cap / 2 > need ? B->cap + B->cap / 2 : need;
-        uint8_t *data = realloc(B->data, (size_t)cap * bb);
-        if (!data) {
-            st = err_nomem("SCANN code blocks", (size_t)cap * bb);
-            break;
-        }
-        memset(data + (size_t)B->cap * bb, 0, (size_t)(cap - B->cap) * bb);
-        B->data = data;
-        B->cap = cap;
-    }
+    for (int l = 0; l < s->v.nlist && !st; l++)
+        st = fs_list_reserve(&s->codes[l], s->pq.m, s->v.lists[l].size + count[l]);
     free(count);
     return st;
 }
@@ -209,8 +189,7 @@ static void add_place(void *ctx, int32_t l, int64_t slot, const uint8_t *code, c
     const add_ctx *a = ctx;
     ivffs_impl *s = a->s;
     size_t d = (size_t)s->pq.d;
-    fs_pack_one(s->codes[l].data + (size_t)(slot / FS_BLOCK) * fs_block_bytes(s->pq.m), s->pq.m,
-                (int)(slot % FS_BLOCK), code);
+    fs_pack_one(fs_list_block(&s->codes[l], s->pq.m, slot), s->pq.m, (int)(slot % FS_BLOCK), code);
     if (s->rr_error) {
         for (size_t t = 0; t < d; t++) a->err[t] = -x[t];
         add_reconstruction(s, l, slot, a->err);
@@ -344,7 +323,7 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, coll
     int64_t bias = list_bias(c, worker_scale(c, worker)[0], cscore);
     size_t bb = fs_block_bytes(m);
     uint16_t sums[FS_BLOCK];
-    int nb = blocks_for(L->size);
+    int nb = fs_blocks_for(L->size);
     for (int b = 0; b < nb; b++) {
         int64_t thr = kernel_threshold(collect_threshold(col), bias);
         if (thr < 0) return;
@@ -424,7 +403,7 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
     const ivffs_impl *s = c->ix->impl;
     const ivf_list *L = &s->v.lists[l];
     if (L->size == 0) return;
-    int m = s->pq.m, npairs = fs_m4(m) / 2, nb = blocks_for(L->size);
+    int m = s->pq.m, npairs = fs_m4(m) / 2, nb = fs_blocks_for(L->size);
     size_t bb = fs_block_bytes(m);
     uint32_t tail = L->size % FS_BLOCK ? (1u << (L->size % FS_BLOCK)) - 1 : ~0u;
     int32_t who[SCANN_CHUNK];  /* queries still scanning this list */
@@ -597,7 +576,7 @@ static size_t ivffs_memory(const scann_index *ix)
     size_t b = sizeof *s + ivf_memory(&s->v) + pq_memory(&s->pq);
     if (s->codes)
         for (int l = 0; l < s->v.nlist; l++)
-            b += sizeof(fs_blocks) + (size_t)s->codes[l].cap * fs_block_bytes(s->pq.m);
+            b += sizeof(fs_list) + (size_t)s->codes[l].cap * fs_block_bytes(s->pq.m);
     return b;
 }
 
@@ -625,14 +604,7 @@ static scann_status ivffs_collect(scann_index *ix, const idset *set, int64_t **l
 static void move_code(void *ctx, int32_t l, int64_t from, int64_t to)
 {
     ivffs_impl *s = ctx;
-    size_t bb = fs_block_bytes(s->pq.m);
-    uint8_t *src = s->codes[l].data + (size_t)(from / FS_BLOCK) * bb;
-    uint8_t *dst = s->codes[l].data + (size_t)(to / FS_BLOCK) * bb;
-    int fi = (int)(from % FS_BLOCK), ti = (int)(to % FS_BLOCK);
-    for (int j = 0; j < s->pq.m; j++) {
-        if (from != to) fs_set_code(dst, j, ti, fs_code_at(src, j, fi));
-        fs_set_code(src, j, fi, 0);
-    }
+    fs_list_move(&s->codes[l], s->pq.m, from, to);
 }
 
 static void ivffs_remove_locs(scann_index *ix, const int64_t *locs, int64_t n)
@@ -694,7 +666,7 @@ static scann_status ivffs_save(const scann_index *ix, fmt_writer *w)
     fmt_section(w, FMT_CDBK, s->pq.codebooks, pq_memory(&s->pq));
     fmt_begin(w, FMT_BLKS);
     for (int l = 0; l < s->v.nlist; l++)
-        fmt_put(w, s->codes[l].data, (size_t)blocks_for(s->v.lists[l].size) * bb);
+        fmt_put(w, s->codes[l].data, (size_t)fs_blocks_for(s->v.lists[l].size) * bb);
     return fmt_end(w);
 }
 
@@ -713,14 +685,14 @@ static scann_status ivffs_load(scann_index *ix, fmt_reader *r)
     s->rr_error = s->rr.kind == SCANN_REORDER_BF16 || s->rr.kind == SCANN_REORDER_INT8;
     size_t bb = fs_block_bytes(m);
     uint64_t nblocks = 0;
-    for (int l = 0; l < s->v.nlist; l++) nblocks += (uint64_t)blocks_for(s->v.lists[l].size);
+    for (int l = 0; l < s->v.nlist; l++) nblocks += (uint64_t)fs_blocks_for(s->v.lists[l].size);
     const uint8_t *blk;
     if ((st = fmt_take(r, FMT_BLKS, nblocks, bb, &blk))) return st;
-    s->codes = calloc((size_t)s->v.nlist, sizeof(fs_blocks));
-    if (!s->codes) return err_nomem("SCANN code lists", (size_t)s->v.nlist * sizeof(fs_blocks));
+    s->codes = calloc((size_t)s->v.nlist, sizeof(fs_list));
+    if (!s->codes) return err_nomem("SCANN code lists", (size_t)s->v.nlist * sizeof(fs_list));
     for (int l = 0; l < s->v.nlist; l++) {
-        fs_blocks *B = &s->codes[l];
-        size_t nb = (size_t)blocks_for(s->v.lists[l].size);
+        fs_list *B = &s->codes[l];
+        size_t nb = (size_t)fs_blocks_for(s->v.lists[l].size);
         if (nb == 0) continue;
         if (s->v.mapped) { /* 64-byte aligned: bb is a multiple of 64; cap 0 = not on the heap */
             B->data = (uint8_t *)blk;

@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #include "cpu.h"
+#include "scann.h"
 
 #define FS_BLOCK 32 /* vectors per block */
 
@@ -62,6 +63,30 @@ static inline void fs_set_code(uint8_t *block, int j, int i, int c)
 
 /* Read vector slot i of a block back into m unpacked codes. */
 void fs_unpack_one(const uint8_t *block, int m, int i, uint8_t *codes);
+
+/* Move vector slot `from` of block src to slot `to` of block dst, then zero slot `from`, so a
+ * list's padding stays zero (dst == src and to == from: only zero it). */
+void fs_move_one(uint8_t *dst, int to, uint8_t *src, int from, int m);
+
+/* A list's codes: fs_blocks_for(size) blocks of fs_block_bytes(m), slot s in block s / 32 at
+ * slot s % 32, unused slots zero. cap is the blocks allocated; cap 0 with data set: the blocks
+ * belong to someone else (a read-only file mapping) and are never freed or grown. */
+typedef struct fs_list {
+    uint8_t *data;
+    int64_t cap;
+} fs_list;
+
+static inline int64_t fs_blocks_for(int64_t n) { return (n + FS_BLOCK - 1) / FS_BLOCK; }
+static inline uint8_t *fs_list_block(const fs_list *L, int m, int64_t slot)
+{
+    return L->data + (size_t)(slot / FS_BLOCK) * fs_block_bytes(m);
+}
+/* Room for n vectors (zero-filled; grows by half again at least, so vector-at-a-time adds stay
+ * amortised O(1)). */
+scann_status fs_list_reserve(fs_list *L, int m, int64_t n);
+/* Slot `from` to slot `to` (fs_move_one) within one list. Cannot fail. */
+void fs_list_move(fs_list *L, int m, int64_t from, int64_t to);
+void fs_list_free(fs_list *L);
 
 /* Quantize a float table (m x 16, row j = sub-space j) into out (fs_lut_bytes(m) bytes). Returns
  * the scale a through *scale and the sum of row minima through *bias. A table whose spans are

@@ -30,3 +30,11 @@ void fs_unpack_one(const uint8_t *block, int m, int i, uint8_t *codes)
     const int sh = code_shift(i);
     for (int j = 0; j < m; j++) codes[j] = (uint8_t)((block[code_byte(i, j)] >> sh) & 15);
 }
+
+void fs_move_one(uint8_t *dst, int to, uint8_t *src, int from, int m)
+{
+    for (int j = 0; j < m; j++) {
+        if (dst != src || to != from) fs_set_code(dst, j, to, fs_code_at(src, j, from));
+        fs_set_code(src, j, from, 0);
+    }
+}
