@@ -52,4 +52,19 @@ scann_status avq_choose_threshold(const pq *p, const float *x, const float *v, i
                                   const float *centres, const int32_t *assign, uint64_t seed,
                                   int nthreads, float *threshold, float *eta_out);
 
+/*
+ * SCANN's 4-bit codebooks, as the index and the codec API train them: PQ codebooks (16 centres
+ * a block) learned from v (n rows of what the lists will encode: residuals x - centre when
+ * `residual`, with assign their lists, else x itself) for AVQ_PQ_ITERS rounds (seed), then the
+ * anisotropic threshold: *threshold as given when >= 0, else chosen from the data
+ * (avq_choose_threshold, seed + 1) for residual codes, 0 for raw ones (the score-aware loss is
+ * about inner products).
+ */
+#define AVQ_TRAIN_SAMPLE 100000 /* rows the codebooks learn from (DESIGN.md 2.3) */
+#define AVQ_PQ_ITERS 15
+scann_status avq_train_codebooks(pq *p, const float *x, const float *v, int64_t n,
+                                 const float *centres, const int32_t *assign, int residual,
+                                 uint64_t seed, int nthreads, const dist_kernels *dk,
+                                 const poll_hook *poll, float *threshold);
+
 #endif

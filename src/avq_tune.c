@@ -160,3 +160,16 @@ done:
     free(codes), free(norm2);
     return st;
 }
+
+scann_status avq_train_codebooks(pq *p, const float *x, const float *v, int64_t n,
+                                 const float *centres, const int32_t *assign, int residual,
+                                 uint64_t seed, int nthreads, const dist_kernels *dk,
+                                 const poll_hook *poll, float *threshold)
+{
+    scann_status st = pq_train(p, v, n, AVQ_PQ_ITERS, seed, nthreads, dk, poll);
+    float eta;
+    if (*threshold < 0 && !residual) *threshold = 0.0f;
+    if (!st && *threshold < 0)
+        st = avq_choose_threshold(p, x, v, n, centres, assign, seed + 1, nthreads, threshold, &eta);
+    return st;
+}

@@ -27,14 +27,13 @@
 #include "error.h"
 #include "fastscan/fastscan.h"
 #include "format.h"
+#include "ivf.h"
 #include "kmeans.h"
 #include "pq.h"
 #include "rerank.h"
 #include "sample.h"
 
 #define CODEC_KSUB 16
-#define CODEC_TRAIN_PQ 100000 /* codebook sample, as index_scann.c */
-#define CODEC_PQ_ITERS 15     /* as index_scann.c */
 #define CODEC_MAGIC "SCNCODEC"
 #define CODEC_VERSION 1u
 #define CODEC_MAX_DIM 65536 /* bounds what a loaded header may ask for */
@@ -247,7 +246,7 @@ scann_status scann_codec_train(scann_codec *c, int64_t n, int dim, const float *
     if (!all_finite(x, (size_t)n * d))
         return err_set(SCANN_ERR_INVALID_DATA, "codec train: NaN or infinite value");
     int nt = c->p.num_threads > 0 ? c->p.num_threads : 1;
-    float *xn = NULL, *res = NULL, *cent = NULL, *smp_owned = NULL;
+    float *xn = NULL, *res = NULL, *smp_owned = NULL;
     int32_t *assign = NULL;
     scann_status st = SCANN_OK;
     if (c->p.metric == SCANN_METRIC_COSINE) {
@@ -258,29 +257,18 @@ scann_status scann_codec_train(scann_codec *c, int64_t n, int dim, const float *
         for (int64_t i = 0; i < n; i++) prepare(c, x + (size_t)i * d, xn + (size_t)i * d);
         x = xn;
     }
-    /* Into a scratch copy of the centres and a scratch pq: a failed retrain leaves the codec. */
+    /* Into scratch partitions and a scratch pq, as the SCANN index trains (ivf.h, avq.h): a
+     * failed retrain leaves the codec. */
     pq fresh;
     memset(&fresh, 0, sizeof fresh);
-    cent = malloc((size_t)nlist * d * sizeof(float));
-    if (!cent) {
-        st = err_nomem("codec train: centres", (size_t)nlist * d * 4);
-        goto done;
-    }
-    if ((st = pq_init(&fresh, dim, c->m, CODEC_KSUB))) goto done;
-    int64_t ts = c->p.train_size > 0     ? c->p.train_size
-                 : 64LL * nlist > 100000 ? 64LL * nlist
-                                         : 100000;
-    kmeans_opts o = {c->p.kmeans_iters > 0 ? c->p.kmeans_iters : 12,
-                     c->residual,
-                     ts,
-                     c->p.seed,
-                     nt,
-                     c->dk,
-                     NULL};
-    if ((st = kmeans_train(x, n, dim, nlist, &o, cent, NULL))) goto fail_pq;
+    ivf v = {0};
+    if ((st = pq_init(&fresh, dim, c->m, CODEC_KSUB)) || (st = ivf_init(&v, nlist, dim, 0, 0)) ||
+        (st = ivf_train(&v, x, n, c->residual, c->p.train_size, c->p.kmeans_iters, c->p.seed, nt,
+                        c->dk, NULL)))
+        goto fail_pq;
     const float *smp;
     int64_t ns;
-    int64_t pq_sample = c->p.train_size > 0 ? c->p.train_size : CODEC_TRAIN_PQ;
+    int64_t pq_sample = c->p.train_size > 0 ? c->p.train_size : AVQ_TRAIN_SAMPLE;
     if ((st = sample_rows(x, n, dim, pq_sample, c->p.seed + 1, &smp, &smp_owned, &ns)))
         goto fail_pq;
     const float *train_rows = smp;
@@ -291,33 +279,25 @@ scann_status scann_codec_train(scann_codec *c, int64_t n, int dim, const float *
             st = err_nomem("codec train: residuals", (size_t)ns * d * 4);
             goto fail_pq;
         }
-        if ((st = kmeans_assign(smp, ns, dim, dim, cent, nlist, nt, assign, NULL))) goto fail_pq;
-        for (int64_t i = 0; i < ns; i++) {
-            const float *xi = smp + (size_t)i * d, *ci = cent + (size_t)assign[i] * d;
-            float *ri = res + (size_t)i * d;
-            for (size_t t = 0; t < d; t++) ri[t] = xi[t] - ci[t];
-        }
+        if ((st = ivf_assign(&v, smp, ns, nt, assign))) goto fail_pq;
+        ivf_residuals(&v, smp, ns, assign, res);
         train_rows = res;
     }
-    if ((st = pq_train(&fresh, train_rows, ns, CODEC_PQ_ITERS, c->p.seed + 2, nt, c->dk, NULL)))
+    float threshold = c->p.aq_threshold;
+    if ((st = avq_train_codebooks(&fresh, smp, train_rows, ns, v.centres, assign, c->residual,
+                                  c->p.seed + 2, nt, c->dk, NULL, &threshold)))
         goto fail_pq;
-    float threshold = c->p.aq_threshold, eta;
-    if (threshold < 0 && !c->residual) threshold = 0.0f;
-    if (threshold < 0 && (st = avq_choose_threshold(&fresh, smp, res, ns, cent, assign,
-                                                    c->p.seed + 3, nt, &threshold, &eta)))
-        goto fail_pq;
-    memcpy(c->centres, cent, (size_t)nlist * d * sizeof(float));
-    for (int l = 0; l < nlist; l++) {
-        const float *cl = c->centres + (size_t)l * d;
-        c->cnorm2[l] = c->dk->ip(cl, cl, d);
-    }
+    memcpy(c->centres, v.centres, (size_t)nlist * d * sizeof(float));
+    memcpy(c->cnorm2, v.cnorm2, (size_t)nlist * sizeof(float));
+
     memcpy(c->pq.codebooks, fresh.codebooks, (size_t)CODEC_KSUB * d * sizeof(float));
     c->p.aq_threshold = threshold;
     c->trained = 1;
 fail_pq:
     pq_free(&fresh);
+    ivf_free(&v);
 done:
-    free(xn), free(res), free(cent), free(smp_owned), free(assign);
+    free(xn), free(res), free(smp_owned), free(assign);
     return st;
 }
 

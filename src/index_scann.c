@@ -36,8 +36,6 @@
 #include "threads.h"
 
 #define SCANN_KSUB 16
-#define SCANN_TRAIN_PQ 100000 /* codebook sample (DESIGN.md 2.3: faiss's 4096 is too few) */
-#define SCANN_PQ_ITERS 15
 
 typedef struct ivffs_impl {
     ivf v;          /* partitions; lists carry ids and rerank rows (code_size 0) */
@@ -67,23 +65,14 @@ typedef struct train_ctx {
     float threshold; /* the anisotropic threshold the codes will use */
 } train_ctx;
 
-/* 16-centre codebooks per block, then (aq_threshold < 0) the anisotropic weight that suits
- * this data (avq_tune.c). L2 keeps plain codes: the score-aware loss is about inner products. */
 static scann_status ivffs_train_codes(void *ctx, const scann_index *ix, const float *rows,
                                       const float *x, int64_t n, const int32_t *assign,
                                       const poll_hook *poll)
 {
     train_ctx *t = ctx;
-    ivffs_impl *s = t->s;
-    int nt = ix->p.num_threads;
-    scann_status st = pq_train(&s->pq, rows, n, SCANN_PQ_ITERS, ix->p.seed + 2, nt, ix->dk, poll);
-    float eta;
     t->threshold = ix->p.aq_threshold;
-    if (t->threshold < 0 && !s->residual) t->threshold = 0.0f;
-    if (!st && t->threshold < 0)
-        st = avq_choose_threshold(&s->pq, x, rows, n, s->v.centres, assign, ix->p.seed + 3, nt,
-                                  &t->threshold, &eta);
-    return st;
+    return avq_train_codebooks(&t->s->pq, x, rows, n, t->s->v.centres, assign, t->s->residual,
+                               ix->p.seed + 2, ix->p.num_threads, ix->dk, poll, &t->threshold);
 }
 
 static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
@@ -99,7 +88,7 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
                      0,
                      SCANN_KSUB,
                      0.6,
-                     ix->p.train_size > 0 ? ix->p.train_size : SCANN_TRAIN_PQ,
+                     ix->p.train_size > 0 ? ix->p.train_size : AVQ_TRAIN_SAMPLE,
                      fresh.residual,
                      ivffs_train_codes,
                      &fresh.rr};
