@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "scann.h"
+#include "scann_codec.h"
 
 enum { N = 6000, NADD = 500, NQ = 150, DIM = 40, K = 10 };
 
@@ -183,6 +184,24 @@ int main(void)
             scann_index_free(back);
             scann_index_free(ix);
         }
+    }
+    /* The codec API's training: its saved bytes. */
+    for (size_t m = 0; m < 3; m++) {
+        scann_codec_params cp;
+        scann_codec *c = NULL;
+        size_t len = 0;
+        scann_codec_params_init(&cp, metrics[m], DIM);
+        cp.nlist = 24;
+        cp.num_threads = 2;
+        if (scann_codec_create(&cp, &c) || scann_codec_train(c, N, DIM, base) ||
+            scann_codec_save(c, NULL, 0, &len))
+            die("codec");
+        unsigned char *buf = malloc(len);
+        if (!buf || scann_codec_save(c, buf, len, &len)) die("codec save");
+        printf("%s/codec trained %016llx\n", scann_metric_name(metrics[m]),
+               (unsigned long long)fnv(0xcbf29ce484222325ull, buf, len));
+        free(buf);
+        scann_codec_free(c);
     }
     free(base);
     free(q);
