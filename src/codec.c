@@ -22,11 +22,10 @@
 #include "scann_codec.h"
 
 #include "avq.h"
-#include "cpu.h"
-#include "distance/distance.h"
 #include "error.h"
 #include "fastscan/fastscan.h"
 #include "format.h"
+#include "kernels.h"
 #include "kmeans.h"
 #include "pq.h"
 #include "rerank.h"
@@ -51,9 +50,7 @@ struct scann_codec {
     float *cnorm2;  /* nlist */
     pq pq;          /* codebooks point into this allocation (or a malloc'ed one) */
     rerank_store rr;
-    const dist_kernels *dk;
-    fs_block_fn kernel;
-    cpu_isa isa;
+    const kernels *dk; /* this CPU's kernel table, chosen once at create */
 };
 
 struct scann_codec_query {
@@ -177,9 +174,7 @@ static scann_codec *codec_place(const scann_codec_params *p, void *mem)
     c->pq.ksub = CODEC_KSUB;
     c->pq.dsub = (p->dim + c->m - 1) / c->m;
     c->pq.codebooks = carve(&w, (size_t)CODEC_KSUB * p->dim * sizeof(float));
-    c->isa = cpu_best_isa();
-    c->dk = dist_kernels_for(c->isa);
-    c->kernel = fs_kernel_for(c->isa);
+    c->dk = kernels_best();
     rerank_init(&c->rr, p->reorder, p->dim, NULL, 0); /* cannot fail for a valid kind */
     c->rr_error = p->reorder == SCANN_REORDER_BF16 || p->reorder == SCANN_REORDER_INT8;
     return c;
@@ -226,7 +221,7 @@ scann_status scann_codec_get_info(const scann_codec *c, scann_codec_info *info)
     info->encode_bytes =
         64 + 3 * align64(d * sizeof(float)) + align64(avq_scratch_floats(&c->pq) * sizeof(float));
     info->saved_bytes = 8 + 4 + 4 + 48 + ((size_t)c->p.nlist + CODEC_KSUB) * d * sizeof(float) + 8;
-    info->kernel = cpu_isa_name(c->isa);
+    info->kernel = c->dk->name;
     return SCANN_OK;
 }
 
@@ -291,7 +286,8 @@ scann_status scann_codec_train(scann_codec *c, int64_t n, int dim, const float *
             st = err_nomem("codec train: residuals", (size_t)ns * d * 4);
             goto fail_pq;
         }
-        if ((st = kmeans_assign(smp, ns, dim, dim, cent, nlist, nt, assign, NULL))) goto fail_pq;
+        if ((st = kmeans_assign(smp, ns, dim, dim, cent, nlist, nt, c->dk, assign, NULL)))
+            goto fail_pq;
         for (int64_t i = 0; i < ns; i++) {
             const float *xi = smp + (size_t)i * d, *ci = cent + (size_t)assign[i] * d;
             float *ri = res + (size_t)i * d;
@@ -304,7 +300,7 @@ scann_status scann_codec_train(scann_codec *c, int64_t n, int dim, const float *
     float threshold = c->p.aq_threshold, eta;
     if (threshold < 0 && !c->residual) threshold = 0.0f;
     if (threshold < 0 && (st = avq_choose_threshold(&fresh, smp, res, ns, cent, assign,
-                                                    c->p.seed + 3, nt, &threshold, &eta)))
+                                                    c->p.seed + 3, nt, c->dk, &threshold, &eta)))
         goto fail_pq;
     memcpy(c->centres, cent, (size_t)nlist * d * sizeof(float));
     for (int l = 0; l < nlist; l++) {
@@ -715,7 +711,7 @@ scann_status scann_codec_scan_block(const scann_codec *c, const scann_codec_quer
         if (t < 65535) thr = (uint16_t)t;
     }
     uint16_t sums[FS_BLOCK];
-    uint32_t m = c->kernel(block, q->lut, fs_m4(c->m) / 2, thr, sums);
+    uint32_t m = c->dk->fs_block(block, q->lut, fs_m4(c->m) / 2, thr, sums);
     if (count < FS_BLOCK) m &= (1u << count) - 1;
     uint32_t out = 0;
     float inv = 1.0f / q->scale;

@@ -56,7 +56,7 @@ static scann_status ivfflat_add(scann_index *ix, int64_t n, const float *x, cons
     /* Assignment is the long part and changes nothing: polling there, before any append,
      * makes a cancelled add a no-op. */
     poll_hook poll = index_poll(ix, "add", 0, 1);
-    scann_status st = ivf_assign_polled(&f->v, x, n, ix->p.num_threads, &poll, assign);
+    scann_status st = ivf_assign_polled(&f->v, x, n, ix->p.num_threads, ix->dk, &poll, assign);
     if (!st) st = ivf_reserve(&f->v, assign, n);
     for (int64_t i = 0; i < n && !st; i++)
         st = ivf_append(&f->v, assign[i], ids[i], (const uint8_t *)(x + (size_t)i * d), NULL);

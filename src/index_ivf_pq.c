@@ -131,7 +131,7 @@ static scann_status ivfpq_train(scann_index *ix, int64_t n, const float *x)
         st = err_nomem("IVF_PQ training residuals", (size_t)ns * d * 4);
         goto fail;
     }
-    if ((st = ivf_assign(&fresh.v, smp, ns, ix->p.num_threads, assign))) goto fail;
+    if ((st = ivf_assign(&fresh.v, smp, ns, ix->p.num_threads, ix->dk, assign))) goto fail;
     ivf_residuals(&fresh.v, smp, ns, assign, res);
     if ((st = pq_train(&fresh.pq, res, ns, IVFPQ_PQ_ITERS, ix->p.seed + 2, ix->p.num_threads,
                        ix->dk, &poll)))
@@ -177,14 +177,14 @@ static scann_status ivfpq_add(scann_index *ix, int64_t n, const float *x, const 
     /* Assign everything and reserve list space first, so the add cannot fail halfway; a
      * cancel after the first append rolls the lists back to their marked sizes. */
     poll_hook poll = index_poll(ix, "add", 0, 0.3);
-    if ((st = ivf_assign_polled(&f->v, x, n, ix->p.num_threads, &poll, assign))) goto done;
+    if ((st = ivf_assign_polled(&f->v, x, n, ix->p.num_threads, ix->dk, &poll, assign))) goto done;
     if ((st = ivf_reserve(&f->v, assign, n)) || (st = ivf_mark(&f->v, &mark))) goto done;
     poll = index_poll(ix, "add", 0.3, 1);
     for (int64_t c = 0; c < n; c += chunk) {
         int64_t rows = n - c < chunk ? n - c : chunk;
         const float *xc = x + (size_t)c * d;
         ivf_residuals(&f->v, xc, rows, assign + c, res);
-        if ((st = pq_encode(&f->pq, res, rows, ix->p.num_threads, codes))) break;
+        if ((st = pq_encode(&f->pq, res, rows, ix->p.num_threads, ix->dk, codes))) break;
         for (int64_t i = 0; i < rows; i++) {
             if (rb) rerank_encode(&f->rr, xc + (size_t)i * d, row);
             ivf_append(&f->v, assign[c + i], ids[c + i], codes + (size_t)i * m, row);

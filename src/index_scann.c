@@ -52,7 +52,6 @@ typedef struct ivffs_impl {
     rerank_store rr;
     int residual; /* encode x - c (inner product) or x (L2) */
     int rr_error; /* bf16/int8 rows hold x - x~ (x~ = centre + decoded code), not x */
-    fs_block_fn kernel;
 } ivffs_impl;
 
 static void ivffs_release(ivffs_impl *s)
@@ -86,7 +85,6 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
                        (long long)n);
     ivffs_impl fresh = {0};
     fresh.residual = index_uses_ip(ix);
-    fresh.kernel = s->kernel;
     const float *smp = NULL;
     float *smp_owned = NULL, *res = NULL;
     int32_t *assign = NULL;
@@ -112,7 +110,7 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
             st = err_nomem("SCANN training residuals", (size_t)ns * d * 4);
             goto fail;
         }
-        if ((st = ivf_assign(&fresh.v, smp, ns, nt, assign))) goto fail;
+        if ((st = ivf_assign(&fresh.v, smp, ns, nt, ix->dk, assign))) goto fail;
         ivf_residuals(&fresh.v, smp, ns, assign, res);
         train_rows = res;
     }
@@ -123,8 +121,9 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
      * plain codes: the score-aware loss is about inner products. */
     float threshold = ix->p.aq_threshold, eta;
     if (threshold < 0 && !fresh.residual) threshold = 0.0f;
-    if (threshold < 0 && (st = avq_choose_threshold(&fresh.pq, smp, res, ns, fresh.v.centres,
-                                                    assign, ix->p.seed + 3, nt, &threshold, &eta)))
+    if (threshold < 0 &&
+        (st = avq_choose_threshold(&fresh.pq, smp, res, ns, fresh.v.centres, assign, ix->p.seed + 3,
+                                   nt, ix->dk, &threshold, &eta)))
         goto fail;
     if ((st = rerank_init(&fresh.rr, ix->p.reorder, d, smp, ns))) goto fail;
     fresh.v.extra_size = fresh.rr.row_bytes; /* lists are still empty */
@@ -217,7 +216,7 @@ static scann_status ivffs_add(scann_index *ix, int64_t n, const float *x, const 
     /* Assign and reserve everything first: after this point the add cannot fail halfway, and
      * a cancel rolls the lists back to their marked sizes. */
     poll_hook poll = index_poll(ix, "add", 0, 0.3);
-    if ((st = ivf_assign_polled(&s->v, x, n, nt, &poll, assign))) goto done;
+    if ((st = ivf_assign_polled(&s->v, x, n, nt, ix->dk, &poll, assign))) goto done;
     if ((st = ivf_reserve(&s->v, assign, n))) goto done;
     if ((st = reserve_blocks(s, assign, n))) goto done;
     if ((st = ivf_mark(&s->v, &mark))) goto done;
@@ -230,7 +229,7 @@ static scann_status ivffs_add(scann_index *ix, int64_t n, const float *x, const 
             enc = res;
         }
         /* The weight is along the original vector x, not along the residual (DESIGN 2.4). */
-        if ((st = avq_encode(&s->pq, enc, xc, rows, ix->p.aq_threshold, nt, codes))) break;
+        if ((st = avq_encode(&s->pq, enc, xc, rows, ix->p.aq_threshold, nt, ix->dk, codes))) break;
         for (int64_t i = 0; i < rows; i++) {
             int32_t l = assign[c + i];
             int64_t slot = s->v.lists[l].size;
@@ -358,8 +357,8 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
     for (int b = 0; b < nb; b++) {
         int64_t thr = kernel_threshold(topk_res_threshold(r), bias);
         if (thr < 0) return;
-        uint32_t mask =
-            s->kernel(s->codes[l].data + (size_t)b * bb, lut, npairs, (uint16_t)thr, sums);
+        uint32_t mask = c->ix->dk->fs_block(s->codes[l].data + (size_t)b * bb, lut, npairs,
+                                            (uint16_t)thr, sums);
         if (b == nb - 1 && L->size % FS_BLOCK) mask &= (1u << (L->size % FS_BLOCK)) - 1;
         while (mask) {
             int i = __builtin_ctz(mask);
@@ -570,9 +569,8 @@ static scann_status search_batch(const ivffs_scan *c, int64_t nq, int nprobe, in
     size_t per = batch_bytes(s->pq.m, s->v.nlist, nprobe, kk, (int)chunk);
     uint8_t *scratch = aligned_alloc(64, (size_t)nt * per);
     if (!scratch) return err_nomem("SCANN batch scratch", (size_t)nt * per);
-    batch_job j = {c,      nprobe, kk,        (int)chunk, nq,
-                   lists,  cscore, out_score, out_id,     fs_multi_kernel_for(c->ix->dk->isa),
-                   scratch};
+    batch_job j = {c,      nprobe,    kk,     (int)chunk,          nq,     lists,
+                   cscore, out_score, out_id, c->ix->dk->fs_multi, scratch};
     par_for(nt, ntasks, batch_task, &j);
     free(scratch);
     return SCANN_OK;
@@ -712,7 +710,6 @@ scann_status ivffs_init(scann_index *ix)
     if (st) return st;
     ivffs_impl *s = calloc(1, sizeof *s);
     if (!s) return err_nomem("SCANN index", sizeof *s);
-    s->kernel = fs_kernel_for(ix->dk->isa);
     ix->impl = s;
     ix->ops = &ivffs_ops;
     return SCANN_OK;
