@@ -352,13 +352,13 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, topk
         c->scratch + (size_t)worker * worker_bytes(m) + (size_t)m * SCANN_KSUB * sizeof(float);
     int64_t bias = list_bias(c, worker_scale(c, worker)[0], cscore);
     size_t bb = fs_block_bytes(m);
+    fs_block_fn scan = c->ix->dk->fs_block;
     uint16_t sums[FS_BLOCK];
     int nb = blocks_for(L->size);
     for (int b = 0; b < nb; b++) {
         int64_t thr = kernel_threshold(topk_res_threshold(r), bias);
         if (thr < 0) return;
-        uint32_t mask = c->ix->dk->fs_block(s->codes[l].data + (size_t)b * bb, lut, npairs,
-                                            (uint16_t)thr, sums);
+        uint32_t mask = scan(s->codes[l].data + (size_t)b * bb, lut, npairs, (uint16_t)thr, sums);
         if (b == nb - 1 && L->size % FS_BLOCK) mask &= (1u << (L->size % FS_BLOCK)) - 1;
         while (mask) {
             int i = __builtin_ctz(mask);

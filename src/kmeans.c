@@ -29,12 +29,10 @@
 #include "error.h"
 #include "threads.h"
 
-#define KM_ROWS 256       /* points per assignment block (fixed: determinism) */
-#define KM_CENTRES 1024   /* centres per sgemm call: scratch is KM_ROWS x this = 1 MiB */
-#define KM_DIRECT_MAX_D 8 /* at or below this d, a direct loop beats sgemm (k = 256) */
-#define KM_DIRECT_PAD                                                                              \
-    16                        /* direct path: centres padded to whole steps of the widest kernel
-                               * (km_direct_fn's contract) */
+#define KM_ROWS 256           /* points per assignment block (fixed: determinism) */
+#define KM_CENTRES 1024       /* centres per sgemm call: scratch is KM_ROWS x this = 1 MiB */
+#define KM_DIRECT_MAX_D 8     /* at or below this d, a direct loop beats sgemm (k = 256) */
+#define KM_DIRECT_PAD 16      /* direct path: centres padded to whole steps of the widest kernel */
 #define KM_PP_MIN 4096        /* k-means++ subsample: at least this many points ... */
 #define KM_PP_PER_CENTRE 8    /* ... or this many per centre: init < one Lloyd round */
 #define KM_PP_CHUNK 1024      /* k-means++ distance updates per task */
