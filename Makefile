@@ -7,8 +7,10 @@
 #   make peers-faiss  build that faiss (AVX2 + AVX-512 static libraries, about 6 minutes each
 #                 on 2 cores) into FAISS_DIR with FAISS_SCRIPT, then relink scann-peers;
 #                 `make bench FAISS=full` does this first
-#   make test     every test: unit tests, the same under ASan+UBSan, the concurrency tests under
-#                 TSan, then a short fuzz run
+#   make test     every test: unit tests, the NEON kernels under qemu (test-neon), the same unit
+#                 tests under ASan+UBSan, the concurrency tests under TSan, then a short fuzz run
+#   make test-neon  cross-compile tests/neon_check.c for aarch64 and run it under qemu-user: every
+#                 NEON kernel against its scalar twin, bit for bit (seconds)
 #   make install  install into PREFIX (default /usr/local)
 #   make test-postgres  build and install the PostgreSQL extension (postgres/, needs root) and
 #                 run its SQL tests on a throwaway cluster (about 2.5 minutes; not part of test)
@@ -24,7 +26,7 @@ FAISS_DIR ?= $(HOME)/.cache/faiss-02dbb4e
 FAISS_SCRIPT ?= ../shared/peers/build-faiss.sh
 FAISS ?=
 
-.PHONY: all build peers peers-faiss bench bench-all test test-format test-postgres test-release test-sanitize test-tsan fuzz install clean
+.PHONY: all build peers peers-faiss bench bench-all test test-format test-neon test-postgres test-release test-sanitize test-tsan fuzz install clean
 
 all: build
 
@@ -55,13 +57,27 @@ bench-all: $(if $(filter full,$(FAISS)),peers-faiss,build)
 	@scripts/bench.sh fashion-mnist
 	@scripts/bench.sh glove-100
 
-test: test-format test-release test-sanitize test-tsan fuzz
+test: test-format test-neon test-release test-sanitize test-tsan fuzz
 
 # Every C file and header as .clang-format says (clang-format -i on the listed files fixes it).
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 test-format:
 	@scripts/install-deps.sh format
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format: $(words $(FORMAT_FILES)) files as .clang-format says"
+
+# The NEON kernels (compiled only for aarch64) with only their scalar twins and cpu.c: no cmocka or
+# BLAS for arm64 needed. Same warnings and -ffp-contract=off as the CMake build.
+NEON_CC ?= aarch64-linux-gnu-gcc
+NEON_SRC = tests/neon_check.c src/cpu.c src/distance/dist_scalar.c src/distance/dist_neon.c \
+    src/fastscan/scan_scalar.c src/fastscan/scan_neon.c src/kmeans_scalar.c src/kmeans_neon.c \
+    src/avq_scalar.c src/avq_neon.c
+test-neon:
+	@scripts/install-deps.sh neon || { echo "make test-neon: could not install the aarch64 cross \
+	    compiler and qemu-user (scripts/install-deps.sh neon), so the NEON kernels are untested" >&2; exit 1; }
+	@mkdir -p $(BUILD)-neon
+	@$(NEON_CC) -std=c11 -O3 -Wall -Wextra -Wno-unused-parameter -Werror -ffp-contract=off \
+	    -fno-math-errno -D_GNU_SOURCE -Isrc $(NEON_SRC) -lm -o $(BUILD)-neon/neon_check
+	@qemu-aarch64 -L /usr/aarch64-linux-gnu $(BUILD)-neon/neon_check
 
 test-postgres: build
 	@scripts/install-deps.sh postgres
@@ -105,4 +121,4 @@ install: build
 	@cmake --install $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-test $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz
+	rm -rf $(BUILD) $(BUILD)-test $(BUILD)-asan $(BUILD)-tsan $(BUILD)-fuzz $(BUILD)-neon

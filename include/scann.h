@@ -290,10 +290,11 @@ scann_status scann_index_memory(const scann_index *ix, size_t *bytes);
  * scann_index_params_parse of it gives the same parameters (num_threads and callbacks aside). */
 scann_status scann_index_describe(const scann_index *ix, char *buf, size_t buflen);
 
-/* Name of the distance kernel family chosen for this machine: "scalar", "avx2", "avx512". */
+/* Name of the kernel table (one per SIMD level: distances, FastScan, k-means, AVQ tables) this
+ * index took at create: "scalar", "avx2", "avx512" or "neon". */
 const char *scann_index_kernel_name(const scann_index *ix);
-/* The SIMD level every kernel family (distances, FastScan, k-means, AVQ tables) gets on this
- * machine without an index: "scalar", "avx2" or "avx512", after SCANN_FORCE_ISA. */
+/* The kernel table a new index gets on this machine: "scalar", "avx2", "avx512" or "neon",
+ * after SCANN_FORCE_ISA. */
 const char *scann_kernels_name(void);
 
 /* ---- parsing helpers shared by the CLI and bindings ------------------------------------ */

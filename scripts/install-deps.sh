@@ -3,6 +3,7 @@
 #   build: compile the library and the CLI      test: + unit tests and the Python module
 #   peers: the hnswlib/faiss benchmark driver   data: scripts/get-data.sh and bench.sh's chart
 #   format: clang-format for make test-format
+#   neon: the aarch64 cross compiler and qemu-user for make test-neon (NEON kernels vs scalar)
 #   postgres: the PostgreSQL 15 extension in postgres/ (server, PGXS headers, numpy for its test)
 #   (test also has what `pip install .` of the Python module and its plot tests need)
 # Runs apt-get (after one apt-get update) as root, or through sudo; otherwise prints what to
@@ -19,10 +20,11 @@ for group in "$@"; do
     # libfaiss-dev: the fallback faiss when make peers-faiss has not built a full-speed one
     format) pkgs+=(clang-format git) ;;
     peers) pkgs+=(g++ libhnswlib-dev libfaiss-dev) ;;
+    neon) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user) ;;
     data) pkgs+=(dataset-fashion-mnist python3-numpy python3-matplotlib) ;;
     postgres) pkgs+=(postgresql-15 postgresql-server-dev-15 pkg-config libopenblas-dev
                      python3-numpy) ;;
-    *) echo "install-deps: unknown group '$group' (build, test, format, peers, data, postgres)" >&2; exit 2 ;;
+    *) echo "install-deps: unknown group '$group' (build, test, format, neon, peers, data, postgres)" >&2; exit 2 ;;
     esac
 done
 

@@ -83,7 +83,7 @@ scann_status scann_index_create(const scann_index_params *p, scann_index **out)
     if (!ix) return err_nomem("index", sizeof *ix);
     ix->p = *p;
     if (ix->p.num_threads == 0) ix->p.num_threads = threads_online();
-    ix->dk = dist_kernels_for(cpu_best_isa());
+    ix->dk = kernels_best();
     /* Writers first: a steady stream of searches must not starve an add (seen from Python). */
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
@@ -594,7 +594,7 @@ int scann_index_dim(const scann_index *ix) { return ix ? ix->p.dim : 0; }
 scann_index_kind scann_index_get_kind(const scann_index *ix) { return ix ? ix->p.kind : 0; }
 scann_metric scann_index_get_metric(const scann_index *ix) { return ix ? ix->p.metric : 0; }
 const char *scann_index_kernel_name(const scann_index *ix) { return ix ? ix->dk->name : ""; }
-const char *scann_kernels_name(void) { return cpu_isa_name(cpu_best_isa()); }
+const char *scann_kernels_name(void) { return kernels_best()->name; }
 
 scann_status scann_index_memory(const scann_index *ix, size_t *bytes)
 {

@@ -14,9 +14,9 @@
  * - Only moves that lower the table loss are taken, so the result never has a higher loss than the
  *   plain code, up to the float rounding of the tables.
  * - A vector's code depends only on that vector and the codebooks: the batch path builds the same
- *   table floats as avq_encode_one (from a transposed codebook copy, so the loop over centres
- *   vectorizes, but every entry keeps its order of operations; no FMA contraction), whatever the
- *   instruction set, chunk or thread count.
+ *   table floats as avq_encode_one (from a transposed codebook copy through the kernel table's
+ *   avq_tables, whose twins keep every entry's order of operations; no FMA contraction),
+ *   whatever the instruction set, chunk or thread count.
  */
 #include "avq.h"
 
@@ -25,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu.h"
 #include "error.h"
 #include "threads.h"
 
@@ -72,58 +71,6 @@ static void tables_rows(const float *c, int ksub, int len, const float *v, const
         err2[k] = e;
         par[k] = a;
     }
-}
-
-/* The same floats from transposed centres ct[q * ksub + k]: the loop over centres is innermost
- * and contiguous, so it vectorizes without reordering any single sum. */
-static inline __attribute__((always_inline)) void tables_t_body(const float *ct, int ksub, int len,
-                                                                const float *v, const float *x,
-                                                                float inv, float *restrict err2,
-                                                                float *restrict par)
-{
-    float v0 = v[0], x0 = x[0] * inv;
-    for (int k = 0; k < ksub; k++) {
-        float t = v0 - ct[k];
-        err2[k] = t * t;
-        par[k] = t * x0;
-    }
-    for (int q = 1; q < len; q++) {
-        const float *cq = ct + (size_t)q * ksub;
-        float vq = v[q], xq = x[q] * inv;
-        for (int k = 0; k < ksub; k++) {
-            float t = vq - cq[k];
-            err2[k] += t * t;
-            par[k] += t * xq;
-        }
-    }
-}
-
-typedef void (*tables_fn)(const float *ct, int ksub, int len, const float *v, const float *x,
-                          float inv, float *err2, float *par);
-
-static void tables_t(const float *ct, int ksub, int len, const float *v, const float *x, float inv,
-                     float *err2, float *par)
-{
-    tables_t_body(ct, ksub, len, v, x, inv, err2, par);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-/* avx2 only, not fma: 8 lanes, the same per-lane arithmetic as the baseline build. */
-__attribute__((target("avx2"))) static void tables_t_avx2(const float *ct, int ksub, int len,
-                                                          const float *v, const float *x, float inv,
-                                                          float *err2, float *par)
-{
-    tables_t_body(ct, ksub, len, v, x, inv, err2, par);
-}
-#endif
-
-static tables_fn tables_for(cpu_isa isa)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (isa >= ISA_AVX2) return tables_t_avx2;
-#endif
-    (void)isa;
-    return tables_t;
 }
 
 /* ---- coordinate descent --------------------------------------------------------------------- */
@@ -247,7 +194,7 @@ static int descend(const float *err2, const float *par, int m, int ksub, float e
 
 /* One vector. ct: transposed codebooks for the fast tables, or NULL for the specification path
  * straight from p's layout. */
-static int encode_vec(const pq *p, const float *ct, tables_fn tables, const float *v,
+static int encode_vec(const pq *p, const float *ct, avq_tables_fn tables, const float *v,
                       const float *x, double norm2, float eta, uint8_t *codes, float *scratch)
 {
     int m = p->m, ksub = p->ksub;
@@ -296,8 +243,8 @@ double avq_loss(const pq *p, const float *v, const float *x, float eta, const ui
 
 typedef struct encode_job {
     const pq *p;
-    const float *ct; /* codebooks with every block transposed to len x ksub */
-    tables_fn tables;
+    const float *ct;      /* codebooks with every block transposed to len x ksub */
+    avq_tables_fn tables; /* from the caller's kernel table */
     const float *v, *x;
     int64_t n;
     float threshold;
@@ -335,11 +282,11 @@ static float *transpose_codebooks(const pq *p)
 }
 
 scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, float threshold,
-                        int nthreads, uint8_t *codes)
+                        int nthreads, const kernels *dk, uint8_t *codes)
 {
-    if (!p || !p->codebooks || (n > 0 && (!v || !x || !codes)))
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "avq_encode: codebooks, v, x and codes are "
-                                                   "required");
+    if (!p || !p->codebooks || !dk || (n > 0 && (!v || !x || !codes)))
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "avq_encode: codebooks, kernels, v, x and "
+                                                   "codes are required");
     if (p->ksub < 1 || p->ksub > 256)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
                        "avq_encode: ksub = %d must be in [1, 256] "
@@ -361,7 +308,7 @@ scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, 
         st = err_nomem("avq encoding scratch",
                        ((size_t)p->ksub * p->d + (size_t)nthreads * per) * sizeof(float));
     } else {
-        encode_job j = {p, ct, tables_for(cpu_best_isa()), v, x, n, threshold, scratch, per, codes};
+        encode_job j = {p, ct, dk->avq_tables, v, x, n, threshold, scratch, per, codes};
         par_for(nthreads, ntasks, encode_task, &j);
     }
     free(ct);

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "kernels.h"
 #include "pq.h"
 
 /*
@@ -36,10 +37,10 @@ size_t avq_scratch_floats(const pq *p);
  * x). With eta = 1 it is the plain squared error. */
 double avq_loss(const pq *p, const float *v, const float *x, float eta, const uint8_t *codes);
 
-/* Encode n vectors in parallel (nthreads): v and x are n x d (x may equal v). eta per vector
- * from avq_eta(threshold, d, ||x_i||^2). codes is n x m. */
+/* Encode n vectors in parallel (nthreads) with dk's table kernel: v and x are n x d (x may
+ * equal v). eta per vector from avq_eta(threshold, d, ||x_i||^2). codes is n x m. */
 scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, float threshold,
-                        int nthreads, uint8_t *codes);
+                        int nthreads, const kernels *dk, uint8_t *codes);
 
 /*
  * Choose the anisotropic threshold for this data (avq_tune.c): n training rows x (original
@@ -50,7 +51,8 @@ scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, 
  */
 scann_status avq_choose_threshold(const pq *p, const float *x, const float *v, int64_t n,
                                   const float *centres, const int32_t *assign, uint64_t seed,
-                                  int nthreads, float *threshold, float *eta_out);
+                                  int nthreads, const kernels *dk, float *threshold,
+                                  float *eta_out);
 
 /*
  * SCANN's 4-bit codebooks, as the index and the codec API train them: PQ codebooks (16 centres
@@ -64,7 +66,7 @@ scann_status avq_choose_threshold(const pq *p, const float *x, const float *v, i
 #define AVQ_PQ_ITERS 15
 scann_status avq_train_codebooks(pq *p, const float *x, const float *v, int64_t n,
                                  const float *centres, const int32_t *assign, int residual,
-                                 uint64_t seed, int nthreads, const dist_kernels *dk,
+                                 uint64_t seed, int nthreads, const kernels *dk,
                                  const poll_hook *poll, float *threshold);
 
 #endif

@@ -61,7 +61,7 @@ static int cmp_double(const void *a, const void *b)
 
 scann_status avq_choose_threshold(const pq *p, const float *x, const float *v, int64_t n,
                                   const float *centres, const int32_t *assign, uint64_t seed,
-                                  int nthreads, float *threshold, float *eta_out)
+                                  int nthreads, const kernels *dk, float *threshold, float *eta_out)
 {
     int d = p->d;
     int nq = n / 10 < TUNE_NQ ? (int)(n / 10) : TUNE_NQ;
@@ -124,7 +124,7 @@ scann_status avq_choose_threshold(const pq *p, const float *x, const float *v, i
     for (int e = 0; e < TUNE_NETA; e++) {
         float eta = tune_etas[e];
         float T = eta > 0 && m2 > 0 ? (float)sqrt(eta * m2 / (d - 1 + eta)) : 0.0f;
-        if ((st = avq_encode(p, vs, xs, ns, T, nthreads, codes))) goto done;
+        if ((st = avq_encode(p, vs, xs, ns, T, nthreads, dk, codes))) goto done;
         for (int i = 0; i < ns; i++) {
             float *a = approx + (size_t)i * d;
             pq_decode(p, codes + (size_t)i * p->m, a);
@@ -163,13 +163,14 @@ done:
 
 scann_status avq_train_codebooks(pq *p, const float *x, const float *v, int64_t n,
                                  const float *centres, const int32_t *assign, int residual,
-                                 uint64_t seed, int nthreads, const dist_kernels *dk,
+                                 uint64_t seed, int nthreads, const kernels *dk,
                                  const poll_hook *poll, float *threshold)
 {
     scann_status st = pq_train(p, v, n, AVQ_PQ_ITERS, seed, nthreads, dk, poll);
     float eta;
     if (*threshold < 0 && !residual) *threshold = 0.0f;
     if (!st && *threshold < 0)
-        st = avq_choose_threshold(p, x, v, n, centres, assign, seed + 1, nthreads, threshold, &eta);
+        st = avq_choose_threshold(p, x, v, n, centres, assign, seed + 1, nthreads, dk, threshold,
+                                  &eta);
     return st;
 }

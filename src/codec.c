@@ -22,13 +22,11 @@
 #include "scann_codec.h"
 
 #include "avq.h"
-#include "cpu.h"
-#include "distance/distance.h"
 #include "error.h"
 #include "fastscan/fastscan.h"
 #include "format.h"
 #include "ivf.h"
-#include "kmeans.h"
+#include "kernels.h"
 #include "pq.h"
 #include "rerank.h"
 #include "sample.h"
@@ -50,9 +48,7 @@ struct scann_codec {
     float *cnorm2;  /* nlist */
     pq pq;          /* codebooks point into this allocation (or a malloc'ed one) */
     rerank_store rr;
-    const dist_kernels *dk;
-    fs_block_fn kernel;
-    cpu_isa isa;
+    const kernels *dk; /* this CPU's kernel table, chosen once at create */
 };
 
 struct scann_codec_query {
@@ -176,9 +172,7 @@ static scann_codec *codec_place(const scann_codec_params *p, void *mem)
     c->pq.ksub = CODEC_KSUB;
     c->pq.dsub = (p->dim + c->m - 1) / c->m;
     c->pq.codebooks = carve(&w, (size_t)CODEC_KSUB * p->dim * sizeof(float));
-    c->isa = cpu_best_isa();
-    c->dk = dist_kernels_for(c->isa);
-    c->kernel = fs_kernel_for(c->isa);
+    c->dk = kernels_best();
     rerank_init(&c->rr, p->reorder, p->dim, NULL, 0); /* cannot fail for a valid kind */
     c->rr_error = p->reorder == SCANN_REORDER_BF16 || p->reorder == SCANN_REORDER_INT8;
     return c;
@@ -225,7 +219,7 @@ scann_status scann_codec_get_info(const scann_codec *c, scann_codec_info *info)
     info->encode_bytes =
         64 + 3 * align64(d * sizeof(float)) + align64(avq_scratch_floats(&c->pq) * sizeof(float));
     info->saved_bytes = 8 + 4 + 4 + 48 + ((size_t)c->p.nlist + CODEC_KSUB) * d * sizeof(float) + 8;
-    info->kernel = cpu_isa_name(c->isa);
+    info->kernel = c->dk->name;
     return SCANN_OK;
 }
 
@@ -279,7 +273,7 @@ scann_status scann_codec_train(scann_codec *c, int64_t n, int dim, const float *
             st = err_nomem("codec train: residuals", (size_t)ns * d * 4);
             goto fail_pq;
         }
-        if ((st = ivf_assign(&v, smp, ns, nt, assign))) goto fail_pq;
+        if ((st = ivf_assign(&v, smp, ns, nt, c->dk, assign))) goto fail_pq;
         ivf_residuals(&v, smp, ns, assign, res);
         train_rows = res;
     }
@@ -691,7 +685,7 @@ scann_status scann_codec_scan_block(const scann_codec *c, const scann_codec_quer
         if (t < 65535) thr = (uint16_t)t;
     }
     uint16_t sums[FS_BLOCK];
-    uint32_t m = c->kernel(block, q->lut, fs_m4(c->m) / 2, thr, sums);
+    uint32_t m = c->dk->fs_block(block, q->lut, fs_m4(c->m) / 2, thr, sums);
     if (count < FS_BLOCK) m &= (1u << count) - 1;
     uint32_t out = 0;
     float inv = 1.0f / q->scale;

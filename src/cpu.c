@@ -1,12 +1,15 @@
 /*
- * cpu.c - CPU feature detection. CPUID alone is not enough: the OS must also have enabled
- * saving of the wide registers (OSXSAVE, then XGETBV's XCR0 bits), or AVX code faults.
+ * cpu.c - CPU feature detection and the kernel table of each level (kernels.h). On x86, CPUID
+ * alone is not enough: the OS must also have enabled saving of the wide registers (OSXSAVE,
+ * then XGETBV's XCR0 bits), or AVX code faults.
  */
 #include "cpu.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include "kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -35,6 +38,9 @@ cpu_isa cpu_detect(void)
     if (avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & 0xe0) == 0xe0) return ISA_AVX512;
     return ISA_AVX2;
 }
+#elif defined(__aarch64__)
+/* Advanced SIMD is mandatory in AArch64 (and always enabled by the OS): no HWCAP to check. */
+cpu_isa cpu_detect(void) { return ISA_NEON; }
 #else
 cpu_isa cpu_detect(void) { return ISA_SCALAR; }
 #endif
@@ -51,6 +57,9 @@ cpu_isa cpu_best_isa(void)
         want = ISA_AVX2;
     else if (strcasecmp(force, "avx512") == 0)
         want = ISA_AVX512;
+    else if (strcasecmp(force, "neon") == 0)
+        want = ISA_NEON;
+    if ((want == ISA_NEON) != (best == ISA_NEON)) return ISA_SCALAR; /* the other architecture */
     return want < best ? want : best;
 }
 
@@ -59,6 +68,70 @@ const char *cpu_isa_name(cpu_isa isa)
     switch (isa) {
     case ISA_AVX2: return "avx2";
     case ISA_AVX512: return "avx512";
+    case ISA_NEON: return "neon";
     default: return "scalar";
     }
 }
+
+static const kernels k_scalar = {"scalar",
+                                 ISA_SCALAR,
+                                 dist_l2_scalar,
+                                 dist_ip_scalar,
+                                 dist_l2_rows_scalar,
+                                 dist_ip_rows_scalar,
+                                 fs_scan_block_scalar,
+                                 fs_scan_block_multi_scalar,
+                                 avq_tables_scalar,
+                                 km_argmin_scalar,
+                                 km_direct_scalar};
+#if defined(__x86_64__)
+static const kernels k_avx2 = {"avx2",
+                               ISA_AVX2,
+                               dist_l2_avx2,
+                               dist_ip_avx2,
+                               dist_l2_rows_avx2,
+                               dist_ip_rows_avx2,
+                               fs_scan_block_avx2,
+                               fs_scan_block_multi_avx2,
+                               avq_tables_avx2,
+                               km_argmin_avx2,
+                               km_direct_avx2};
+static const kernels k_avx512 = {"avx512",
+                                 ISA_AVX512,
+                                 dist_l2_avx512,
+                                 dist_ip_avx512,
+                                 dist_l2_rows_avx512,
+                                 dist_ip_rows_avx512,
+                                 fs_scan_block_avx512,
+                                 fs_scan_block_multi_avx512,
+                                 avq_tables_avx2,
+                                 km_argmin_avx2,
+                                 km_direct_avx2};
+#endif
+#if defined(__aarch64__)
+static const kernels k_neon = {"neon",
+                               ISA_NEON,
+                               dist_l2_neon,
+                               dist_ip_neon,
+                               dist_l2_rows_neon,
+                               dist_ip_rows_neon,
+                               fs_scan_block_neon,
+                               fs_scan_block_multi_neon,
+                               avq_tables_neon,
+                               km_argmin_neon,
+                               km_direct_neon};
+#endif
+
+const kernels *kernels_for(cpu_isa isa)
+{
+#if defined(__x86_64__)
+    if (isa == ISA_AVX512) return &k_avx512;
+    if (isa == ISA_AVX2) return &k_avx2;
+#elif defined(__aarch64__)
+    if (isa == ISA_NEON) return &k_neon;
+#endif
+    (void)isa;
+    return &k_scalar;
+}
+
+const kernels *kernels_best(void) { return kernels_for(cpu_best_isa()); }

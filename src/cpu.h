@@ -1,18 +1,21 @@
 /*
- * cpu.h - which SIMD level this CPU (and its OS) can run, for run-time kernel selection.
+ * cpu.h - which SIMD level this CPU (and its OS) can run, for run-time kernel selection
+ * (kernels.h maps a level to its kernel table).
  *
- * Levels are ordered: a CPU that runs ISA_AVX512 also runs ISA_AVX2 and ISA_SCALAR. The
- * environment variable SCANN_FORCE_ISA=scalar|avx2|avx512 caps the level (for tests and for
- * comparing kernels); it can never raise it above what the hardware supports, so forcing
- * cannot cause SIGILL.
+ * x86 levels are ordered: a CPU that runs ISA_AVX512 also runs ISA_AVX2 and ISA_SCALAR. On
+ * aarch64 the levels are ISA_NEON and ISA_SCALAR. The environment variable
+ * SCANN_FORCE_ISA=scalar|avx2|avx512|neon caps the level (for tests and for comparing
+ * kernels); it can never raise it above what the hardware supports, so forcing cannot cause
+ * SIGILL, and a level of the other architecture means scalar.
  */
 #ifndef SCANN_CPU_H
 #define SCANN_CPU_H
 
 typedef enum cpu_isa {
     ISA_SCALAR = 0,
-    ISA_AVX2 = 1,  /* AVX2 + FMA, YMM state enabled by the OS */
-    ISA_AVX512 = 2 /* AVX-512 F/BW/DQ/VL, ZMM and opmask state enabled by the OS */
+    ISA_AVX2 = 1,   /* AVX2 + FMA, YMM state enabled by the OS */
+    ISA_AVX512 = 2, /* AVX-512 F/BW/DQ/VL, ZMM and opmask state enabled by the OS */
+    ISA_NEON = 3    /* aarch64 Advanced SIMD (part of the base architecture) */
 } cpu_isa;
 
 /* Highest level the hardware and OS support, ignoring SCANN_FORCE_ISA. */

@@ -12,8 +12,7 @@
 
 #include <pthread.h>
 
-#include "cpu.h"
-#include "distance/distance.h"
+#include "kernels.h"
 #include "poll.h"
 #include "scann.h"
 
@@ -80,14 +79,15 @@ typedef struct index_ops {
 } index_ops;
 
 struct scann_index {
-    scann_index_params p;   /* as given, with defaults filled in */
-    const index_ops *ops;   /* the kind's implementation */
-    const dist_kernels *dk; /* distance kernels for this CPU, chosen once at create */
-    int64_t ntotal;         /* vectors stored */
-    int64_t next_id;        /* above every id an add has used: automatic ids start here, so
+    scann_index_params p; /* as given, with defaults filled in */
+    const index_ops *ops; /* the kind's implementation */
+    const kernels *dk;    /* this CPU's kernel table (kernels.h), chosen once at create and
+                            * handed to every stage */
+    int64_t ntotal;       /* vectors stored */
+    int64_t next_id;      /* above every id an add has used: automatic ids start here, so
                                * they never repeat one, even a removed one (saved in the file) */
-    int trained;            /* train succeeded (FLAT: always 1) */
-    void *impl;             /* the kind's own state */
+    int trained;          /* train succeeded (FLAT: always 1) */
+    void *impl;           /* the kind's own state */
     /* scann_index_load_mmap: the read-only file mapping the kind's arrays point into, unmapped
      * by scann_index_free after destroy; NULL otherwise. A mapped index rejects train/add. */
     void *map_base;

@@ -127,10 +127,10 @@ static scann_status ivfpq_train(scann_index *ix, int64_t n, const float *x)
     return SCANN_OK;
 }
 
-static scann_status ivfpq_encode(void *ctx, const float *rows, const float *x, int64_t n,
-                                 int nthreads, uint8_t *codes)
+static scann_status ivfpq_encode(void *ctx, const scann_index *ix, const float *rows,
+                                 const float *x, int64_t n, uint8_t *codes)
 {
-    return pq_encode(&((ivfpq *)ctx)->pq, rows, n, nthreads, codes);
+    return pq_encode(&((ivfpq *)ctx)->pq, rows, n, ix->p.num_threads, ix->dk, codes);
 }
 
 static scann_status ivfpq_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)

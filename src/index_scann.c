@@ -44,7 +44,6 @@ typedef struct ivffs_impl {
     rerank_store rr;
     int residual; /* encode x - c (inner product) or x (L2) */
     int rr_error; /* bf16/int8 rows hold x - x~ (x~ = centre + decoded code), not x */
-    fs_block_fn kernel;
 } ivffs_impl;
 
 static void ivffs_release(ivffs_impl *s)
@@ -81,7 +80,6 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
     int d = ix->p.dim, m = (d + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
     ivffs_impl fresh = {0};
     fresh.residual = index_uses_ip(ix);
-    fresh.kernel = s->kernel;
     train_ctx tc = {&fresh, 0};
     ivf_trainer t = {&tc,
                      &fresh.v,
@@ -153,7 +151,6 @@ static void move_code(void *ctx, int32_t l, int64_t from, int64_t to);
 
 typedef struct add_ctx {
     ivffs_impl *s;
-    float threshold;
     float *err; /* d floats: a vector's quantization error */
 } add_ctx;
 
@@ -163,11 +160,11 @@ static scann_status add_reserve(void *ctx, const int32_t *assign, int64_t n)
 }
 
 /* The weight is along the original vector x, not along the residual (DESIGN 2.4). */
-static scann_status add_encode(void *ctx, const float *rows, const float *x, int64_t n, int nt,
-                               uint8_t *codes)
+static scann_status add_encode(void *ctx, const scann_index *ix, const float *rows, const float *x,
+                               int64_t n, uint8_t *codes)
 {
-    const add_ctx *a = ctx;
-    return avq_encode(&a->s->pq, rows, x, n, a->threshold, nt, codes);
+    return avq_encode(&((const add_ctx *)ctx)->s->pq, rows, x, n, ix->p.aq_threshold,
+                      ix->p.num_threads, ix->dk, codes);
 }
 
 /* Pack the code into its block slot; the rerank row holds x, or for narrow stores x - x~,
@@ -197,7 +194,7 @@ static void add_move(void *ctx, int32_t l, int64_t from, int64_t to)
 static scann_status ivffs_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
 {
     ivffs_impl *s = ix->impl;
-    add_ctx ac = {s, ix->p.aq_threshold, malloc((size_t)ix->p.dim * sizeof(float))};
+    add_ctx ac = {s, malloc((size_t)ix->p.dim * sizeof(float))};
     if (!ac.err) return err_nomem("SCANN add scratch", (size_t)ix->p.dim * sizeof(float));
     ivf_adder a = {&ac,         &s->v,      s->residual, (size_t)s->pq.m, &s->rr,
                    add_reserve, add_encode, add_place,   add_move};
@@ -311,13 +308,13 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, coll
         c->scratch + (size_t)worker * worker_bytes(m) + (size_t)m * SCANN_KSUB * sizeof(float);
     int64_t bias = list_bias(c, worker_scale(c, worker)[0], cscore);
     size_t bb = fs_block_bytes(m);
+    fs_block_fn scan = c->ix->dk->fs_block;
     uint16_t sums[FS_BLOCK];
     int nb = fs_blocks_for(L->size);
     for (int b = 0; b < nb; b++) {
         int64_t thr = kernel_threshold(collect_threshold(col), bias);
         if (thr < 0) return;
-        uint32_t mask =
-            s->kernel(s->codes[l].data + (size_t)b * bb, lut, npairs, (uint16_t)thr, sums);
+        uint32_t mask = scan(s->codes[l].data + (size_t)b * bb, lut, npairs, (uint16_t)thr, sums);
         if (b == nb - 1 && L->size % FS_BLOCK) mask &= (1u << (L->size % FS_BLOCK)) - 1;
         collect_block(col, mask, sums, bias, L->ids, (int64_t)b * FS_BLOCK,
                       c->use_loc ? ivf_loc(l, 0) : -1);
@@ -512,9 +509,8 @@ static scann_status search_batch(const ivffs_scan *c, int64_t nq, int nprobe, in
     size_t per = batch_bytes(s->pq.m, s->v.nlist, nprobe, kk, (int)chunk);
     uint8_t *scratch = aligned_alloc(64, (size_t)nt * per);
     if (!scratch) return err_nomem("SCANN batch scratch", (size_t)nt * per);
-    batch_job j = {c,      nprobe, kk,        (int)chunk, nq,
-                   lists,  cscore, out_score, out_id,     fs_multi_kernel_for(c->ix->dk->isa),
-                   scratch};
+    batch_job j = {c,      nprobe,    kk,     (int)chunk,          nq,     lists,
+                   cscore, out_score, out_id, c->ix->dk->fs_multi, scratch};
     par_for(nt, ntasks, batch_task, &j);
     free(scratch);
     return SCANN_OK;
@@ -637,7 +633,6 @@ scann_status ivffs_init(scann_index *ix)
     if (st) return st;
     ivffs_impl *s = calloc(1, sizeof *s);
     if (!s) return err_nomem("SCANN index", sizeof *s);
-    s->kernel = fs_kernel_for(ix->dk->isa);
     ix->impl = s;
     ix->ops = &ivffs_ops;
     return SCANN_OK;

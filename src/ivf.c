@@ -53,7 +53,7 @@ void ivf_free(ivf *v)
 }
 
 scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t train_size,
-                       int iters, uint64_t seed, int nthreads, const dist_kernels *dk,
+                       int iters, uint64_t seed, int nthreads, const kernels *dk,
                        const poll_hook *poll)
 {
     /* Defaults: 12 Lloyd iterations (ScaNN's choice); a sample of 100k points or 64 per
@@ -70,20 +70,21 @@ scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t
     return SCANN_OK;
 }
 
-scann_status ivf_assign(const ivf *v, const float *x, int64_t n, int nthreads, int32_t *list)
+scann_status ivf_assign(const ivf *v, const float *x, int64_t n, int nthreads, const kernels *dk,
+                        int32_t *list)
 {
-    return kmeans_assign(x, n, v->d, v->d, v->centres, v->nlist, nthreads, list, NULL);
+    return kmeans_assign(x, n, v->d, v->d, v->centres, v->nlist, nthreads, dk, list, NULL);
 }
 
 scann_status ivf_assign_polled(const ivf *v, const float *x, int64_t n, int nthreads,
-                               const poll_hook *poll, int32_t *list)
+                               const kernels *dk, const poll_hook *poll, int32_t *list)
 {
     /* Chunks of 64k vectors: tens of milliseconds each, and sgemm-sized. */
     const int64_t chunk = 65536;
     scann_status st = SCANN_OK;
     for (int64_t c = 0; c < n && !st; c += chunk) {
         int64_t m = n - c < chunk ? n - c : chunk;
-        st = ivf_assign(v, x + (size_t)c * (size_t)v->d, m, nthreads, list + c);
+        st = ivf_assign(v, x + (size_t)c * (size_t)v->d, m, nthreads, dk, list + c);
         if (!st) st = poll_progress(poll, (double)(c + m) / n);
     }
     return st;
@@ -296,7 +297,7 @@ size_t ivf_memory(const ivf *v)
 
 typedef struct probe_job {
     const ivf *v;
-    const dist_kernels *dk;
+    const kernels *dk;
     const float *q;
     int64_t nq;
     int ip, nprobe;
@@ -427,7 +428,7 @@ static void probe_task(void *ctx, int64_t task, int worker)
     for (int i = 0; i < qb; i++) select_lists(j, S + (size_t)i * nlist, q0 + i, keys);
 }
 
-scann_status ivf_probe(const ivf *v, const dist_kernels *dk, const float *q, int64_t nq, int ip,
+scann_status ivf_probe(const ivf *v, const kernels *dk, const float *q, int64_t nq, int ip,
                        int nprobe, int nthreads, int32_t *lists, float *cscore)
 {
     int64_t ntasks = (nq + IVF_PROBE_QB - 1) / IVF_PROBE_QB;

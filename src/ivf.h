@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "distance/distance.h"
+#include "kernels.h"
 #include "idmap.h"
 #include "poll.h"
 #include "scann.h"
@@ -53,15 +53,16 @@ void ivf_free(ivf *v);
 
 /* k-means on (a sample of) x; spherical for inner-product metrics. */
 scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t train_size,
-                       int iters, uint64_t seed, int nthreads, const dist_kernels *dk,
+                       int iters, uint64_t seed, int nthreads, const kernels *dk,
                        const poll_hook *poll);
 
 /* Nearest centre (L2) of each of n vectors. */
-scann_status ivf_assign(const ivf *v, const float *x, int64_t n, int nthreads, int32_t *list);
+scann_status ivf_assign(const ivf *v, const float *x, int64_t n, int nthreads, const kernels *dk,
+                        int32_t *list);
 
 /* ivf_assign in chunks, polling between them (poll may be NULL). */
 scann_status ivf_assign_polled(const ivf *v, const float *x, int64_t n, int nthreads,
-                               const poll_hook *poll, int32_t *list);
+                               const kernels *dk, const poll_hook *poll, int32_t *list);
 
 /* out[i] = x[i] - centre(assign[i]) for n rows: what IVF_PQ and SCANN encode. */
 void ivf_residuals(const ivf *v, const float *x, int64_t n, const int32_t *assign, float *out);
@@ -81,7 +82,7 @@ size_t ivf_memory(const ivf *v);
  * internal score of that centre (||q - c||^2 for L2, -<q, c> for inner product). Batches go
  * through sgemm; a few queries use the row kernel.
  */
-scann_status ivf_probe(const ivf *v, const dist_kernels *dk, const float *q, int64_t nq, int ip,
+scann_status ivf_probe(const ivf *v, const kernels *dk, const float *q, int64_t nq, int ip,
                        int nprobe, int nthreads, int32_t *lists, float *cscore);
 
 /* ---- build (ivf_build.c) ----------------------------------------------------------------- */
@@ -127,8 +128,8 @@ typedef struct ivf_adder {
     size_t code_bytes; /* encode's output per vector */
     const struct rerank_store *rr;
     scann_status (*reserve)(void *ctx, const int32_t *assign, int64_t n);
-    scann_status (*encode)(void *ctx, const float *rows, const float *x, int64_t n, int nthreads,
-                           uint8_t *codes);
+    scann_status (*encode)(void *ctx, const struct scann_index *ix, const float *rows,
+                           const float *x, int64_t n, uint8_t *codes);
     void (*place)(void *ctx, int32_t l, int64_t slot, const uint8_t *code, const float *x,
                   uint8_t *row);
     void (*move)(void *ctx, int32_t l, int64_t from, int64_t to);

@@ -47,7 +47,7 @@ scann_status ivf_build_train(scann_index *ix, int64_t n, const float *x, const i
             st = err_nomem("training residuals", (size_t)ns * d * 4);
             goto done;
         }
-        if ((st = ivf_assign(t->v, smp, ns, nt, assign))) goto done;
+        if ((st = ivf_assign(t->v, smp, ns, nt, ix->dk, assign))) goto done;
         ivf_residuals(t->v, smp, ns, assign, res);
         rows = res;
     }
@@ -83,8 +83,9 @@ scann_status ivf_build_add(scann_index *ix, int64_t n, const float *x, const int
     /* Assign and reserve everything first: after this point the add cannot fail halfway, and
      * a cancel rolls the lists back to their marked sizes. */
     poll_hook poll = index_poll(ix, "add", 0, 0.3);
-    if ((st = ivf_assign_polled(v, x, n, nt, &poll, assign)) || (st = ivf_reserve(v, assign, n)) ||
-        (a->reserve && (st = a->reserve(a->ctx, assign, n))) || (st = ivf_mark(v, &mark)))
+    if ((st = ivf_assign_polled(v, x, n, nt, ix->dk, &poll, assign)) ||
+        (st = ivf_reserve(v, assign, n)) || (a->reserve && (st = a->reserve(a->ctx, assign, n))) ||
+        (st = ivf_mark(v, &mark)))
         goto done;
     poll = index_poll(ix, "add", 0.3, 1);
     for (int64_t c = 0; c < n; c += chunk) {
@@ -94,7 +95,7 @@ scann_status ivf_build_add(scann_index *ix, int64_t n, const float *x, const int
             ivf_residuals(v, xc, rows, assign + c, res);
             enc = res;
         }
-        if (a->encode && (st = a->encode(a->ctx, enc, xc, rows, nt, codes))) break;
+        if (a->encode && (st = a->encode(a->ctx, ix, enc, xc, rows, codes))) break;
         for (int64_t i = 0; i < rows; i++) {
             int32_t l = assign[c + i];
             const float *xi = xc + (size_t)i * d;

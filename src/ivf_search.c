@@ -121,7 +121,7 @@ done:
 typedef struct rerank_job {
     const ivf *v;
     const rerank_store *rr;
-    const dist_kernels *dk;
+    const kernels *dk;
     int ip, k, kk;
     const float *q;
     const int64_t *cand_loc;

@@ -9,7 +9,8 @@
  * Assign: for d > KM_DIRECT_MAX_D, blocks of KM_ROWS points times blocks of KM_CENTRES centres
  * go through sgemm for <x, c>, and the argmin is taken on ||c||^2 - 2<x, c> (||x||^2 is the
  * same for every centre). For tiny d (product-quantizer sub-spaces) sgemm is mostly overhead,
- * so a fused, exact ||x - c||^2 + argmin kernel over transposed centres is used instead.
+ * so a fused, exact ||x - c||^2 + argmin kernel over transposed centres is used instead. Both
+ * kernels come from the caller's table (kernels.h; kmeans_scalar.c is their specification).
  *
  * Determinism: the same data, k and seed give bit-identical centres whatever nthreads is.
  * - All randomness comes from one local splitmix64 stream seeded by opts.seed, drawn serially.
@@ -65,188 +66,20 @@ static void sample_rows(const float *x, int64_t n, int d, int64_t m, uint64_t *r
     }
 }
 
-/* ---- nearest centre kernels ----------------------------------------------------------------
- *
- * Compilers do not vectorize an argmin by themselves, and after sgemm it is the largest cost of
- * an assignment, so these use GCC/Clang vector types. Each lane keeps the first minimum of its
- * own columns (strict <), then the lanes are merged by (value, index) and any tail by strict <:
- * every variant returns the overall first minimum, the same answer bit for bit. Whatever the
- * scores (NaN included), the index returned is one of the m (or k) real ones.
- *
- * The direct kernels (d <= KM_DIRECT_MAX_D) compute exact ||x - c||^2 for 8 or 16 centres per
- * step from centres stored transposed (d x kp): each centre's sum runs over q in order, so the
- * score is the same float as a scalar loop's (-ffp-contract=off: no FMA), and is never stored. */
-
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-typedef int (*argmin_fn)(const float *s, int m, float *val);
-typedef int (*direct_fn)(const float *xr, int d, const float *ct, int kp, float *val);
-
-static int merge_lanes(const float *lv, const int32_t *li, int nl, const float *s, int t, int m,
-                       float *val)
-{
-    float bv = lv[0];
-    int best = li[0];
-    for (int l = 1; l < nl; l++)
-        if (lv[l] < bv || (lv[l] == bv && li[l] < best)) bv = lv[l], best = li[l];
-    for (; t < m; t++)
-        if (s[t] < bv) bv = s[t], best = t;
-    *val = bv;
-    return best;
-}
-
-static v4f load4(const float *p)
-{
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* Lanes where v beats the running minimum take v and its index. */
-static inline __attribute__((always_inline)) void keep4(v4f v, v4i idx, v4f *lv, v4i *li)
-{
-    v4i lt = v < *lv;
-    *lv = (v4f)(((v4i)v & lt) | ((v4i)*lv & ~lt));
-    *li = (idx & lt) | (*li & ~lt);
-}
-
-static int finish4(v4f a, v4f b, v4i ia, v4i ib, const float *s, int t, int m, float *val)
-{
-    float lv[8];
-    int32_t li[8];
-    memcpy(lv, &a, 16), memcpy(lv + 4, &b, 16), memcpy(li, &ia, 16), memcpy(li + 4, &ib, 16);
-    return merge_lanes(lv, li, 8, s, t, m, val);
-}
-
-/* First index of the smallest of s[0..m); two 4-lane chains keep the pipeline busy. */
-static int argmin_v4(const float *s, int m, float *val)
-{
-    if (m < 16) {
-        float lv = s[0];
-        int32_t li = 0;
-        return merge_lanes(&lv, &li, 1, s, 1, m, val);
-    }
-    v4f a = load4(s), b = load4(s + 4);
-    v4i ia = {0, 1, 2, 3}, ib = ia + 4, ix = ia;
-    int t = 8;
-    for (; t + 8 <= m; t += 8) {
-        ix += 8;
-        keep4(load4(s + t), ix, &a, &ia);
-        keep4(load4(s + t + 4), ix + 4, &b, &ib);
-    }
-    return finish4(a, b, ia, ib, s, t, m, val);
-}
-
-/* ||x - c||^2 for the 4 centres whose transposed columns start at ct. */
-static inline __attribute__((always_inline)) v4f direct4(const float *xr, int d, const float *ct,
-                                                         int kp)
-{
-    v4f t = xr[0] - load4(ct), acc = t * t;
-    for (int q = 1; q < d; q++) {
-        t = xr[q] - load4(ct + (size_t)q * kp);
-        acc += t * t;
-    }
-    return acc;
-}
-
-static int direct_v4(const float *xr, int d, const float *ct, int kp, float *val)
-{
-    v4f a = direct4(xr, d, ct, kp), b = direct4(xr, d, ct + 4, kp);
-    v4i ia = {0, 1, 2, 3}, ib = ia + 4, ix = ia;
-    for (int c = 8; c < kp; c += 8) {
-        ix += 8;
-        keep4(direct4(xr, d, ct + c, kp), ix, &a, &ia);
-        keep4(direct4(xr, d, ct + c + 4, kp), ix + 4, &b, &ib);
-    }
-    return finish4(a, b, ia, ib, NULL, 0, 0, val);
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#define KM_HAVE_AVX2 1
-typedef float v8f __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-
-#define KM_AVX2 __attribute__((target("avx2"), always_inline)) static inline
-
-KM_AVX2 v8f load8(const float *p)
-{
-    v8f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-KM_AVX2 void keep8(const v8f *v, v8i idx, v8f *lv, v8i *li)
-{
-    v8i lt = *v < *lv;
-    *lv = (v8f)(((v8i)*v & lt) | ((v8i)*lv & ~lt));
-    *li = (idx & lt) | (*li & ~lt);
-}
-
-KM_AVX2 int finish8(const v8f *a, const v8f *b, const v8i *ia, const v8i *ib, const float *s, int t,
-                    int m, float *val)
-{
-    float lv[16];
-    int32_t li[16];
-    memcpy(lv, a, 32), memcpy(lv + 8, b, 32), memcpy(li, ia, 32), memcpy(li + 8, ib, 32);
-    return merge_lanes(lv, li, 16, s, t, m, val);
-}
-
-__attribute__((target("avx2"))) static int argmin_avx2(const float *s, int m, float *val)
-{
-    if (m < 32) return argmin_v4(s, m, val);
-    v8f a = load8(s), b = load8(s + 8);
-    v8i ia = {0, 1, 2, 3, 4, 5, 6, 7}, ib = ia + 8, ix = ia;
-    int t = 16;
-    for (; t + 16 <= m; t += 16) {
-        ix += 16;
-        v8f va = load8(s + t), vb = load8(s + t + 8);
-        keep8(&va, ix, &a, &ia);
-        keep8(&vb, ix + 8, &b, &ib);
-    }
-    return finish8(&a, &b, &ia, &ib, s, t, m, val);
-}
-
-KM_AVX2 v8f direct8(const float *xr, int d, const float *ct, int kp)
-{
-    v8f t = xr[0] - load8(ct), acc = t * t;
-    for (int q = 1; q < d; q++) {
-        t = xr[q] - load8(ct + (size_t)q * kp);
-        acc += t * t;
-    }
-    return acc;
-}
-
-__attribute__((target("avx2"))) static int direct_avx2(const float *xr, int d, const float *ct,
-                                                       int kp, float *val)
-{
-    v8f a = direct8(xr, d, ct, kp), b = direct8(xr, d, ct + 8, kp);
-    v8i ia = {0, 1, 2, 3, 4, 5, 6, 7}, ib = ia + 8, ix = ia;
-    for (int c = 16; c < kp; c += 16) {
-        ix += 16;
-        v8f va = direct8(xr, d, ct + c, kp), vb = direct8(xr, d, ct + c + 8, kp);
-        keep8(&va, ix, &a, &ia);
-        keep8(&vb, ix + 8, &b, &ib);
-    }
-    return finish8(&a, &b, &ia, &ib, NULL, 0, 0, val);
-}
-#endif
-
 /* ---- assignment ----------------------------------------------------------------------------- */
 
 typedef struct assign_job {
     const float *x;
     int64_t n;
     int d, ldx, k;
-    const float *c;         /* k x d centres */
-    const float *cnorm;     /* sgemm path: ||c||^2 */
-    const float *ct;        /* direct path: centres transposed, d x kp, padded with +inf */
-    int kp;                 /* direct path: k rounded up to KM_DIRECT_PAD */
-    int cb;                 /* sgemm path: centres per block, min(k, KM_CENTRES) */
-    const dist_kernels *dk; /* ||x||^2, computed the same way on every path and thread */
-    argmin_fn argmin;
-    direct_fn direct;
-    float *scratch;    /* sgemm path, per worker: KM_ROWS x cb scores + KM_ROWS best */
-    int32_t *best_idx; /* sgemm path, per worker: KM_ROWS */
+    const float *c;     /* k x d centres */
+    const float *cnorm; /* sgemm path: ||c||^2 */
+    const float *ct;    /* direct path: centres transposed, d x kp, padded with +inf */
+    int kp;             /* direct path: k rounded up to KM_DIRECT_PAD */
+    int cb;             /* sgemm path: centres per block, min(k, KM_CENTRES) */
+    const kernels *dk;  /* argmin, direct, and ||x||^2 the same way on every path and thread */
+    float *scratch;     /* sgemm path, per worker: KM_ROWS x cb scores + KM_ROWS best */
+    int32_t *best_idx;  /* sgemm path, per worker: KM_ROWS */
     size_t scratch_per;
     int32_t *assign;
     float *dist2;
@@ -269,7 +102,7 @@ static void assign_gemm_task(void *ctx, int64_t task, int worker)
         for (int r = 0; r < rows; r++) {
             float *s = S + (size_t)r * cb, v;
             for (int t = 0; t < cb; t++) s[t] = cn[t] - 2.0f * s[t];
-            int a = j->argmin(s, cb, &v);
+            int a = j->dk->km_argmin(s, cb, &v);
             /* Strict: on a tie the earlier centre block (smaller index) keeps the point. */
             if (v < best[r]) best[r] = v, bi[r] = c0 + a;
         }
@@ -290,7 +123,8 @@ static void assign_direct_task(void *ctx, int64_t task, int worker)
     int rows = (int)(j->n - i0 < KM_ROWS ? j->n - i0 : KM_ROWS);
     for (int r = 0; r < rows; r++) {
         float v;
-        j->assign[i0 + r] = j->direct(j->x + (size_t)(i0 + r) * j->ldx, j->d, j->ct, j->kp, &v);
+        j->assign[i0 + r] =
+            j->dk->km_direct(j->x + (size_t)(i0 + r) * j->ldx, j->d, j->ct, j->kp, &v);
         if (j->dist2) j->dist2[i0 + r] = v;
     }
 }
@@ -301,11 +135,6 @@ static void assign_direct_task(void *ctx, int64_t task, int worker)
 static scann_status assign_prepare(assign_job *j, int nthreads)
 {
     size_t k = (size_t)j->k, d = (size_t)j->d;
-    j->argmin = argmin_v4;
-    j->direct = direct_v4;
-#if KM_HAVE_AVX2
-    if (j->dk->isa >= ISA_AVX2) j->argmin = argmin_avx2, j->direct = direct_avx2;
-#endif
     if (j->d <= KM_DIRECT_MAX_D) {
         j->kp = (j->k + KM_DIRECT_PAD - 1) / KM_DIRECT_PAD * KM_DIRECT_PAD;
         size_t kp = (size_t)j->kp;
@@ -329,7 +158,7 @@ static scann_status assign_prepare(assign_job *j, int nthreads)
 }
 
 static scann_status assign_run(const float *x, int64_t n, int d, int ldx, const float *centres,
-                               int k, int nthreads, const dist_kernels *dk, int32_t *assign,
+                               int k, int nthreads, const kernels *dk, int32_t *assign,
                                float *dist2)
 {
     int64_t ntasks = (n + KM_ROWS - 1) / KM_ROWS;
@@ -354,19 +183,18 @@ static scann_status assign_run(const float *x, int64_t n, int d, int ldx, const 
 }
 
 scann_status kmeans_assign(const float *x, int64_t n, int d, int ldx, const float *centres, int k,
-                           int nthreads, int32_t *assign, float *dist2)
+                           int nthreads, const kernels *dk, int32_t *assign, float *dist2)
 {
-    if (!x || !centres || !assign)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "kmeans_assign: x, centres and assign are "
-                                                   "required");
+    if (!x || !centres || !dk || !assign)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "kmeans_assign: x, centres, kernels and "
+                                                   "assign are required");
     if (n < 0 || d < 1 || ldx < d || k < 1 || nthreads < 1)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
                        "kmeans_assign: bad shape n = %lld, d = %d, ldx = %d, k = %d, "
                        "nthreads = %d",
                        (long long)n, d, ldx, k, nthreads);
     if (n == 0) return SCANN_OK;
-    return assign_run(x, n, d, ldx, centres, k, nthreads, dist_kernels_for(cpu_best_isa()), assign,
-                      dist2);
+    return assign_run(x, n, d, ldx, centres, k, nthreads, dk, assign, dist2);
 }
 
 /* ---- k-means++ initialisation --------------------------------------------------------------- */
@@ -376,7 +204,7 @@ typedef struct pp_job {
     int64_t n;
     int d;
     const float *centre; /* the centre just chosen */
-    const dist_kernels *dk;
+    const kernels *dk;
     float *mind;  /* squared distance to the nearest chosen centre */
     double *part; /* per chunk: sum of mind, in row order */
     float *tmp;   /* per worker: KM_PP_CHUNK */
@@ -421,7 +249,7 @@ static int64_t pp_pick(const pp_job *j, int64_t nch, uint64_t *rng)
     return (int64_t)(rng_next(rng) % (uint64_t)j->n);
 }
 
-static scann_status kmeans_pp(const float *x, int64_t n, int d, int k, const dist_kernels *dk,
+static scann_status kmeans_pp(const float *x, int64_t n, int d, int k, const kernels *dk,
                               int nthreads, uint64_t *rng, float *centres)
 {
     int64_t nch = (n + KM_PP_CHUNK - 1) / KM_PP_CHUNK;
@@ -461,7 +289,7 @@ done:
  * to spread the seeds, and its cost (subsample x k distances, one centre at a time) then stays
  * below that of one Lloyd round over the whole sample. */
 static scann_status init_centres(const float *x, int64_t n, int d, int k, const kmeans_opts *o,
-                                 const dist_kernels *dk, uint64_t *rng, float *centres)
+                                 const kernels *dk, uint64_t *rng, float *centres)
 {
     int64_t m = (int64_t)k * KM_PP_PER_CENTRE;
     if (m < KM_PP_MIN) m = KM_PP_MIN;
@@ -556,7 +384,7 @@ static void normalise_rows(float *c, int k, int d)
     }
 }
 
-static scann_status lloyd_run(lloyd *L, const kmeans_opts *o, const dist_kernels *dk,
+static scann_status lloyd_run(lloyd *L, const kmeans_opts *o, const kernels *dk,
                               kmeans_stats *stats)
 {
     int update_threads = (double)L->n * L->d < KM_PAR_MIN_WORK ? 1 : o->nthreads;
@@ -579,7 +407,7 @@ static scann_status lloyd_run(lloyd *L, const kmeans_opts *o, const dist_kernels
 }
 
 static scann_status lloyd_train(const float *x, int64_t n, int d, int k, const kmeans_opts *o,
-                                const dist_kernels *dk, float *centres, kmeans_stats *stats)
+                                const kernels *dk, float *centres, kmeans_stats *stats)
 {
     lloyd L = {.x = x,
                .n = n,
@@ -609,9 +437,9 @@ static scann_status lloyd_train(const float *x, int64_t n, int d, int k, const k
 static scann_status check_train_args(const float *x, int64_t n, int d, int k, const kmeans_opts *o,
                                      const float *centres)
 {
-    if (!x || !o || !centres)
+    if (!x || !o || !o->dk || !centres)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                       "kmeans_train: x, opts and centres are required");
+                       "kmeans_train: x, opts, opts->dk and centres are required");
     if (k < 1 || k > n)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
                        "kmeans_train: k = %d centres needs 1 <= k <= n, the number of training "
@@ -638,7 +466,7 @@ scann_status kmeans_train(const float *x, int64_t n, int d, int k, const kmeans_
     kmeans_stats local;
     if (!stats) stats = &local;
     *stats = (kmeans_stats){0};
-    const dist_kernels *dk = o->dk ? o->dk : dist_kernels_for(cpu_best_isa());
+    const kernels *dk = o->dk;
     uint64_t rng = o->seed;
     /* A sample smaller than k could not seed k distinct clusters: take at least k points. */
     int64_t m = o->max_sample > 0 && n > o->max_sample ? o->max_sample : n;

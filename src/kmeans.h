@@ -11,17 +11,17 @@
 
 #include <stdint.h>
 
-#include "distance/distance.h"
+#include "kernels.h"
 #include "poll.h"
 #include "scann.h"
 
 typedef struct kmeans_opts {
-    int iters;          /* Lloyd iterations (>= 1) */
-    int spherical;      /* re-normalise centres to unit norm after each update (IP / cosine) */
-    int64_t max_sample; /* train on at most this many points (seeded sample); 0 = all */
-    uint64_t seed;      /* sampling, k-means++ init and empty-cluster splits */
-    int nthreads;       /* >= 1 */
-    const dist_kernels *dk;
+    int iters;             /* Lloyd iterations (>= 1) */
+    int spherical;         /* re-normalise centres to unit norm after each update (IP / cosine) */
+    int64_t max_sample;    /* train on at most this many points (seeded sample); 0 = all */
+    uint64_t seed;         /* sampling, k-means++ init and empty-cluster splits */
+    int nthreads;          /* >= 1 */
+    const kernels *dk;     /* the caller's kernel table (kernels.h): required */
     const poll_hook *poll; /* polled after every Lloyd iteration; NULL = never cancelled */
 } kmeans_opts;
 
@@ -42,9 +42,9 @@ scann_status kmeans_train(const float *x, int64_t n, int d, int k, const kmeans_
 /*
  * Nearest centre by squared L2 for each of n points: assign[i] in [0, k), and dist2[i] (may be
  * NULL) the squared distance. x rows have stride ldx floats (>= d), so a sub-space of wider rows
- * can be assigned in place (product quantization). nthreads >= 1.
+ * can be assigned in place (product quantization). nthreads >= 1; dk: the kernel table.
  */
 scann_status kmeans_assign(const float *x, int64_t n, int d, int ldx, const float *centres, int k,
-                           int nthreads, int32_t *assign, float *dist2);
+                           int nthreads, const kernels *dk, int32_t *assign, float *dist2);
 
 #endif

@@ -53,7 +53,7 @@ typedef struct train_job {
     int64_t n;
     int iters;
     uint64_t seed;
-    const dist_kernels *dk;
+    const kernels *dk;
     float *scratch;       /* per worker: n * dsub floats, one block's columns made contiguous */
     scann_status *status; /* per block */
 } train_job;
@@ -73,7 +73,7 @@ static void train_block(void *ctx, int64_t task, int worker)
 }
 
 scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed, int nthreads,
-                      const dist_kernels *dk, const poll_hook *poll)
+                      const kernels *dk, const poll_hook *poll)
 {
     if (n < p->ksub)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
@@ -105,7 +105,8 @@ scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed
     return st;
 }
 
-scann_status pq_encode(const pq *p, const float *x, int64_t n, int nthreads, uint8_t *codes)
+scann_status pq_encode(const pq *p, const float *x, int64_t n, int nthreads, const kernels *dk,
+                       uint8_t *codes)
 {
     int64_t chunk = n < PQ_ENCODE_CHUNK ? n : PQ_ENCODE_CHUNK;
     int32_t *assign = malloc((size_t)(chunk > 0 ? chunk : 1) * sizeof(int32_t));
@@ -115,7 +116,7 @@ scann_status pq_encode(const pq *p, const float *x, int64_t n, int nthreads, uin
         int64_t rows = n - c < chunk ? n - c : chunk;
         for (int j = 0; j < p->m && !st; j++) {
             st = kmeans_assign(x + (size_t)c * p->d + pq_off(p, j), rows, pq_len(p, j), p->d,
-                               pq_centre(p, j, 0), p->ksub, nthreads, assign, NULL);
+                               pq_centre(p, j, 0), p->ksub, nthreads, dk, assign, NULL);
             for (int64_t i = 0; i < rows && !st; i++)
                 codes[(size_t)(c + i) * p->m + j] = (uint8_t)assign[i];
         }

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "distance/distance.h"
+#include "kernels.h"
 #include "poll.h"
 #include "scann.h"
 
@@ -60,9 +60,10 @@ size_t pq_memory(const pq *p);
 /* k-means per block on n training rows (needs n >= ksub); blocks train in parallel, in waves
  * between which poll (may be NULL) is asked whether to go on. */
 scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed, int nthreads,
-                      const dist_kernels *dk, const poll_hook *poll);
+                      const kernels *dk, const poll_hook *poll);
 /* Nearest centre per block by L2: codes is n * m bytes. */
-scann_status pq_encode(const pq *p, const float *x, int64_t n, int nthreads, uint8_t *codes);
+scann_status pq_encode(const pq *p, const float *x, int64_t n, int nthreads, const kernels *dk,
+                       uint8_t *codes);
 /* Reconstruct one vector from its m codes. */
 void pq_decode(const pq *p, const uint8_t *code, float *out);
 /* lut[j * ksub + c] = <q_j, C_j[c]> (m * ksub floats). */

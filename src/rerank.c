@@ -179,7 +179,7 @@ void rerank_decode(const rerank_store *s, const uint8_t *row, float *out)
     }
 }
 
-float rerank_score(const rerank_store *s, const dist_kernels *dk, int ip, const float *q,
+float rerank_score(const rerank_store *s, const kernels *dk, int ip, const float *q,
                    const uint8_t *row, float *tmp)
 {
     /* A NONE store has no rows: the caller must keep the code-based scores instead. */

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "distance/distance.h"
+#include "kernels.h"
 #include "scann.h"
 
 typedef struct rerank_store {
@@ -34,7 +34,7 @@ void rerank_encode(const rerank_store *s, const float *x, uint8_t *out);
 void rerank_decode(const rerank_store *s, const uint8_t *row, float *out);
 /* Internal score (smaller is better) of query q against a stored row: squared L2, or minus the
  * inner product when ip is set. tmp is d floats of scratch. */
-float rerank_score(const rerank_store *s, const dist_kernels *dk, int ip, const float *q,
+float rerank_score(const rerank_store *s, const kernels *dk, int ip, const float *q,
                    const uint8_t *row, float *tmp);
 
 /* bfloat16 conversion, round to nearest even (NaN stays NaN). */

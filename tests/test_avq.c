@@ -116,7 +116,7 @@ static int group_setup(void **state)
     if (setup_fashion()) return -1;
     setup_glove();
     if (pq_init(&small, TD_FASHION_DIM, TD_FASHION_DIM / 2, KSUB) ||
-        pq_train(&small, fashion.x, 2000, 5, 3, 2, dist_kernels_for(cpu_best_isa()), NULL))
+        pq_train(&small, fashion.x, 2000, 5, 3, 2, kernels_best(), NULL))
         return -1;
     return 0;
 }
@@ -185,10 +185,11 @@ static double score_mae(const dataset *s, const pq *p, const float *x, int64_t n
  * (part) and v = x - centre. */
 static float *residuals(const dataset *s, float *centres, int32_t *part)
 {
-    kmeans_opts o = {.iters = 8, .seed = 5, .nthreads = 2, .dk = dist_kernels_for(cpu_best_isa())};
+    kmeans_opts o = {.iters = 8, .seed = 5, .nthreads = 2, .dk = kernels_best()};
     assert_int_equal(kmeans_train(s->x, s->ntrain, s->d, NLIST, &o, centres, NULL), SCANN_OK);
-    assert_int_equal(kmeans_assign(s->x, s->n, s->d, s->d, centres, NLIST, 2, part, NULL),
-                     SCANN_OK);
+    assert_int_equal(
+        kmeans_assign(s->x, s->n, s->d, s->d, centres, NLIST, 2, kernels_best(), part, NULL),
+        SCANN_OK);
     float *v = malloc(sizeof(float) * s->n * s->d);
     for (int64_t i = 0; i < s->n; i++)
         for (int j = 0; j < s->d; j++)
@@ -209,14 +210,13 @@ static outcome run_case(dataset *s, int residual)
     float *v = residual ? residuals(s, centres, part) : s->x;
     pq p;
     assert_int_equal(pq_init(&p, d, (d + 1) / 2, KSUB), SCANN_OK);
-    assert_int_equal(pq_train(&p, v, s->ntrain, 10, 11, 2, dist_kernels_for(cpu_best_isa()), NULL),
-                     SCANN_OK);
+    assert_int_equal(pq_train(&p, v, s->ntrain, 10, 11, 2, kernels_best(), NULL), SCANN_OK);
 
     const float *ve = v + (size_t)s->ntrain * d, *xe = s->x + (size_t)s->ntrain * d;
     uint8_t *plain = malloc((size_t)ne * p.m), *avq = malloc((size_t)ne * p.m);
     uint8_t *one = malloc((size_t)p.m);
-    assert_int_equal(pq_encode(&p, ve, ne, 2, plain), SCANN_OK);
-    assert_int_equal(avq_encode(&p, ve, xe, ne, T, 2, avq), SCANN_OK);
+    assert_int_equal(pq_encode(&p, ve, ne, 2, kernels_best(), plain), SCANN_OK);
+    assert_int_equal(avq_encode(&p, ve, xe, ne, T, 2, kernels_best(), avq), SCANN_OK);
 
     /* The specification path: eta = 0 is pq_encode's code, and the AVQ code is the batch one. */
     float *scratch = malloc(sizeof(float) * avq_scratch_floats(&p));
@@ -393,7 +393,7 @@ static void test_matches_transcription(void **state)
     const float *rows = fashion.x + (size_t)4000 * TD_FASHION_DIM;
     uint8_t *c = malloc((size_t)p->m), *r = malloc((size_t)N * p->m);
     float *scratch = malloc(sizeof(float) * avq_scratch_floats(p));
-    assert_int_equal(pq_encode(p, rows, N, 2, r), SCANN_OK);
+    assert_int_equal(pq_encode(p, rows, N, 2, kernels_best(), r), SCANN_OK);
     int differ = 0;
     for (int i = 0; i < N; i++) {
         const float *x = rows + (size_t)i * TD_FASHION_DIM;
@@ -424,17 +424,16 @@ static void test_threads_deterministic(void **state)
     const int64_t n = 1000;
     const float *x = fashion.x + (size_t)2000 * TD_FASHION_DIM;
     uint8_t *c1 = malloc((size_t)n * p->m), *c3 = malloc((size_t)n * p->m);
-    assert_int_equal(avq_encode(p, x, x, n, T, 1, c1), SCANN_OK);
-    assert_int_equal(avq_encode(p, x, x, n, T, 3, c3), SCANN_OK);
+    assert_int_equal(avq_encode(p, x, x, n, T, 1, kernels_best(), c1), SCANN_OK);
+    assert_int_equal(avq_encode(p, x, x, n, T, 3, kernels_best(), c3), SCANN_OK);
     assert_memory_equal(c1, c3, (size_t)n * p->m);
     /* More threads than chunks. */
-    assert_int_equal(avq_encode(p, x, x, 10, T, 8, c3), SCANN_OK);
+    assert_int_equal(avq_encode(p, x, x, 10, T, 8, kernels_best(), c3), SCANN_OK);
     assert_memory_equal(c1, c3, (size_t)10 * p->m);
     free(c1), free(c3);
 }
 
-/* The AVX2 encoder is a twin of the scalar one: identical codes (the scalar path is forced with
- * SCANN_FORCE_ISA, which avq_encode reads per call). */
+/* Every level's table kernel is a twin of the scalar one: identical codes. */
 static void test_simd_matches_scalar(void **state)
 {
     (void)state;
@@ -442,11 +441,11 @@ static void test_simd_matches_scalar(void **state)
     const int64_t n = 700;
     const float *x = fashion.x + (size_t)1000 * TD_FASHION_DIM;
     uint8_t *cs = malloc((size_t)n * p->m), *cv = malloc((size_t)n * p->m);
-    setenv("SCANN_FORCE_ISA", "scalar", 1);
-    assert_int_equal(avq_encode(p, x, x, n, T, 2, cs), SCANN_OK);
-    unsetenv("SCANN_FORCE_ISA");
-    assert_int_equal(avq_encode(p, x, x, n, T, 2, cv), SCANN_OK);
-    assert_memory_equal(cs, cv, (size_t)n * p->m);
+    assert_int_equal(avq_encode(p, x, x, n, T, 2, kernels_for(ISA_SCALAR), cs), SCANN_OK);
+    for (int isa = ISA_SCALAR; isa <= (int)cpu_detect(); isa++) {
+        assert_int_equal(avq_encode(p, x, x, n, T, 2, kernels_for((cpu_isa)isa), cv), SCANN_OK);
+        assert_memory_equal(cs, cv, (size_t)n * p->m);
+    }
     free(cs), free(cv);
 }
 
@@ -464,13 +463,13 @@ static void test_guards_give_plain_codes(void **state)
     for (int j = 0; j < D; j++) x[D + j] *= 0.19f;    /* row 1: ||x|| just below T */
     for (int j = 0; j < D; j++) x[2 * D + j] *= 0.1f; /* row 2: ||x|| < T */
     uint8_t *plain = malloc((size_t)N * p->m), *c = malloc((size_t)N * p->m);
-    assert_int_equal(pq_encode(p, v, N, 1, plain), SCANN_OK);
-    assert_int_equal(avq_encode(p, v, x, N, T, 1, c), SCANN_OK);
+    assert_int_equal(pq_encode(p, v, N, 1, kernels_best(), plain), SCANN_OK);
+    assert_int_equal(avq_encode(p, v, x, N, T, 1, kernels_best(), c), SCANN_OK);
     assert_memory_equal(c, plain, (size_t)3 * p->m);
     assert_memory_not_equal(c + 3 * p->m, plain + 3 * p->m, (size_t)p->m); /* row 3 is normal */
-    assert_int_equal(avq_encode(p, v, x, N, 0.0f, 1, c), SCANN_OK);
+    assert_int_equal(avq_encode(p, v, x, N, 0.0f, 1, kernels_best(), c), SCANN_OK);
     assert_memory_equal(c, plain, (size_t)N * p->m);
-    assert_int_equal(avq_encode(p, v, x, N, NAN, 1, c), SCANN_OK);
+    assert_int_equal(avq_encode(p, v, x, N, NAN, 1, kernels_best(), c), SCANN_OK);
     assert_memory_equal(c, plain, (size_t)N * p->m);
     /* avq_encode_one with x = 0 and a positive eta: no direction, so no anisotropic weight. */
     float *scratch = malloc(sizeof(float) * avq_scratch_floats(p));
@@ -486,10 +485,12 @@ static void test_errors(void **state)
     const pq *p = &small;
     uint8_t c[TD_FASHION_DIM];
     const float *x = fashion.x;
-    assert_int_equal(avq_encode(p, x, x, -1, T, 1, c), SCANN_ERR_INVALID_ARGUMENT);
-    assert_int_equal(avq_encode(p, x, x, 1, T, 0, c), SCANN_ERR_INVALID_ARGUMENT);
-    assert_int_equal(avq_encode(p, NULL, x, 1, T, 1, c), SCANN_ERR_INVALID_ARGUMENT);
-    assert_int_equal(avq_encode(p, x, x, 0, T, 1, NULL), SCANN_OK); /* nothing to do */
+    assert_int_equal(avq_encode(p, x, x, -1, T, 1, kernels_best(), c), SCANN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(avq_encode(p, x, x, 1, T, 0, kernels_best(), c), SCANN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(avq_encode(p, NULL, x, 1, T, 1, kernels_best(), c),
+                     SCANN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(avq_encode(p, x, x, 0, T, 1, kernels_best(), NULL),
+                     SCANN_OK); /* nothing to do */
 }
 
 int main(void)

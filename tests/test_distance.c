@@ -10,7 +10,8 @@
 #include <cmocka.h>
 
 #include "cpu.h"
-#include "distance/distance.h"
+#include "kernels.h"
+#include "scann.h"
 #include "testdata.h"
 
 static void expect_same_bits(float a, float b, const char *what, int isa, size_t d)
@@ -26,7 +27,7 @@ static void expect_same_bits(float a, float b, const char *what, int isa, size_t
 /* Compare kernels of isa with scalar over n pairs of rows of dimension d. */
 static void compare(cpu_isa isa, const float *x, size_t n, size_t d)
 {
-    const dist_kernels *k = dist_kernels_for(isa), *s = dist_kernels_for(ISA_SCALAR);
+    const kernels *k = kernels_for(isa), *s = kernels_for(ISA_SCALAR);
     assert_int_equal(k->isa, isa);
     float *rk = malloc(n * sizeof(float)), *rs = malloc(n * sizeof(float));
     for (size_t i = 0; i + 1 < n; i++) {
@@ -80,7 +81,7 @@ static void test_scalar_is_accurate(void **state)
     (void)state;
     float *x = td_fashion(0, 20);
     assert_non_null(x);
-    const dist_kernels *s = dist_kernels_for(ISA_SCALAR);
+    const kernels *s = kernels_for(ISA_SCALAR);
     for (int i = 0; i + 1 < 20; i++) {
         const float *a = x + i * 784, *b = x + (i + 1) * 784;
         double l2 = td_score(a, b, 784, 0), ip = -td_score(a, b, 784, 1);
@@ -101,6 +102,9 @@ static void test_force_isa_caps_level(void **state)
     assert_int_equal(cpu_best_isa(), cpu_detect() < ISA_AVX2 ? cpu_detect() : ISA_AVX2);
     setenv("SCANN_FORCE_ISA", "avx-2", 1); /* a typo caps at scalar rather than being ignored */
     assert_int_equal(cpu_best_isa(), ISA_SCALAR);
+    setenv("SCANN_FORCE_ISA", "neon", 1); /* another architecture's level: scalar here */
+    assert_int_equal(cpu_best_isa(), cpu_detect() == ISA_NEON ? ISA_NEON : ISA_SCALAR);
+    assert_string_equal(scann_kernels_name(), kernels_for(cpu_best_isa())->name);
     unsetenv("SCANN_FORCE_ISA");
 }
 

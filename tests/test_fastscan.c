@@ -15,8 +15,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "cpu.h"
-#include "fastscan/fastscan.h"
+#include "kernels.h"
 #include "testdata.h"
 
 static const int k_ms[] = {1, 2, 3, 4, 5, 7, 8, 50, 52, 98, 196, 392};
@@ -74,7 +73,7 @@ static void expect_kernels_agree(const uint8_t *block, const uint8_t *q, int npa
         for (int i = 0; i < FS_BLOCK; i++) assert_int_equal((want >> i) & 1, ref[i] <= thrs[t]);
         for (int isa = ISA_AVX2; isa <= (int)cpu_detect(); isa++) {
             memset(sums, 0xA5, FS_BLOCK * sizeof(uint16_t));
-            uint32_t got = fs_kernel_for((cpu_isa)isa)(block, q, npairs, thrs[t], sums);
+            uint32_t got = kernels_for((cpu_isa)isa)->fs_block(block, q, npairs, thrs[t], sums);
             int i = 0;
             while (i < FS_BLOCK && sums[i] == ref[i]) i++;
             if (i < FS_BLOCK || got != want)
@@ -403,7 +402,7 @@ static void report_timings(int m, int nblocks)
     fs_lut_quantize(lut, m, q, &a, &bias);
     uint32_t sink = 0;
     for (int isa = ISA_SCALAR; isa <= (int)cpu_detect(); isa++) {
-        fs_block_fn fn = fs_kernel_for((cpu_isa)isa);
+        fs_block_fn fn = kernels_for((cpu_isa)isa)->fs_block;
         double list = time_kernel(fn, blocks, nblocks, m, q, isa == ISA_SCALAR ? 3 : 10, &sink);
         double hot = time_kernel(fn, blocks, 64, m, q, isa == ISA_SCALAR ? 20 : 2000, &sink);
         print_message("fastscan m=%d (%d pairs) %-6s: %7.1f ns/block over %d blocks, %7.1f "
@@ -460,7 +459,8 @@ static void expect_multi_agree(const uint8_t *block, uint8_t *const *luts, int n
             for (int isa = ISA_SCALAR; isa <= (int)cpu_detect(); isa++) {
                 memset(got_sums, 0xA5, sizeof got_sums);
                 memset(got_masks, 0xA5, sizeof got_masks);
-                fs_multi_kernel_for((cpu_isa)isa)(block, sel, nq, npairs, thr, got_sums, got_masks);
+                kernels_for((cpu_isa)isa)
+                    ->fs_multi(block, sel, nq, npairs, thr, got_sums, got_masks);
                 for (int t = 0; t < nq; t++) {
                     int i = 0;
                     while (i < FS_BLOCK &&
@@ -584,8 +584,8 @@ static void test_report_multi_timings(void **state)
         uint16_t thr[FS_MAX_QB] = {30000, 30000, 30000, 30000}, sums[FS_MAX_QB * FS_BLOCK];
         uint32_t masks[FS_MAX_QB], sink = 0;
         for (int isa = ISA_SCALAR; isa <= (int)cpu_detect(); isa++) {
-            fs_block_fn one = fs_kernel_for((cpu_isa)isa);
-            fs_multi_fn multi = fs_multi_kernel_for((cpu_isa)isa);
+            fs_block_fn one = kernels_for((cpu_isa)isa)->fs_block;
+            fs_multi_fn multi = kernels_for((cpu_isa)isa)->fs_multi;
             int reps = isa == ISA_SCALAR ? 2 : 20;
             double best1 = INFINITY;
             for (int r = 0; r < reps; r++) {

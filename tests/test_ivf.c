@@ -131,12 +131,12 @@ static void test_pq_reconstruction_error(void **state)
 {
     fixture *f = *state;
     pq p;
-    const dist_kernels *dk = dist_kernels_for(cpu_best_isa());
+    const kernels *dk = kernels_best();
     /* 8-bit codes, 4 dims per block, trained on 5000 rows, measured on 1000 others. */
     assert_int_equal(pq_init(&p, D, 196, 256), SCANN_OK);
     assert_int_equal(pq_train(&p, f->base, 5000, 10, 3, 2, dk, NULL), SCANN_OK);
     uint8_t *codes = malloc(1000 * 196);
-    assert_int_equal(pq_encode(&p, f->base + 5000 * D, 1000, 2, codes), SCANN_OK);
+    assert_int_equal(pq_encode(&p, f->base + 5000 * D, 1000, 2, dk, codes), SCANN_OK);
     float rec[D];
     double err = 0, norm = 0, err_zero = 0;
     for (int i = 0; i < 1000; i++) {

@@ -33,8 +33,7 @@ static int teardown(void **state)
 
 static kmeans_opts opts(int iters, uint64_t seed, int nthreads)
 {
-    kmeans_opts o = {
-        .iters = iters, .seed = seed, .nthreads = nthreads, .dk = dist_kernels_for(cpu_best_isa())};
+    kmeans_opts o = {.iters = iters, .seed = seed, .nthreads = nthreads, .dk = kernels_best()};
     return o;
 }
 
@@ -69,7 +68,7 @@ static void test_kmeans_objective_decreases(void **state)
     /* The reported objective is the true one of the final assignment's centres. */
     int32_t *a = malloc(sizeof(int32_t) * NB);
     float *d2 = malloc(sizeof(float) * NB);
-    assert_int_equal(kmeans_assign(x, NB, D, D, c, K, 2, a, d2), SCANN_OK);
+    assert_int_equal(kmeans_assign(x, NB, D, D, c, K, 2, kernels_best(), a, d2), SCANN_OK);
     double obj = 0;
     for (int i = 0; i < NB; i++) obj += d2[i];
     assert_true(obj <= st.objective_last * 1.0001); /* one more update cannot make it worse */
@@ -93,7 +92,7 @@ static void train_check_threads(const float *x, int64_t n, int d, int k, int64_t
     }
     /* The scalar kernels are the specification: the SIMD argmin and distance paths must give
      * the very same centres. */
-    o.dk = dist_kernels_for(ISA_SCALAR);
+    o.dk = kernels_for(ISA_SCALAR);
     assert_int_equal(kmeans_train(x, n, d, k, &o, c2, NULL), SCANN_OK);
     assert_memory_equal(c1, c2, sizeof(float) * k * d);
     o.seed = 8;
@@ -130,7 +129,7 @@ static void check_duplicates(int d)
     assert_true(st.objective_last < N * nudge);
     int32_t a[N];
     float d2[N];
-    assert_int_equal(kmeans_assign(x, N, d, d, c, K, 1, a, d2), SCANN_OK);
+    assert_int_equal(kmeans_assign(x, N, d, d, c, K, 1, kernels_best(), a, d2), SCANN_OK);
     for (int i = 0; i < N; i++) {
         assert_true(a[i] >= 0 && a[i] < K);
         assert_true(isfinite(d2[i]) && d2[i] < nudge);
@@ -172,13 +171,12 @@ static void check_assign(const float *x, int64_t n, int d, int ldx, const float 
 {
     int32_t *a = malloc(sizeof(int32_t) * n), *a3 = malloc(sizeof(int32_t) * n);
     float *d2 = malloc(sizeof(float) * n), *d23 = malloc(sizeof(float) * n);
-    assert_int_equal(kmeans_assign(x, n, d, ldx, c, k, 1, a, d2), SCANN_OK);
-    assert_int_equal(kmeans_assign(x, n, d, ldx, c, k, 3, a3, d23), SCANN_OK);
+    assert_int_equal(kmeans_assign(x, n, d, ldx, c, k, 1, kernels_best(), a, d2), SCANN_OK);
+    assert_int_equal(kmeans_assign(x, n, d, ldx, c, k, 3, kernels_best(), a3, d23), SCANN_OK);
     assert_memory_equal(a, a3, sizeof(int32_t) * n);
     assert_memory_equal(d2, d23, sizeof(float) * n);
-    setenv("SCANN_FORCE_ISA", "scalar", 1); /* kmeans_assign picks its kernels per call */
-    assert_int_equal(kmeans_assign(x, n, d, ldx, c, k, 2, a3, d23), SCANN_OK);
-    unsetenv("SCANN_FORCE_ISA");
+    assert_int_equal(kmeans_assign(x, n, d, ldx, c, k, 2, kernels_for(ISA_SCALAR), a3, d23),
+                     SCANN_OK);
     assert_memory_equal(a, a3, sizeof(int32_t) * n);
     assert_memory_equal(d2, d23, sizeof(float) * n);
     int same = 0;
@@ -250,9 +248,16 @@ static void test_kmeans_bad_args(void **state)
     assert_int_equal(kmeans_train(x, 10, D, 4, &o, c, NULL), SCANN_ERR_INVALID_ARGUMENT);
     o = opts(3, 1, 0);
     assert_int_equal(kmeans_train(x, 10, D, 4, &o, c, NULL), SCANN_ERR_INVALID_ARGUMENT);
-    assert_int_equal(kmeans_assign(x, 10, D, D - 1, c, 4, 1, a, NULL), SCANN_ERR_INVALID_ARGUMENT);
-    assert_int_equal(kmeans_assign(x, 10, D, D, c, 0, 1, a, NULL), SCANN_ERR_INVALID_ARGUMENT);
-    assert_int_equal(kmeans_assign(x, 10, D, D, c, 4, 0, a, NULL), SCANN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(kmeans_assign(x, 10, D, D - 1, c, 4, 1, kernels_best(), a, NULL),
+                     SCANN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(kmeans_assign(x, 10, D, D, c, 0, 1, kernels_best(), a, NULL),
+                     SCANN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(kmeans_assign(x, 10, D, D, c, 4, 0, kernels_best(), a, NULL),
+                     SCANN_ERR_INVALID_ARGUMENT);
+    assert_int_equal(kmeans_assign(x, 10, D, D, c, 4, 1, NULL, a, NULL),
+                     SCANN_ERR_INVALID_ARGUMENT);
+    o.dk = NULL; /* the kernel table is required: no stage picks one by itself */
+    assert_int_equal(kmeans_train(x, 10, D, 4, &o, c, NULL), SCANN_ERR_INVALID_ARGUMENT);
     /* k = n works, and a sample smaller than k is widened to k points. */
     o = opts(2, 1, 1);
     o.max_sample = 2;

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "cpu.h"
-#include "distance/distance.h"
+#include "kernels.h"
 #include "rerank.h"
 #include "testdata.h"
 
@@ -360,7 +360,7 @@ static void top_k(const float *score, int n, int k, int64_t *out)
  * their top-K, over NQ queries against the NTRAIN base rows. */
 static double store_overlap(scann_reorder kind, const float *base, const float *query, int ip)
 {
-    const dist_kernels *dk = dist_kernels_for(cpu_best_isa());
+    const kernels *dk = kernels_best();
     rerank_store s;
     assert_int_equal(rerank_init(&s, kind, D, NULL, 0), SCANN_OK); /* no store needs training */
     uint8_t *rows = malloc(s.row_bytes * NTRAIN);
@@ -419,7 +419,7 @@ static void test_float_store_exact(void **state)
     uint8_t *buf = malloc(s.row_bytes + 8);
     float tmp[D];
     for (int isa = ISA_SCALAR; isa <= (int)cpu_best_isa(); isa++) {
-        const dist_kernels *dk = dist_kernels_for((cpu_isa)isa);
+        const kernels *dk = kernels_for((cpu_isa)isa);
         for (int i = 0; i < 200; i++) {
             const float *q = f->test + (size_t)(i % NQ) * D, *x = f->train + (size_t)i * D;
             for (int off = 0; off < 8; off += 3) { /* offsets 0, 3, 6: aligned and not */

@@ -1,12 +1,14 @@
 /*
- * distance.h - float32 L2 and inner-product kernels, one set per instruction set.
+ * distance.h - float32 L2 and inner-product kernels, one set per instruction set (reached
+ * through the kernel table, kernels.h).
  *
  * The scalar kernels are the specification. All variants compute exactly the same float:
  * 16 accumulator lanes (lane l takes elements i with i % 16 == l), each updated with one fused
  * multiply-add per element, a zero-padded tail, and the fixed reduction tree
  * s8[l] = acc[l] + acc[l+8], s4[l] = s8[l] + s8[l+4], s2[l] = s4[l] + s4[l+2], s2[0] + s2[1].
- * AVX2 holds the 16 lanes in two YMM registers, AVX-512 in one ZMM; the tree is the natural
- * register-halving order of both, so tests can demand bit-equal results.
+ * AVX2 holds the 16 lanes in two YMM registers, AVX-512 in one ZMM, NEON in four Q registers;
+ * the tree is the natural register-halving order of all three, so tests can demand bit-equal
+ * results.
  *
  * *_rows: one query against n contiguous rows of d floats, out[i] = dist(q, x + i*d). They run
  * four rows at a time for instruction-level parallelism without changing any row's order.
@@ -17,22 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu.h"
-
 typedef float (*dist_fn)(const float *a, const float *b, size_t d);
 typedef void (*dist_rows_fn)(const float *q, const float *x, size_t n, size_t d, float *out);
-
-typedef struct dist_kernels {
-    const char *name;
-    cpu_isa isa;
-    dist_fn l2; /* sum (a_i - b_i)^2 */
-    dist_fn ip; /* sum a_i * b_i */
-    dist_rows_fn l2_rows;
-    dist_rows_fn ip_rows;
-} dist_kernels;
-
-/* The kernel set for isa (falls back to the best compiled set at or below it). Static, const. */
-const dist_kernels *dist_kernels_for(cpu_isa isa);
 
 float dist_l2_scalar(const float *a, const float *b, size_t d);
 float dist_ip_scalar(const float *a, const float *b, size_t d);
@@ -49,6 +37,12 @@ float dist_l2_avx512(const float *a, const float *b, size_t d);
 float dist_ip_avx512(const float *a, const float *b, size_t d);
 void dist_l2_rows_avx512(const float *q, const float *x, size_t n, size_t d, float *out);
 void dist_ip_rows_avx512(const float *q, const float *x, size_t n, size_t d, float *out);
+#endif
+#if defined(__aarch64__)
+float dist_l2_neon(const float *a, const float *b, size_t d);
+float dist_ip_neon(const float *a, const float *b, size_t d);
+void dist_l2_rows_neon(const float *q, const float *x, size_t n, size_t d, float *out);
+void dist_ip_rows_neon(const float *q, const float *x, size_t n, size_t d, float *out);
 #endif
 
 #endif

@@ -1,6 +1,7 @@
 /*
  * fastscan.h - 4-bit PQ FastScan: packed 32-vector code blocks, uint8 lookup tables, and the
- * block kernels (scalar reference, AVX2, AVX-512) that sum them with byte shuffles.
+ * block kernels (scalar reference, AVX2, AVX-512, NEON) that sum them with byte shuffles; the
+ * kernel table (kernels.h) holds the one each level runs.
  *
  * Sub-spaces. A code has m 4-bit sub-codes. The layout pads m to m4 = m rounded up to a
  * multiple of 4 (padding sub-codes are 0 and their table rows are all 0), so the AVX2 kernel
@@ -35,7 +36,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cpu.h"
 #include "scann.h"
 
 #define FS_BLOCK 32 /* vectors per block */
@@ -105,9 +105,10 @@ uint32_t fs_scan_block_avx2(const uint8_t *block, const uint8_t *lut, int npairs
 uint32_t fs_scan_block_avx512(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
                               uint16_t *sums);
 #endif
-
-/* The kernel for an ISA level (best compiled one at or below it). */
-fs_block_fn fs_kernel_for(cpu_isa isa);
+#if defined(__aarch64__)
+uint32_t fs_scan_block_neon(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
+                            uint16_t *sums);
+#endif
 
 /*
  * Multi-query kernels (faiss's "qbs" batching, DESIGN.md 2.5): nq queries (1..FS_MAX_QB) share
@@ -134,8 +135,9 @@ void fs_scan_block_multi_avx2(const uint8_t *block, const uint8_t *const *luts, 
 void fs_scan_block_multi_avx512(const uint8_t *block, const uint8_t *const *luts, int nq,
                                 int npairs, const uint16_t *thr, uint16_t *sums, uint32_t *masks);
 #endif
-
-/* The multi-query kernel for an ISA level (best compiled one at or below it). */
-fs_multi_fn fs_multi_kernel_for(cpu_isa isa);
+#if defined(__aarch64__)
+void fs_scan_block_multi_neon(const uint8_t *block, const uint8_t *const *luts, int nq, int npairs,
+                              const uint16_t *thr, uint16_t *sums, uint32_t *masks);
+#endif
 
 #endif
