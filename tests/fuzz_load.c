@@ -42,8 +42,9 @@ static void exercise(scann_index *ix, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     scann_index *ix = NULL;
-    scann_status st = size > 0 && data[size - 1] % 8 == 0 ? scann_index_load_buffer(data, size, &ix)
-                                                          : persist_load_unverified(data, size, &ix);
+    scann_status st = size > 0 && data[size - 1] % 8 == 0
+                          ? scann_index_load_buffer(data, size, &ix)
+                          : persist_load_unverified(data, size, &ix);
     if (st != SCANN_OK) return 0;
     exercise(ix, size);
     scann_index_free(ix);
