@@ -31,6 +31,7 @@ static double fastscan_ns(const scann_index_params *p, double scanned, double re
     return scanned * (d / (2.0 * dpb)) * 0.05 + rerank + d * 16 * 2.0; /* tables: 16 a block */
 }
 
+/* Default stores: SCANN re-ranks with floats; IVF_PQ is the classic codes-only baseline. */
 static const kind_desc kinds[] = {
     [SCANN_INDEX_FLAT] = {"FLAT", flat_init, 0, 1, SCANN_REORDER_FLOAT, 0, float_rows_ns},
     [SCANN_INDEX_IVF_FLAT] = {"IVF_FLAT", ivfflat_init, 1, 1, SCANN_REORDER_FLOAT, KEY_LISTS,
