@@ -101,8 +101,7 @@ static inline poll_hook index_poll(const scann_index *ix, const char *stage, dou
     return h;
 }
 
-/* Each kind's constructor (its row in kinds.c): sets ix->ops and ix->impl (and ix->trained
- * when no training is needed). */
+/* Each kind's constructor (its row in kinds.c): sets ix->ops and ix->impl. */
 scann_status flat_init(scann_index *ix);
 scann_status ivfflat_init(scann_index *ix);
 scann_status ivfpq_init(scann_index *ix);

@@ -397,7 +397,6 @@ scann_status flat_init(scann_index *ix)
     if (!f) return err_nomem("FLAT index", sizeof *f);
     ix->impl = f;
     ix->ops = &flat_ops;
-    ix->trained = 1;
     return SCANN_OK;
 }
 

@@ -85,6 +85,7 @@ scann_status index_new(const scann_index_params *p, scann_index **out)
         free(ix);
         return err_set(SCANN_ERR_OUT_OF_MEMORY, "index: cannot create its lock");
     }
+    ix->trained = !kinds[p->kind].needs_train;
     scann_status st = kinds[p->kind].init(ix);
     if (st) {
         pthread_rwlock_destroy(&ix->lock);

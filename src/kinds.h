@@ -19,8 +19,8 @@ enum {
 
 typedef struct kind_desc {
     const char *name;                      /* in specs and messages: "IVF_PQ" */
-    scann_status (*init)(scann_index *ix); /* sets ix->ops, ix->impl (and trained if needed) */
-    int needs_train;                       /* 0: trained from the start (FLAT) */
+    scann_status (*init)(scann_index *ix); /* sets ix->ops and ix->impl */
+    int needs_train;                       /* 0: trained from the start (FLAT), always saved so */
     int exact;                             /* scores its candidates exactly from stored floats */
     scann_reorder reorder;                 /* default store */
     unsigned keys;                         /* KEY_* */
