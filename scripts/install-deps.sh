@@ -13,8 +13,8 @@ set -euo pipefail
 pkgs=()
 for group in "$@"; do
     case $group in
-    build) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev) ;;
-    test) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev libcmocka-dev
+    build) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev libxxhash-dev) ;;
+    test) pkgs+=(gcc make cmake pkg-config libopenblas-dev libhdf5-dev libxxhash-dev libcmocka-dev
                  dataset-fashion-mnist clang libclang-rt-14-dev python3-dev python3-numpy
                  python3-pytest python3-setuptools python3-pip python3-matplotlib python3-yaml) ;;
     # libfaiss-dev: the fallback faiss when make peers-faiss has not built a full-speed one

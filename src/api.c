@@ -9,104 +9,27 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "collect.h"
 #include "error.h"
 #include "idset.h"
 #include "index.h"
 #include "ivf.h"
-#include "pq.h"
+#include "kinds.h"
 #include "spec.h"
 #include "threads.h"
 
-#define SCANN_MAX_DIM 65536
-#define SCANN_MAX_THREADS 4096
+#define MAX_THREADS 4096
 /* Largest squared norm accepted: 2^100 keeps every distance the kinds form (at most a few
  * times 16 * 2^100, residuals and codebooks included) far below FLT_MAX, so no score can
  * overflow to infinity and drop a result. */
-#define SCANN_MAX_NORM2 0x1p100
-
-scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kind,
-                                     scann_metric metric, int dim)
-{
-    if (!p) return err_set(SCANN_ERR_INVALID_ARGUMENT, "params is NULL");
-    memset(p, 0, sizeof *p);
-    p->kind = kind;
-    p->metric = metric;
-    p->dim = dim;
-    p->seed = 1234;
-    /* Inner products: chosen at train time from the data (avq_tune.c); L2: off. */
-    p->aq_threshold = metric == SCANN_METRIC_L2 ? 0.0f : -1.0f;
-    /* SCANN re-ranks with floats by default; IVF_PQ is the classic codes-only baseline. */
-    p->reorder = kind == SCANN_INDEX_IVF_PQ ? SCANN_REORDER_NONE : SCANN_REORDER_FLOAT;
-    return SCANN_OK;
-}
-
-static scann_status check_params(const scann_index_params *p)
-{
-    if ((unsigned)p->kind > SCANN_INDEX_SCANN)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.kind=%d is not an index kind", p->kind);
-    if ((unsigned)p->metric > SCANN_METRIC_COSINE)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.metric=%d is not a metric", p->metric);
-    if (p->dim < 1 || p->dim > SCANN_MAX_DIM)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.dim=%d is outside [1, %d]", p->dim,
-                       SCANN_MAX_DIM);
-    if (p->num_threads < 0 || p->num_threads > SCANN_MAX_THREADS)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.num_threads=%d is outside [0, %d]",
-                       p->num_threads, SCANN_MAX_THREADS);
-    if (p->nlist < 0 || p->nprobe < 0 || p->train_size < 0 || p->kmeans_iters < 0 || p->pq_m < 0 ||
-        p->dims_per_block < 0)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                       "params: nlist=%d, train_size=%lld, kmeans_iters=%d, pq_m=%d, "
-                       "dims_per_block=%d must not be negative",
-                       p->nlist, (long long)p->train_size, p->kmeans_iters, p->pq_m,
-                       p->dims_per_block);
-    if (p->reorder_k < 0 || p->reorder_k > 1 << 30)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.reorder_k=%d is outside [0, 2^30]",
-                       p->reorder_k);
-    if ((unsigned)p->reorder > SCANN_REORDER_NONE)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.reorder=%d is not a reorder store",
-                       p->reorder);
-    if (p->nlist > 0 && p->nprobe > p->nlist)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.nprobe=%d is larger than nlist=%d",
-                       p->nprobe, p->nlist);
-    return SCANN_OK;
-}
+#define MAX_NORM2 0x1p100
 
 scann_status scann_index_create(const scann_index_params *p, scann_index **out)
 {
     if (!p || !out) return err_set(SCANN_ERR_INVALID_ARGUMENT, "params or out is NULL");
-    scann_status st = check_params(p);
-    if (st) return st;
-    scann_index *ix = calloc(1, sizeof *ix);
-    if (!ix) return err_nomem("index", sizeof *ix);
-    ix->p = *p;
-    if (ix->p.num_threads == 0) ix->p.num_threads = threads_online();
-    ix->dk = kernels_best();
-    /* Writers first: a steady stream of searches must not starve an add (seen from Python). */
-    pthread_rwlockattr_t attr;
-    pthread_rwlockattr_init(&attr);
-    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-    int lock_failed = pthread_rwlock_init(&ix->lock, &attr);
-    pthread_rwlockattr_destroy(&attr);
-    if (lock_failed) {
-        free(ix);
-        return err_set(SCANN_ERR_OUT_OF_MEMORY, "index: cannot create its lock");
-    }
-    switch (p->kind) {
-    case SCANN_INDEX_FLAT: st = flat_init(ix); break;
-    case SCANN_INDEX_IVF_FLAT: st = ivfflat_init(ix); break;
-    case SCANN_INDEX_IVF_PQ: st = ivfpq_init(ix); break;
-    default: st = ivffs_init(ix); break;
-    }
-    if (st) {
-        pthread_rwlock_destroy(&ix->lock);
-        free(ix);
-        return st;
-    }
-    *out = ix;
-    return SCANN_OK;
+    scann_status st = params_check(p);
+    return st ? st : index_new(p, out);
 }
 
 scann_status scann_index_create_from_spec(const char *spec, int dim, scann_metric metric,
@@ -117,14 +40,7 @@ scann_status scann_index_create_from_spec(const char *spec, int dim, scann_metri
     return st ? st : scann_index_create(&p, out);
 }
 
-void scann_index_free(scann_index *ix)
-{
-    if (!ix) return;
-    if (ix->ops) ix->ops->destroy(ix);
-    if (ix->map_base) munmap(ix->map_base, ix->map_len); /* after destroy: arrays point in */
-    pthread_rwlock_destroy(&ix->lock);
-    free(ix);
-}
+void scann_index_free(scann_index *ix) { index_delete(ix); }
 
 /* ---- input checks shared by train, add and search -------------------------------------- */
 
@@ -148,11 +64,11 @@ static scann_status check_vectors(const scann_index *ix, int64_t n, int dim, con
                                (long long)i, j, isnan(row[j]) ? "NaN" : "infinite");
             norm2 += (double)row[j] * row[j];
         }
-        if (norm2 > SCANN_MAX_NORM2)
+        if (norm2 > MAX_NORM2)
             return err_set(SCANN_ERR_INVALID_DATA,
                            "%s: vector %lld has squared norm %.3g, above the 2^100 (%.3g) that "
                            "keeps distances finite in float",
-                           what, (long long)i, norm2, SCANN_MAX_NORM2);
+                           what, (long long)i, norm2, MAX_NORM2);
     }
     return SCANN_OK;
 }
@@ -337,7 +253,7 @@ scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x
 static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const float *q, int k,
                                       const search_ctx *sc, float *dist, int64_t *ids)
 {
-    if (ix->p.kind == SCANN_INDEX_FLAT) return SCANN_OK;
+    if (!(kind_get(ix->p.kind)->keys & KEY_LISTS)) return SCANN_OK;
     search_ctx all = *sc;
     all.nprobe = ix->p.nlist;
     if (all.reorder_k < k) all.reorder_k = k;
@@ -355,33 +271,20 @@ static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const f
  * Threads worth using for a search. Starting and joining a thread costs tens of microseconds,
  * about what one query of a fast index takes, so splitting small calls across threads made a
  * loop of one-query searches 2x slower than one thread. A call that does not set its own
- * num_threads gets one thread per SEARCH_NS_PER_THREAD of estimated work, at most nthreads.
- * The estimate counts the elements a query touches times a per-element cost: float rows
- * ~0.3 ns per dimension and 8-bit PQ ~1.4 ns per byte (from one-query timings on Fashion-MNIST,
- * one AVX-512 core, 2026), 4-bit FastScan ~0.05 ns per byte (an estimate, not timed). Being
- * off by 2x only moves the point where a second thread starts.
+ * num_threads gets one thread per SEARCH_NS_PER_THREAD of the kind's estimated work
+ * (kinds.c), at most nthreads.
  */
 #define SEARCH_NS_PER_THREAD 200000.0
 static int search_threads(const scann_index *ix, int64_t nq, const search_ctx *sc)
 {
     const scann_index_params *p = &ix->p;
-    double d = p->dim, n = (double)ix->ntotal, per_q;
+    const kind_desc *kd = kind_get(p->kind);
+    double d = p->dim, n = (double)ix->ntotal;
     double frac = 1.0; /* share of the vectors a query's lists hold */
-    if (p->kind != SCANN_INDEX_FLAT && p->nlist > 0)
+    if ((kd->keys & KEY_LISTS) && p->nlist > 0)
         frac = sc->nprobe >= p->nlist ? 1.0 : (double)sc->nprobe / p->nlist;
     double rerank = p->reorder != SCANN_REORDER_NONE ? (double)sc->reorder_k * d * 0.3 : 0.0;
-    switch (p->kind) {
-    case SCANN_INDEX_FLAT: per_q = n * d * 0.3; break;
-    case SCANN_INDEX_IVF_FLAT: per_q = n * frac * d * 0.3; break;
-    case SCANN_INDEX_IVF_PQ: per_q = n * frac * (p->pq_m ? p->pq_m : d / 4) * 1.4 + rerank; break;
-    default:
-        per_q = n * frac *
-                    (d / (2.0 * (p->dims_per_block ? p->dims_per_block
-                                                   : pq_default_dims_per_block(p->dim)))) *
-                    0.05 +
-                rerank + d * 16 * 2.0; /* tables: 16 entries a block */
-    }
-    double want = (double)nq * per_q / SEARCH_NS_PER_THREAD;
+    double want = (double)nq * kd->query_ns(p, n * frac, rerank) / SEARCH_NS_PER_THREAD;
     return want >= sc->num_threads ? sc->num_threads : want < 1 ? 1 : (int)want;
 }
 
@@ -410,9 +313,9 @@ static scann_status parse_search_params(const scann_search_params *params, int k
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
                        "search: nprobe=%d, reorder_k=%d, num_threads=%d must not be negative",
                        params->nprobe, params->reorder_k, params->num_threads);
-    if (params->num_threads > SCANN_MAX_THREADS)
+    if (params->num_threads > MAX_THREADS)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: num_threads=%d is above %d",
-                       params->num_threads, SCANN_MAX_THREADS);
+                       params->num_threads, MAX_THREADS);
     if (k > 0 && params->reorder_k > 0 && params->reorder_k < k)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "search: reorder_k=%d is smaller than k=%d",
                        params->reorder_k, k);
@@ -433,7 +336,7 @@ static scann_status parse_search_params(const scann_search_params *params, int k
  * asks for is used as given, the index's default is what small calls must not pay for. */
 static scann_status resolve_defaults(const scann_index *ix, int64_t nq, int k, search_ctx *sc)
 {
-    if (ix->p.kind != SCANN_INDEX_FLAT) {
+    if (kind_get(ix->p.kind)->keys & KEY_LISTS) {
         scann_status st = ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, ix->p.nlist, &sc->nprobe);
         if (st) return st;
     }
@@ -556,11 +459,11 @@ scann_status scann_index_range_search(const scann_index *ix, int64_t nq, int dim
 scann_status scann_index_set_num_threads(scann_index *ix, int num_threads)
 {
     if (!ix) return err_set(SCANN_ERR_INVALID_ARGUMENT, "set_num_threads: index is NULL");
-    if (num_threads < 0 || num_threads > SCANN_MAX_THREADS)
+    if (num_threads < 0 || num_threads > MAX_THREADS)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
                        "set_num_threads: num_threads=%d is outside "
                        "[0, %d]",
-                       num_threads, SCANN_MAX_THREADS);
+                       num_threads, MAX_THREADS);
     /* Under the write lock: searches, adds and trains read it under theirs. */
     pthread_rwlock_wrlock(&ix->lock);
     ix->p.num_threads = num_threads ? num_threads : threads_online();

@@ -22,9 +22,9 @@
 #include "scann_codec.h"
 
 #include "avq.h"
+#include "container.h"
 #include "error.h"
 #include "fastscan/fastscan.h"
-#include "format.h"
 #include "ivf.h"
 #include "kernels.h"
 #include "pq.h"
@@ -341,7 +341,7 @@ scann_status scann_codec_save(const scann_codec *c, void *buf, size_t cap, size_
     put32(&w, 0), put32(&w, 0); /* reserved */
     memcpy(w, c->centres, (size_t)c->p.nlist * d * sizeof(float)), w += (size_t)c->p.nlist * d * 4;
     memcpy(w, c->pq.codebooks, CODEC_KSUB * d * sizeof(float)), w += CODEC_KSUB * d * 4;
-    uint64_t h = fmt_xxh64(buf, (size_t)(w - (uint8_t *)buf), 0);
+    uint64_t h = ctr_xxh64(buf, (size_t)(w - (uint8_t *)buf), 0);
     memcpy(w, &h, 8);
     return SCANN_OK;
 }
@@ -377,7 +377,7 @@ static scann_status parse_saved(const void *buf, size_t len, scann_codec_params 
         return err_set(SCANN_ERR_FORMAT, "codec load: %zu bytes, expected %zu", len, need + 8);
     uint64_t h;
     memcpy(&h, (const uint8_t *)buf + need, 8);
-    if (h != fmt_xxh64(buf, need, 0))
+    if (h != ctr_xxh64(buf, need, 0))
         return err_set(SCANN_ERR_FORMAT, "codec load: checksum mismatch");
     return SCANN_OK;
 }

@@ -1,6 +1,6 @@
 /*
  * index.h - what every index kind shares: the handle behind scann_index and the small vtable
- * each kind fills (index_flat.c, and the IVF kinds to come).
+ * each kind fills (index_flat.c, index_ivf_*.c, index_scann.c; kinds.c lists them).
  *
  * Division of labour: api.c checks arguments (NULLs, dimension, NaN, k range), normalises
  * vectors for cosine, resolves per-call defaults and converts scores back to the user's
@@ -16,8 +16,8 @@
 #include "poll.h"
 #include "scann.h"
 
-struct fmt_writer;
-struct fmt_reader;
+struct ctr_writer;
+struct ctr_reader;
 
 struct range_list;
 
@@ -59,12 +59,12 @@ typedef struct index_ops {
                            const search_ctx *sc, float *score, int64_t *ids);
     size_t (*memory)(const scann_index *ix);
     void (*destroy)(scann_index *ix);
-    /* Persistence (format.h, docs/FORMAT.md). save writes the kind's sections. load fills an
-     * index just created from the file's parameters, with ntotal already set, from validated
-     * sections; on failure the caller frees the index, so destroy must cope with a partial
-     * load. Only trained indexes reach either. */
-    scann_status (*save)(const scann_index *ix, struct fmt_writer *w);
-    scann_status (*load)(scann_index *ix, struct fmt_reader *r);
+    /* Persistence (persist.c, container.h, docs/FORMAT.md). save writes the kind's sections.
+     * load fills an index just created from the file's parameters, with ntotal already set,
+     * from validated sections; on failure the caller frees the index, so destroy must cope
+     * with a partial load. Only trained indexes reach either. */
+    scann_status (*save)(const scann_index *ix, struct ctr_writer *w);
+    scann_status (*load)(scann_index *ix, struct ctr_reader *r);
     /* Updates. A location ("loc") is the kind's handle on a stored vector: a row for FLAT,
      * ivf_loc(list, offset) for the IVF kinds. collect finds the locations of the ids in the
      * set (malloc'ed array, in increasing order within each list) through the kind's id map
@@ -112,8 +112,7 @@ static inline poll_hook index_poll(const scann_index *ix, const char *stage, dou
     return h;
 }
 
-/* Each kind's constructor: sets ix->ops and ix->impl (and ix->trained when no training is
- * needed). */
+/* Each kind's constructor (its row in kinds.c): sets ix->ops and ix->impl. */
 scann_status flat_init(scann_index *ix);
 scann_status ivfflat_init(scann_index *ix);
 scann_status ivfpq_init(scann_index *ix);

@@ -21,8 +21,8 @@
 #include "error.h"
 #include "idmap.h"
 #include "idset.h"
-#include "format.h"
 #include "index.h"
+#include "sections.h"
 #include "threads.h"
 #include "topk.h"
 
@@ -322,8 +322,8 @@ static void flat_destroy(scann_index *ix)
     ix->impl = NULL;
 }
 
-static scann_status flat_save(const scann_index *ix, struct fmt_writer *w);
-static scann_status flat_load(scann_index *ix, struct fmt_reader *r);
+static scann_status flat_save(const scann_index *ix, struct ctr_writer *w);
+static scann_status flat_load(scann_index *ix, struct ctr_reader *r);
 
 /* ---- updates: a location is a row ------------------------------------------------------ */
 
@@ -405,33 +405,32 @@ scann_status flat_init(scann_index *ix)
     if (!f) return err_nomem("FLAT index", sizeof *f);
     ix->impl = f;
     ix->ops = &flat_ops;
-    ix->trained = 1;
     return SCANN_OK;
 }
 
-/* ---- persistence (format.h, docs/FORMAT.md) ----------------------------------------------- */
+/* ---- persistence (container.h, docs/FORMAT.md) ------------------------------------------- */
 
 /* Sections IDS (ntotal ids) and VECS (ntotal rows, normalised for cosine as held). Norms are
  * not stored: load recomputes them with this machine's kernel, as add would. */
-static scann_status flat_save(const scann_index *ix, fmt_writer *w)
+static scann_status flat_save(const scann_index *ix, ctr_writer *w)
 {
     const flat *f = ix->impl;
     size_t n = (size_t)ix->ntotal, d = (size_t)ix->p.dim;
-    fmt_section(w, FMT_IDS, f->ids, n * sizeof(int64_t));
-    return fmt_section(w, FMT_VECS, f->x, n * d * sizeof(float));
+    ctr_section(w, SEC_IDS, f->ids, n * sizeof(int64_t));
+    return ctr_section(w, SEC_VECS, f->x, n * d * sizeof(float));
 }
 
-static scann_status flat_load(scann_index *ix, fmt_reader *r)
+static scann_status flat_load(scann_index *ix, ctr_reader *r)
 {
     flat *f = ix->impl;
     int64_t n = ix->ntotal;
     size_t d = (size_t)ix->p.dim;
     const uint8_t *ids, *x;
     scann_status st;
-    if ((st = fmt_take(r, FMT_IDS, (uint64_t)n, sizeof(int64_t), &ids)) ||
-        (st = fmt_take(r, FMT_VECS, (uint64_t)n, d * sizeof(float), &x)))
+    if ((st = ctr_take(r, SEC_IDS, (uint64_t)n, sizeof(int64_t), &ids)) ||
+        (st = ctr_take(r, SEC_VECS, (uint64_t)n, d * sizeof(float), &x)))
         return st;
-    if (fmt_mapped(r)) {
+    if (ctr_mapped(r)) {
         f->mapped = 1; /* cap stays 0: memory() counts the heap, not the mapping */
         f->ids = (int64_t *)ids;
         f->x = (float *)x;
@@ -446,9 +445,9 @@ static scann_status flat_load(scann_index *ix, fmt_reader *r)
     }
     for (int64_t i = 0; i < n; i++)
         if (f->ids[i] < 0)
-            return fmt_fail(r, "section IDS (ids): id %lld is %lld, ids must be >= 0", (long long)i,
+            return ctr_fail(r, "section IDS (ids): id %lld is %lld, ids must be >= 0", (long long)i,
                             (long long)f->ids[i]);
-    if ((st = fmt_check_finite(r, FMT_VECS, f->x, (size_t)n * d))) return st;
+    if ((st = ctr_check_finite(r, SEC_VECS, f->x, (size_t)n * d))) return st;
     if (!index_uses_ip(ix))
         for (int64_t i = 0; i < n; i++) {
             const float *row = f->x + (size_t)i * d;

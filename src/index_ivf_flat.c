@@ -12,9 +12,9 @@
 #include "collect.h"
 #include "error.h"
 #include "idset.h"
-#include "format.h"
 #include "index.h"
 #include "ivf.h"
+#include "sections.h"
 #include "threads.h"
 
 #define IVFFLAT_ROW_CHUNK 512 /* rows scored per kernel call: a 2 KB stack buffer */
@@ -103,8 +103,8 @@ static void ivfflat_destroy(scann_index *ix)
     ix->impl = NULL;
 }
 
-static scann_status ivfflat_save(const scann_index *ix, struct fmt_writer *w);
-static scann_status ivfflat_load(scann_index *ix, struct fmt_reader *r);
+static scann_status ivfflat_save(const scann_index *ix, struct ctr_writer *w);
+static scann_status ivfflat_load(scann_index *ix, struct ctr_reader *r);
 
 static scann_status ivfflat_collect(scann_index *ix, const idset *set, int64_t **locs, int64_t *n)
 {
@@ -141,22 +141,22 @@ scann_status ivfflat_init(scann_index *ix)
     return SCANN_OK;
 }
 
-/* ---- persistence (format.h, docs/FORMAT.md) ----------------------------------------------- */
+/* ---- persistence (container.h, docs/FORMAT.md) ------------------------------------------- */
 
 /* The ivf sections; CODE holds the float vectors in list order. */
-static scann_status ivfflat_save(const scann_index *ix, fmt_writer *w)
+static scann_status ivfflat_save(const scann_index *ix, ctr_writer *w)
 {
-    return fmt_put_ivf(w, &((const ivfflat *)ix->impl)->v);
+    return ivf_save(w, &((const ivfflat *)ix->impl)->v);
 }
 
-static scann_status ivfflat_load(scann_index *ix, fmt_reader *r)
+static scann_status ivfflat_load(scann_index *ix, ctr_reader *r)
 {
     ivfflat *f = ix->impl;
     size_t d = (size_t)ix->p.dim;
-    scann_status st = fmt_take_ivf(r, ix, &f->v, d * sizeof(float), 0);
+    scann_status st = ivf_load(r, &f->v, ix->p.nlist, d, ix->ntotal, ix->dk, d * sizeof(float), 0);
     for (int l = 0; l < f->v.nlist && !st; l++) {
         const ivf_list *L = &f->v.lists[l];
-        st = fmt_check_finite(r, FMT_CODE, (const float *)L->codes, (size_t)L->size * d);
+        st = ctr_check_finite(r, SEC_CODE, (const float *)L->codes, (size_t)L->size * d);
     }
     return st;
 }

@@ -21,11 +21,11 @@
 #include "collect.h"
 #include "error.h"
 #include "idset.h"
-#include "format.h"
 #include "index.h"
 #include "ivf.h"
 #include "pq.h"
 #include "rerank.h"
+#include "sections.h"
 #include "threads.h"
 
 #define IVFPQ_KSUB 256
@@ -233,8 +233,8 @@ static void ivfpq_destroy(scann_index *ix)
     ix->impl = NULL;
 }
 
-static scann_status ivfpq_save(const scann_index *ix, struct fmt_writer *w);
-static scann_status ivfpq_load(scann_index *ix, struct fmt_reader *r);
+static scann_status ivfpq_save(const scann_index *ix, struct ctr_writer *w);
+static scann_status ivfpq_load(scann_index *ix, struct ctr_reader *r);
 
 static scann_status ivfpq_collect(scann_index *ix, const idset *set, int64_t **locs, int64_t *n)
 {
@@ -282,27 +282,27 @@ scann_status ivfpq_init(scann_index *ix)
     return SCANN_OK;
 }
 
-/* ---- persistence (format.h, docs/FORMAT.md) ----------------------------------------------- */
+/* ---- persistence (container.h, docs/FORMAT.md) ------------------------------------------- */
 
 /* The ivf sections (CODE: m bytes a vector; RROW when reorder is not none) and CDBK. The L2
  * tables are not stored: rebuilding them at load is cheaper than reading them. */
-static scann_status ivfpq_save(const scann_index *ix, fmt_writer *w)
+static scann_status ivfpq_save(const scann_index *ix, ctr_writer *w)
 {
     const ivfpq *f = ix->impl;
-    fmt_put_ivf(w, &f->v);
-    return fmt_section(w, FMT_CDBK, f->pq.codebooks, pq_memory(&f->pq));
+    ivf_save(w, &f->v);
+    return ctr_section(w, SEC_CDBK, f->pq.codebooks, pq_memory(&f->pq));
 }
 
-static scann_status ivfpq_load(scann_index *ix, fmt_reader *r)
+static scann_status ivfpq_load(scann_index *ix, ctr_reader *r)
 {
     ivfpq *f = ix->impl;
     int d = ix->p.dim, m = ix->p.pq_m;
     scann_status st;
-    if (m < 1) return fmt_fail(r, "header: pq_m=%d in a trained IVF_PQ index", m);
+    if (m < 1) return ctr_fail(r, "header: pq_m=%d in a trained IVF_PQ index", m);
     if ((st = pq_init(&f->pq, d, m, IVFPQ_KSUB)) ||
-        (st = fmt_take_floats(r, FMT_CDBK, (size_t)IVFPQ_KSUB * d, f->pq.codebooks)) ||
+        (st = ctr_take_floats(r, SEC_CDBK, (size_t)IVFPQ_KSUB * d, f->pq.codebooks)) ||
         (st = rerank_init(&f->rr, ix->p.reorder, d, NULL, 0)) ||
-        (st = fmt_take_ivf(r, ix, &f->v, (size_t)m, f->rr.row_bytes)))
+        (st = ivf_load(r, &f->v, ix->p.nlist, d, ix->ntotal, ix->dk, (size_t)m, f->rr.row_bytes)))
         return st;
     if (index_uses_ip(ix)) return SCANN_OK;
     if ((st = build_cnorm(f))) return st;

@@ -28,11 +28,11 @@
 #include "error.h"
 #include "idset.h"
 #include "fastscan/fastscan.h"
-#include "format.h"
 #include "index.h"
 #include "ivf.h"
 #include "pq.h"
 #include "rerank.h"
+#include "sections.h"
 #include "threads.h"
 
 #define SCANN_KSUB 16
@@ -574,8 +574,8 @@ static void ivffs_destroy(scann_index *ix)
     ix->impl = NULL;
 }
 
-static scann_status ivffs_save(const scann_index *ix, struct fmt_writer *w);
-static scann_status ivffs_load(scann_index *ix, struct fmt_reader *r);
+static scann_status ivffs_save(const scann_index *ix, struct ctr_writer *w);
+static scann_status ivffs_load(scann_index *ix, struct ctr_reader *r);
 
 /* ---- updates ----------------------------------------------------------------------------- */
 
@@ -638,32 +638,32 @@ scann_status ivffs_init(scann_index *ix)
     return SCANN_OK;
 }
 
-/* ---- persistence (format.h, docs/FORMAT.md) ----------------------------------------------- */
+/* ---- persistence (container.h, docs/FORMAT.md) ------------------------------------------- */
 
 /* The ivf sections (no CODE: code_size is 0; RROW when reorder is not none), CDBK, and BLKS:
  * each list's ceil(size / 32) packed blocks, lists in order. */
-static scann_status ivffs_save(const scann_index *ix, fmt_writer *w)
+static scann_status ivffs_save(const scann_index *ix, ctr_writer *w)
 {
     const ivffs_impl *s = ix->impl;
     size_t bb = fs_block_bytes(s->pq.m);
-    fmt_put_ivf(w, &s->v);
-    fmt_section(w, FMT_CDBK, s->pq.codebooks, pq_memory(&s->pq));
-    fmt_begin(w, FMT_BLKS);
+    ivf_save(w, &s->v);
+    ctr_section(w, SEC_CDBK, s->pq.codebooks, pq_memory(&s->pq));
+    ctr_begin(w, SEC_BLKS);
     for (int l = 0; l < s->v.nlist; l++)
-        fmt_put(w, s->codes[l].data, (size_t)fs_blocks_for(s->v.lists[l].size) * bb);
-    return fmt_end(w);
+        ctr_put(w, s->codes[l].data, (size_t)fs_blocks_for(s->v.lists[l].size) * bb);
+    return ctr_end(w);
 }
 
-static scann_status ivffs_load(scann_index *ix, fmt_reader *r)
+static scann_status ivffs_load(scann_index *ix, ctr_reader *r)
 {
     ivffs_impl *s = ix->impl;
     int d = ix->p.dim, m = (d + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
     scann_status st;
     s->residual = index_uses_ip(ix);
     if ((st = pq_init(&s->pq, d, m, SCANN_KSUB)) ||
-        (st = fmt_take_floats(r, FMT_CDBK, (size_t)SCANN_KSUB * d, s->pq.codebooks)) ||
+        (st = ctr_take_floats(r, SEC_CDBK, (size_t)SCANN_KSUB * d, s->pq.codebooks)) ||
         (st = rerank_init(&s->rr, ix->p.reorder, d, NULL, 0)) ||
-        (st = fmt_take_ivf(r, ix, &s->v, 0, s->rr.row_bytes)))
+        (st = ivf_load(r, &s->v, ix->p.nlist, d, ix->ntotal, ix->dk, 0, s->rr.row_bytes)))
         return st;
     /* as ivffs_train decides it: narrow stores hold the code's error */
     s->rr_error = s->rr.kind == SCANN_REORDER_BF16 || s->rr.kind == SCANN_REORDER_INT8;
@@ -671,7 +671,7 @@ static scann_status ivffs_load(scann_index *ix, fmt_reader *r)
     uint64_t nblocks = 0;
     for (int l = 0; l < s->v.nlist; l++) nblocks += (uint64_t)fs_blocks_for(s->v.lists[l].size);
     const uint8_t *blk;
-    if ((st = fmt_take(r, FMT_BLKS, nblocks, bb, &blk))) return st;
+    if ((st = ctr_take(r, SEC_BLKS, nblocks, bb, &blk))) return st;
     s->codes = calloc((size_t)s->v.nlist, sizeof(fs_list));
     if (!s->codes) return err_nomem("SCANN code lists", (size_t)s->v.nlist * sizeof(fs_list));
     for (int l = 0; l < s->v.nlist; l++) {

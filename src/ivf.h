@@ -38,7 +38,7 @@ typedef struct ivf {
     float *centres;    /* nlist x d */
     float *cnorm2;     /* nlist squared norms (L2 probing through sgemm) */
     ivf_list *lists;   /* nlist lists */
-    int mapped;        /* list arrays point into a read-only file mapping (format.c): ivf_free
+    int mapped;        /* list arrays point into a read-only file mapping (ivf_io.c): ivf_free
                         * leaves them alone, and nothing may append */
     idmap map;         /* id -> ivf_loc, built by the first ivf_collect (idmap.h) */
 } ivf;
@@ -50,6 +50,17 @@ static inline int64_t ivf_loc_offset(int64_t loc) { return loc & 0xffffffffLL; }
 /* Allocate centres and empty lists. Frees nothing on failure beyond what it allocated. */
 scann_status ivf_init(ivf *v, int nlist, int d, size_t code_size, size_t extra_size);
 void ivf_free(ivf *v);
+
+/* Persistence (ivf_io.c, docs/FORMAT.md): sections CENT, LSIZ, IDS, then CODE (code_size > 0)
+ * and RROW (extra_size > 0), lists concatenated in list order. ivf_load rebuilds v from them:
+ * list sizes must sum to n and each fit 2^32 - 1, ids must be >= 0, centres finite; cnorm2 is
+ * recomputed with dk. Lists point into a mapping (v->mapped set, cap 0) or own exact-size
+ * copies (cap = size). On failure v is released and zeroed. */
+struct ctr_writer;
+struct ctr_reader;
+scann_status ivf_save(struct ctr_writer *w, const ivf *v);
+scann_status ivf_load(struct ctr_reader *r, ivf *v, int nlist, int d, int64_t n, const kernels *dk,
+                      size_t code_size, size_t extra_size);
 
 /* k-means on (a sample of) x; spherical for inner-product metrics. */
 scann_status ivf_train(ivf *v, const float *x, int64_t n, int spherical, int64_t train_size,

@@ -1,5 +1,7 @@
 /*
- * spec.c - index spec strings ("SCANN,nlist=1024,reorder=int8") and enum names.
+ * spec.c - index parameters: defaults, range checks, spec strings
+ * ("SCANN,nlist=1024,reorder=int8") and enum names. Kind-specific choices come from the kind
+ * table (kinds.h).
  *
  * The spec is the short form users type on the command line and store in configs; it maps
  * one-to-one onto scann_index_params, and scann_index_describe writes it back, so a spec
@@ -14,14 +16,63 @@
 #include <strings.h>
 
 #include "error.h"
+#include "kinds.h"
 #include "spec.h"
 
-static const char *kind_names[] = {"FLAT", "IVF_FLAT", "IVF_PQ", "SCANN"};
+#define MAX_DIM 65536
+#define MAX_THREADS 4096
+
 static const char *reorder_names[] = {"float", "bf16", "int8", "none"};
 
 const char *scann_index_kind_name(scann_index_kind k)
 {
-    return (unsigned)k < 4 ? kind_names[k] : "UNKNOWN";
+    return kind_get(k) ? kind_get(k)->name : "UNKNOWN";
+}
+
+scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kind,
+                                     scann_metric metric, int dim)
+{
+    if (!p) return err_set(SCANN_ERR_INVALID_ARGUMENT, "params is NULL");
+    memset(p, 0, sizeof *p);
+    p->kind = kind;
+    p->metric = metric;
+    p->dim = dim;
+    p->seed = 1234;
+    /* Inner products: chosen at train time from the data (avq_tune.c); L2: off. */
+    p->aq_threshold = metric == SCANN_METRIC_L2 ? 0.0f : -1.0f;
+    p->reorder = kind_get(kind) ? kind_get(kind)->reorder : SCANN_REORDER_FLOAT;
+    return SCANN_OK;
+}
+
+scann_status params_check(const scann_index_params *p)
+{
+    if (!kind_get(p->kind))
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.kind=%d is not an index kind", p->kind);
+    if ((unsigned)p->metric > SCANN_METRIC_COSINE)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.metric=%d is not a metric", p->metric);
+    if (p->dim < 1 || p->dim > MAX_DIM)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.dim=%d is outside [1, %d]", p->dim,
+                       MAX_DIM);
+    if (p->num_threads < 0 || p->num_threads > MAX_THREADS)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.num_threads=%d is outside [0, %d]",
+                       p->num_threads, MAX_THREADS);
+    if (p->nlist < 0 || p->nprobe < 0 || p->train_size < 0 || p->kmeans_iters < 0 || p->pq_m < 0 ||
+        p->dims_per_block < 0)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT,
+                       "params: nlist=%d, train_size=%lld, kmeans_iters=%d, pq_m=%d, "
+                       "dims_per_block=%d must not be negative",
+                       p->nlist, (long long)p->train_size, p->kmeans_iters, p->pq_m,
+                       p->dims_per_block);
+    if (p->reorder_k < 0 || p->reorder_k > 1 << 30)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.reorder_k=%d is outside [0, 2^30]",
+                       p->reorder_k);
+    if ((unsigned)p->reorder > SCANN_REORDER_NONE)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.reorder=%d is not a reorder store",
+                       p->reorder);
+    if (p->nlist > 0 && p->nprobe > p->nlist)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.nprobe=%d is larger than nlist=%d",
+                       p->nprobe, p->nlist);
+    return SCANN_OK;
 }
 
 const char *scann_metric_name(scann_metric m)
@@ -144,13 +195,11 @@ scann_status scann_index_params_parse(const char *spec, int dim, scann_metric me
     strcpy(buf, spec);
     char *save = NULL, *tok = strtok_r(buf, ",", &save);
     if (!tok) return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec '%s' names no index kind", spec);
-    int kind = -1;
-    for (int i = 0; i < 4; i++)
-        if (!strcasecmp(tok, kind_names[i])) kind = i;
+    int kind = kind_find(tok);
+    char names[128];
     if (kind < 0)
-        return err_set(SCANN_ERR_INVALID_ARGUMENT,
-                       "spec: unknown index kind '%s' (expected FLAT, IVF_FLAT, IVF_PQ or SCANN)",
-                       tok);
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "spec: unknown index kind '%s' (expected %s)",
+                       tok, kind_list(names, sizeof names));
     scann_status st = scann_index_params_init(p, (scann_index_kind)kind, metric, dim);
     if (st) return st;
     while ((tok = strtok_r(NULL, ",", &save))) {
@@ -181,9 +230,10 @@ scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
      * run-time settings, not part of the index). */
     scann_index_params def;
     scann_index_params_init(&def, p->kind, p->metric, p->dim);
+    const kind_desc *k = kind_get(p->kind);
     int w = 0;
-    put(buf, len, &w, "%s", kind_names[p->kind]);
-    if (p->kind != SCANN_INDEX_FLAT) {
+    put(buf, len, &w, "%s", k->name);
+    if (k->keys & KEY_LISTS) {
         if (p->nlist) put(buf, len, &w, ",nlist=%d", p->nlist);
         if (p->nprobe) put(buf, len, &w, ",nprobe=%d", p->nprobe);
         if (p->reorder_k) put(buf, len, &w, ",reorder_k=%d", p->reorder_k);
@@ -191,8 +241,8 @@ scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
         if (p->kmeans_iters) put(buf, len, &w, ",iters=%d", p->kmeans_iters);
         if (p->seed != def.seed) put(buf, len, &w, ",seed=%llu", (unsigned long long)p->seed);
     }
-    if (p->kind == SCANN_INDEX_IVF_PQ && p->pq_m) put(buf, len, &w, ",m=%d", p->pq_m);
-    if (p->kind == SCANN_INDEX_SCANN) {
+    if ((k->keys & KEY_PQ_M) && p->pq_m) put(buf, len, &w, ",m=%d", p->pq_m);
+    if (k->keys & KEY_BLOCKS) {
         /* The shortest of %g and %.9g (always enough) that gives the same float back. */
         char t[32];
         snprintf(t, sizeof t, "%g", (double)p->aq_threshold);
@@ -203,8 +253,7 @@ scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
             snprintf(t, sizeof t, "%.9g", (double)p->aq_threshold);
         put(buf, len, &w, ",dims_per_block=%d,aq_threshold=%s", p->dims_per_block, t);
     }
-    if (p->kind == SCANN_INDEX_SCANN ||
-        (p->kind == SCANN_INDEX_IVF_PQ && p->reorder != def.reorder))
+    if ((k->keys & KEY_REORDER_SHOWN) || ((k->keys & KEY_REORDER) && p->reorder != def.reorder))
         put(buf, len, &w, ",reorder=%s", spec_reorder_name(p->reorder));
     if (w < 0 || (size_t)w >= len)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "describe: buffer of %zu bytes is too small",

@@ -33,6 +33,7 @@
 
 #include "error.h"
 #include "index.h"
+#include "kinds.h"
 
 #define TUNE_MAX_RUNGS 12         /* reorder_k up to 2^11 * k */
 #define TUNE_TIME_MIN_RUNS 3      /* a candidate's QPS: best of at least this many runs ... */
@@ -277,9 +278,9 @@ static scann_status check_args(const scann_index *ix, int64_t nq, int dim, const
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "tune: target_recall=%g is outside (0, 1]",
                        target);
     if (k < 1) return err_set(SCANN_ERR_INVALID_ARGUMENT, "tune: k=%d must be at least 1", k);
-    if (ix->p.kind == SCANN_INDEX_FLAT)
-        return err_set(SCANN_ERR_UNSUPPORTED, "tune: a FLAT index is exact: it has nothing to "
-                                              "tune");
+    if (!(kind_get(ix->p.kind)->keys & KEY_LISTS))
+        return err_set(SCANN_ERR_UNSUPPORTED, "tune: a %s index is exact: it has nothing to tune",
+                       scann_index_kind_name(ix->p.kind));
     if (!tp) return SCANN_OK;
     if (tp->truth && tp->truth_stride < k)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "tune: truth_stride=%d is smaller than k=%d",
@@ -318,7 +319,7 @@ scann_status scann_index_tune(scann_index *ix, int64_t nq, int dim, const float 
     if (k > ntotal)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "tune: k=%d is larger than ntotal=%lld", k,
                        (long long)ntotal);
-    if (!tp->truth && !tp->base && p.kind != SCANN_INDEX_IVF_FLAT)
+    if (!tp->truth && !tp->base && !kind_get(p.kind)->exact)
         return err_set(SCANN_ERR_INVALID_ARGUMENT,
                        "tune: a %s index has no exact search: pass "
                        "the exact neighbours (truth) or the base vectors",
@@ -365,8 +366,7 @@ scann_status scann_index_tune(scann_index *ix, int64_t nq, int dim, const float 
     }
 
     /* The ladder of reorder_k: one rung (0, unused) for kinds that do not re-rank. */
-    int rerank = (p.kind == SCANN_INDEX_IVF_PQ || p.kind == SCANN_INDEX_SCANN) &&
-                 p.reorder != SCANN_REORDER_NONE;
+    int rerank = (kind_get(p.kind)->keys & KEY_REORDER) && p.reorder != SCANN_REORDER_NONE;
     int64_t rk_max = ntotal < (1 << 30) ? ntotal : (1 << 30);
     int cand_np[TUNE_MAX_RUNGS], cand_rk[TUNE_MAX_RUNGS], ncand = 0;
     int prev = -1, stalls = 0;

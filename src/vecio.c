@@ -18,13 +18,15 @@
  *   4x its size (uint8 rows widened to float), never more.
  * - The caller's outputs are assigned only on success; a failure frees everything it allocated
  *   and names the file and the problem in scann_last_error().
- * - Writers write "<path>.tmp", fsync it and rename it over path: readers never see a half
- *   written file, and a failed write leaves a previous file at path intact.
+ * - Writers go through atomic_file.h (a unique temporary name, fsync, rename, directory
+ *   fsync): readers never see a half written file, and a failed write leaves a previous file
+ *   at path intact.
  * - Element bytes are copied as they are, so the host must be little-endian (checked below).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "atomic_file.h"
 #include "error.h"
 #include "vecio_hdf5.h"
 
@@ -768,35 +770,12 @@ void scann_buffer_free(void *p) { free(p); }
 
 /* ---- writing --------------------------------------------------------------------------- */
 
-/* An output file being written under a temporary name. */
-typedef struct {
-    const char *path;
-    char *tmp;
-    int fd;
-} vwriter;
-
 static scann_status io_fail(const char *path, const char *what, int e)
 {
     return err_set(SCANN_ERR_IO, "%s: %s: %s", path, what, strerror(e));
 }
 
-static scann_status writer_open(vwriter *w, const char *path)
-{
-    size_t len = strlen(path);
-    w->path = path;
-    w->fd = -1;
-    w->tmp = malloc(len + 5);
-    if (!w->tmp) return err_nomem("a file name", len + 5);
-    memcpy(w->tmp, path, len);
-    memcpy(w->tmp + len, ".tmp", 5);
-    /* A stale or planted "<path>.tmp" (a symlink, say) is replaced, never written through. */
-    if (unlink(w->tmp) != 0 && errno != ENOENT) return io_fail(w->tmp, "cannot remove", errno);
-    w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (w->fd < 0) return io_fail(w->tmp, "cannot create", errno);
-    return SCANN_OK;
-}
-
-static scann_status write_all(const vwriter *w, const void *buf, size_t len)
+static scann_status write_all(const atomic_file *w, const void *buf, size_t len)
 {
     const char *p = buf;
     while (len > 0) {
@@ -809,25 +788,8 @@ static scann_status write_all(const vwriter *w, const void *buf, size_t len)
     return SCANN_OK;
 }
 
-/*
- * Finish a write that so far has status s: on success make the data durable and move it into
- * place; on any failure remove the temporary file so nothing half-written is left behind.
- */
-static scann_status writer_close(vwriter *w, scann_status s)
-{
-    /* fsync and close are where delayed errors (ENOSPC on some file systems, EIO) surface. */
-    if (s == SCANN_OK && fsync(w->fd) != 0) s = io_fail(w->path, "fsync failed", errno);
-    if (w->fd >= 0 && close(w->fd) != 0 && s == SCANN_OK)
-        s = io_fail(w->path, "close failed", errno);
-    if (s == SCANN_OK && rename(w->tmp, w->path) != 0)
-        s = io_fail(w->path, "cannot rename the temporary file into place", errno);
-    if (s != SCANN_OK && w->fd >= 0) unlink(w->tmp);
-    free(w->tmp);
-    return s;
-}
-
 /* Rows as [int32 dim][dim 4-byte values], staged in big chunks to keep syscalls few. */
-static scann_status write_rows(const vwriter *w, const void *data, int64_t n, int dim)
+static scann_status write_rows(const atomic_file *w, const void *data, int64_t n, int dim)
 {
     size_t payload = (size_t)dim * 4, row_bytes = 4 + payload;
     int64_t chunk = CHUNK_BYTES / (int64_t)row_bytes;
@@ -868,7 +830,7 @@ static size_t npy_header_make(unsigned char *buf, size_t cap, const char *descr,
     return total;
 }
 
-static scann_status write_npy(const vwriter *w, const void *data, int64_t n, int dim,
+static scann_status write_npy(const atomic_file *w, const void *data, int64_t n, int dim,
                               const char *descr, size_t esz)
 {
     unsigned char hdr[256]; /* the dict is under 128 bytes even with 19-digit n */
@@ -893,12 +855,11 @@ static scann_status write_any(const char *fn, const char *path, const void *data
     if (fmt != rows_fmt && fmt != FMT_NPY)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: %s rows can only be written as %s or .npy",
                        path, is_int ? "int32" : "float", is_int ? ".ivecs" : ".fvecs");
-    vwriter w;
-    s = writer_open(&w, path);
-    if (s == SCANN_OK)
-        s = fmt == FMT_NPY ? write_npy(&w, data, n, dim, is_int ? "<i4" : "<f4", 4)
-                           : write_rows(&w, data, n, dim);
-    return writer_close(&w, s);
+    atomic_file w;
+    if ((s = atomic_open(&w, path))) return s;
+    s = fmt == FMT_NPY ? write_npy(&w, data, n, dim, is_int ? "<i4" : "<f4", 4)
+                       : write_rows(&w, data, n, dim);
+    return atomic_commit(&w, s);
 }
 
 scann_status scann_vecs_write(const char *path, const float *data, int64_t n, int dim)
@@ -928,8 +889,7 @@ scann_status scann_ids_write(const char *path, const int64_t *ids, int64_t n, in
                        "%s: int64 ids can only be written as .npy "
                        "(an .ivecs file would truncate ids >= 2^31)",
                        path);
-    vwriter w;
-    scann_status s = writer_open(&w, path);
-    if (s == SCANN_OK) s = write_npy(&w, ids, n, k, "<i8", 8);
-    return writer_close(&w, s);
+    atomic_file w;
+    scann_status s = atomic_open(&w, path);
+    return s ? s : atomic_commit(&w, write_npy(&w, ids, n, k, "<i8", 8));
 }

@@ -3,7 +3,7 @@
  *
  * Any input must give a status, never a crash, leak, out-of-bounds access or undefined
  * behaviour (the target builds with ASan and UBSan). Most inputs skip the checksum comparisons
- * (fmt_load_unverified), so mutations get past them to the structural checks; one in eight goes
+ * (persist_load_unverified), so mutations get past them to the structural checks; one in eight goes
  * through the public scann_index_load_buffer. An index that loads is searched, saved, grown by
  * one vector and searched again, which exercises everything the loader built.
  *
@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "format.h"
+#include "persist.h"
 #include "scann.h"
 
 static void exercise(scann_index *ix, size_t size)
@@ -42,8 +42,9 @@ static void exercise(scann_index *ix, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     scann_index *ix = NULL;
-    scann_status st = size > 0 && data[size - 1] % 8 == 0 ? scann_index_load_buffer(data, size, &ix)
-                                                          : fmt_load_unverified(data, size, &ix);
+    scann_status st = size > 0 && data[size - 1] % 8 == 0
+                          ? scann_index_load_buffer(data, size, &ix)
+                          : persist_load_unverified(data, size, &ix);
     if (st != SCANN_OK) return 0;
     exercise(ix, size);
     scann_index_free(ix);

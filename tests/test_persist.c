@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "format.h"
+#include "container.h"
 #include "scann.h"
 #include "testdata.h"
 
@@ -375,13 +375,13 @@ static void reseal(uint8_t *buf, size_t len)
             memcpy(&off, e + 8, 8);
             memcpy(&slen, e + 16, 8);
             if (off > len || slen > len - off) continue;
-            sum = fmt_xxh64(buf + off, slen, 0);
+            sum = ctr_xxh64(buf + off, slen, 0);
             memcpy(e + 24, &sum, 8);
         }
-        sum = fmt_xxh64(buf + dir_off, 32 * (size_t)nsec, 0);
+        sum = ctr_xxh64(buf + dir_off, 32 * (size_t)nsec, 0);
         memcpy(buf + 40, &sum, 8);
     }
-    sum = fmt_xxh64(buf, 120, 0);
+    sum = ctr_xxh64(buf, 120, 0);
     memcpy(buf + 120, &sum, 8);
 }
 
@@ -636,11 +636,71 @@ static void test_arguments_and_threads(void **state)
 static void test_xxh64_reference_values(void **state)
 {
     /* From the reference implementation (libxxhash 0.8.1, XXH64). */
-    assert_true(fmt_xxh64("", 0, 0) == 0xef46db3751d8e999ULL);
-    assert_true(fmt_xxh64("abc", 3, 0) == 0x44bc2cf5ad770999ULL);
+    assert_true(ctr_xxh64("", 0, 0) == 0xef46db3751d8e999ULL);
+    assert_true(ctr_xxh64("abc", 3, 0) == 0x44bc2cf5ad770999ULL);
     char a40[40];
     memset(a40, 'a', sizeof a40);
-    assert_true(fmt_xxh64(a40, sizeof a40, 0) == 0x569ea6843111ef03ULL);
+    assert_true(ctr_xxh64(a40, sizeof a40, 0) == 0x569ea6843111ef03ULL);
+}
+
+/*
+ * Files written by earlier versions (tests/compat/README): each loads, copied and mapped, and
+ * answers a search; a version 2 file saved again gives its bytes back, except num_threads (the
+ * saving machine's core count) and so the header checksum: the writer did not change.
+ */
+static void test_old_files(void **state)
+{
+    DIR *d = opendir(SCANN_TESTS_DIR "/compat");
+    assert_non_null(d);
+    int seen[3] = {0};
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n < 7 || strcmp(e->d_name + n - 6, ".scann") != 0) continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/compat/%s", SCANN_TESTS_DIR, e->d_name);
+        int version = e->d_name[1] - '0';
+        scann_index *ix = NULL, *mx = NULL;
+        if (scann_index_load(path, &ix) || scann_index_load_mmap(path, &mx))
+            fail_msg("%s: %s", e->d_name, scann_last_error());
+        int64_t nt = scann_index_ntotal(ix);
+        if (nt > 0) {
+            float q[8] = {0.5f, -0.25f, 0.125f, 1, -1, 0.75f, 0, 0}, dist[2][1];
+            int64_t ids[2][1];
+            int dim = scann_index_dim(ix);
+            assert_true(dim <= 8);
+            assert_int_equal(scann_index_search(ix, 1, dim, q, 1, NULL, dist[0], ids[0]), SCANN_OK);
+            assert_int_equal(scann_index_search(mx, 1, dim, q, 1, NULL, dist[1], ids[1]), SCANN_OK);
+            assert_int_equal(ids[0][0], ids[1][0]);
+            assert_true(ids[0][0] >= 0 && ids[0][0] < nt);
+        }
+        if (version == 2) {
+            uint8_t *old = NULL, *now = NULL;
+            size_t olen = 0, nlen = 0;
+            FILE *f = fopen(path, "rb");
+            assert_non_null(f);
+            fseek(f, 0, SEEK_END);
+            olen = (size_t)ftell(f);
+            rewind(f);
+            old = malloc(olen);
+            assert_int_equal(fread(old, 1, olen, f), olen);
+            fclose(f);
+            assert_int_equal(scann_index_save_buffer(ix, (void **)&now, &nlen), SCANN_OK);
+            assert_int_equal(nlen, olen);
+            memset(old + 60, 0, 4), memset(now + 60, 0, 4);   /* num_threads */
+            memset(old + 120, 0, 8), memset(now + 120, 0, 8); /* header checksum */
+            if (memcmp(old, now, olen) != 0) fail_msg("%s: saved again, the bytes differ", path);
+            free(old);
+            free(now);
+        }
+        seen[version == 2]++;
+        seen[2] += nt > 0;
+        scann_index_free(mx);
+        scann_index_free(ix);
+    }
+    closedir(d);
+    assert_int_equal(seen[0], 11); /* version 1 files */
+    assert_int_equal(seen[1], 11); /* version 2 files */
+    assert_int_equal(seen[2], 16); /* of which hold vectors */
 }
 
 int main(void)
@@ -656,6 +716,7 @@ int main(void)
         cmocka_unit_test(test_hostile_valid_checksums),
         cmocka_unit_test(test_extreme_values_search),
         cmocka_unit_test(test_io_errors),
+        cmocka_unit_test(test_old_files),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -16,9 +16,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -69,6 +71,28 @@ static unsigned char *get_file(const char *path, size_t *len)
 }
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* Whether a temporary file of a write to path ("<path>.tmp.<pid>.<thread>") is left over. */
+static bool temp_left(const char *path)
+{
+    const char *name = strrchr(path, '/') + 1;
+    size_t n = strlen(name);
+    DIR *d = opendir(g_dir);
+    bool found = false;
+    for (struct dirent *e; d && (e = readdir(d));)
+        found |= strncmp(e->d_name, name, n) == 0 && strncmp(e->d_name + n, ".tmp", 4) == 0;
+    if (d) closedir(d);
+    return found;
+}
+
+/* The temporary name this thread's write to path uses (atomic_file.c). */
+static void temp_name(char *out, size_t len, const char *path)
+{
+    pthread_t self = pthread_self();
+    unsigned long tid = 0;
+    memcpy(&tid, &self, sizeof tid < sizeof self ? sizeof tid : sizeof self);
+    snprintf(out, len, "%s.tmp.%ld.%lx", path, (long)getpid(), tid);
+}
 
 static bool error_mentions(const char *text) { return strstr(scann_last_error(), text) != NULL; }
 
@@ -170,13 +194,12 @@ static int group_teardown(void **state) { return nftw(g_dir, rm_entry, 16, FTW_D
 
 static void roundtrip_floats(const char *name, size_t header)
 {
-    char p[256], tmp[300];
+    char p[256];
     enum { N = 5, D = 7 };
     float x[N * D];
     tricky_floats(x, N * D);
     assert_int_equal(scann_vecs_write(tpath(p, name), x, N, D), SCANN_OK);
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
-    assert_false(exists(tmp));
+    assert_false(temp_left(p));
 
     size_t len;
     unsigned char *bytes = get_file(p, &len);
@@ -670,13 +693,12 @@ static void test_write_io_errors(void **state)
     assert_int_equal(mkdir(tpath(p, "target.npy"), 0755), 0);
     assert_int_equal(scann_vecs_write(p, x, 2, 2), SCANN_ERR_IO);
     assert_true(error_mentions(p));
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
-    assert_false(exists(tmp));
-    /* A planted symlink at <path>.tmp is replaced, not written through. */
+    assert_false(temp_left(p));
+    /* A planted symlink at the temporary name is replaced, not written through. */
     char victim[256];
     put_file(tpath(victim, "victim"), "keep", 4);
     tpath(p, "sym.fvecs");
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
+    temp_name(tmp, sizeof tmp, p);
     assert_int_equal(symlink(victim, tmp), 0);
     assert_int_equal(scann_vecs_write(p, x, 2, 2), SCANN_OK);
     size_t len;
@@ -688,7 +710,7 @@ static void test_write_io_errors(void **state)
 /* A failing write (EFBIG from a file size limit, standing in for ENOSPC) is reported as IO. */
 static void test_write_failure_cleans_up(void **state)
 {
-    char p[256], tmp[300];
+    char p[256];
     enum { N = 1000, D = 64 };
     float *x = calloc(N * D, sizeof *x);
     assert_non_null(x);
@@ -709,8 +731,7 @@ static void test_write_failure_cleans_up(void **state)
     assert_int_equal(s1, SCANN_ERR_IO);
     assert_int_equal(s2, SCANN_ERR_IO);
     assert_true(error_mentions(strerror(EFBIG)));
-    snprintf(tmp, sizeof tmp, "%s.tmp", p);
-    assert_false(exists(tmp));
+    assert_false(temp_left(p));
     assert_false(exists(p));
     /* The earlier file at the same path is still intact. */
     float *f = NULL;

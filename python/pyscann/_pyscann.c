@@ -9,10 +9,15 @@
  *   complex numbers, strings and objects are rejected with ValueError rather than guessed at.
  * - The GIL is released around every call that scans vectors (train, add, search, save, load),
  *   so Python threads searching one index run in parallel, as scann.h allows.
- * - scann.h forbids train/add concurrently with anything else on an index; a Python program
- *   must not be able to crash by trying, so each object carries a readers-writer lock: searches,
- *   save and the inspection getters share it, train/add/set-threads hold it alone. The lock is
- *   only ever waited for without the GIL, so the GIL and the lock cannot deadlock.
+ * - Each object carries a readers-writer lock of its own on top of the library's: searches,
+ *   save and the inspection getters share it, train/add/remove/set-threads and close hold it
+ *   alone. The library's lock cannot replace it. close() frees the index, and that lock with
+ *   it, so a thread still searching or waiting on it would touch freed memory: what guards the
+ *   handle's lifetime must live outside the handle (test_close_waits_for_running_searches).
+ *   And a re-entrant call on the same thread (a filter callable, or a signal handler run from
+ *   the progress hook during train/add) would deadlock on the library's lock or, as glibc
+ *   returns EDEADLK there, run unlocked; this lock detects it and raises. It is only ever
+ *   waited for without the GIL, so the GIL and the lock cannot deadlock.
  * - scann_last_error() is thread-local: it is copied right after the failing call, on the same
  *   OS thread, before anything else can run.
  * - Ctrl-C: indexes created here get a progress callback that takes the GIL and runs Python's
