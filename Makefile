@@ -13,7 +13,11 @@
 #                 NEON kernel against its scalar twin, bit for bit (seconds)
 #   make install  install into PREFIX (default /usr/local)
 #   make test-postgres  build and install the PostgreSQL extension (postgres/, needs root) and
-#                 run its SQL tests on a throwaway cluster (about 2.5 minutes; not part of test)
+#                 run its SQL tests on a throwaway cluster (run.sh: recall, life cycle, filters,
+#                 pgvector types, crash, concurrency, bad input) and on 3 postgres_fdw shards
+#                 (shard.sh); about 4 minutes on an idle 2-core machine; not part of test
+#   make bench-postgres  scann next to pgvector's HNSW and IVFFlat in one PostgreSQL 15 server
+#                 on GloVe-100 through SQL (postgres/bench/bench.sh; needs root; ~15 minutes)
 #   make fuzz     clang + libFuzzer: fuzz the index loader for FUZZ_SECONDS (default 20) from
 #                 FUZZ_SEED (default 1; e.g. make fuzz FUZZ_SEED=$$RANDOM FUZZ_SECONDS=600)
 MAKEFLAGS += --no-print-directory
@@ -26,7 +30,7 @@ FAISS_DIR ?= $(HOME)/.cache/faiss-02dbb4e
 FAISS_SCRIPT ?= ../shared/peers/build-faiss.sh
 FAISS ?=
 
-.PHONY: all build peers peers-faiss bench bench-all test test-format test-neon test-postgres test-release test-sanitize test-tsan fuzz install clean
+.PHONY: all build peers peers-faiss bench bench-all test test-format test-neon test-postgres bench-postgres test-release test-sanitize test-tsan fuzz install clean
 
 all: build
 
@@ -83,6 +87,13 @@ test-postgres: build
 	@scripts/install-deps.sh postgres
 	@$(MAKE) -C postgres SCANN_BUILD=$(abspath $(BUILD))
 	@postgres/test/run.sh
+	@ROWS=10000 QUERIES=50 SECONDS_EACH=2 postgres/test/shard.sh
+
+bench-postgres: build
+	@scripts/install-deps.sh postgres data
+	@scripts/get-data.sh glove-100
+	@$(MAKE) -C postgres SCANN_BUILD=$(abspath $(BUILD))
+	@postgres/bench/bench.sh
 
 test-release:
 	@scripts/install-deps.sh test

@@ -84,7 +84,7 @@ static void InsertValue(Relation index, Datum value, ItemPointer tid)
 {
     ScannCache *cache = ScannGetCache(index);
     int dims;
-    float *x = ScannDatumToFloats(value, &dims);
+    float *x = ScannDatumToFloats(index, value, &dims);
     void *scratch;
     uint8 *code;
     int32 list;

@@ -24,6 +24,8 @@ PG_MODULE_MAGIC;
 
 int scann_probes = 0;
 int scann_reorder_k = 0;
+bool scann_iterative_scan = true;
+int scann_max_probes = 0;
 static relopt_kind scann_relopt_kind;
 
 static void ValidateReorder(const char *value)
@@ -57,6 +59,15 @@ void _PG_init(void)
     DefineCustomIntVariable("scann.reorder_k",
                             "Candidates re-ranked exactly (0 = the index's default)", NULL,
                             &scann_reorder_k, 0, 0, 1 << 20, PGC_USERSET, 0, NULL, NULL, NULL);
+    DefineCustomBoolVariable(
+        "scann.iterative_scan", "Go on to further lists when a filter rejected the candidates",
+        "When the executor asks for more rows than the first probes lists gave, the scan "
+        "searches twice the lists for twice the candidates, and so on (rows come in exact order "
+        "within each batch).",
+        &scann_iterative_scan, true, PGC_USERSET, 0, NULL, NULL, NULL);
+    DefineCustomIntVariable("scann.max_probes",
+                            "Most lists an iterative scan visits (0 = all of them)", NULL,
+                            &scann_max_probes, 0, 0, 1 << 20, PGC_USERSET, 0, NULL, NULL, NULL);
     MarkGUCPrefixReserved("scann");
 }
 

@@ -106,6 +106,8 @@ typedef struct ScannCache {
 /* GUCs */
 extern int scann_probes;
 extern int scann_reorder_k;
+extern bool scann_iterative_scan;
+extern int scann_max_probes;
 
 /* scann.c */
 int ScannOptionReorder(Relation index);
@@ -117,7 +119,7 @@ void ScannInitPage(Page page);
 void ScannInitRegisterPage(Relation index, Buffer *buf, Page *page, GenericXLogState **state);
 Buffer ScannNewBuffer(Relation index, ForkNumber fork);
 int ScannGetMetric(Relation index);
-float *ScannDatumToFloats(Datum value, int *dims);
+float *ScannDatumToFloats(Relation index, Datum value, int *dims);
 void ScannCheckStatus(scann_status st, const char *what);
 ScannCache *ScannGetCache(Relation index);
 void ScannReadMeta(Relation index, ScannMetaPageData *meta);

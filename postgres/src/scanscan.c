@@ -19,6 +19,7 @@
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/float.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -30,9 +31,18 @@ typedef struct ScannCand {
 
 typedef struct ScannScanOpaqueData {
     bool first;
-    int ncand, next; /* candidates sorted best first; next to return */
+    int ncand, next; /* candidates of this batch sorted best first; next to return */
     ScannCand *cand;
     MemoryContext ctx; /* per rescan */
+    /* Iterative scan: batch b >= 1 rescans the best min(nlist, probes << b) lists and keeps
+     * the best reorder_k << b candidates not returned before (the TIDs in `returned`). */
+    int batch, probes, cap, max_lists;
+    bool more;      /* lists remain, or the last batch was full: another batch may find rows */
+    HTAB *returned; /* ItemPointerData set, iterative batches only */
+    void *qmem;     /* the prepared query (lives in ctx) */
+    scann_codec_query *Q;
+    int32 *lists; /* all lists in probe order, and their centre scores */
+    float *cscores;
 } ScannScanOpaqueData;
 typedef ScannScanOpaqueData *ScannScanOpaque;
 
@@ -72,7 +82,7 @@ static int CompareCand(const void *a, const void *b)
 
 /* Scan one list's chain of pages into the candidate heap. */
 static void ScanList(IndexScanDesc scan, const ScannCache *cache, const scann_codec_query *Q,
-                     int list, float cscore, ScannCand *h, int *n, int cap)
+                     int list, float cscore, ScannCand *h, int *n, int cap, HTAB *skip)
 {
     ScannListEntry e;
     BlockNumber blk;
@@ -95,6 +105,7 @@ static void ScanList(IndexScanDesc scan, const ScannCache *cache, const scann_co
             while (mask) {
                 int i = __builtin_ctz(mask);
                 mask &= mask - 1;
+                if (skip && hash_search(skip, &g->tids[i], HASH_FIND, NULL)) continue;
                 HeapPush(h, n, cap, sc[i], &g->tids[i]);
             }
         }
@@ -104,6 +115,20 @@ static void ScanList(IndexScanDesc scan, const ScannCache *cache, const scann_co
     }
 }
 
+/* One batch of candidates: the best `cap` of the best `nlists` lists, not returned before. */
+static void ScanBatch(IndexScanDesc scan, const ScannCache *cache, int nlists, int cap, HTAB *skip)
+{
+    ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
+    int n = 0;
+    so->cand = palloc(sizeof(ScannCand) * cap);
+    for (int p = 0; p < nlists; p++)
+        ScanList(scan, cache, so->Q, so->lists[p], so->cscores[p], so->cand, &n, cap, skip);
+    qsort(so->cand, n, sizeof(ScannCand), CompareCand);
+    so->ncand = n;
+    so->next = 0;
+    so->more = nlists < so->max_lists || n == cap;
+}
+
 static void RunScan(IndexScanDesc scan)
 {
     ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
@@ -111,35 +136,69 @@ static void RunScan(IndexScanDesc scan)
     const ScannMetaPageData *meta = &cache->meta;
     int probes = scann_probes > 0 ? scann_probes : meta->default_probes;
     int cap = scann_reorder_k > 0 ? scann_reorder_k : meta->default_reorder_k;
-    int dims, n = 0;
-    float *q, *cs;
-    int32 *lists;
-    void *qmem;
-    scann_codec_query *Q;
+    int dims, nprobe;
+    float *q;
     MemoryContext old = MemoryContextSwitchTo(so->ctx);
 
     so->ncand = so->next = 0;
+    so->more = false;
     if (scan->orderByData->sk_flags & SK_ISNULL) { /* ORDER BY emb <-> NULL: nothing to order */
         MemoryContextSwitchTo(old);
         return;
     }
-    q = ScannDatumToFloats(scan->orderByData->sk_argument, &dims);
+    q = ScannDatumToFloats(scan->indexRelation, scan->orderByData->sk_argument, &dims);
     if (dims != meta->dims)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                         errmsg("scann: expected %d dimensions, not %d", meta->dims, dims)));
-    probes = Min(Max(probes, 1), meta->nlist);
-    cap = Max(cap, 1);
-    qmem = palloc(cache->info.query_bytes);
+    so->probes = probes = Min(Max(probes, 1), meta->nlist);
+    so->cap = cap = Max(cap, 1);
+    so->max_lists = meta->nlist;
+    if (scann_iterative_scan && scann_max_probes > 0)
+        so->max_lists = Max(probes, Min(scann_max_probes, meta->nlist));
+    so->batch = 0;
+    so->qmem = palloc(cache->info.query_bytes);
     ScannCheckStatus(
-        scann_codec_query_init(cache->codec, dims, q, qmem, cache->info.query_bytes, &Q),
+        scann_codec_query_init(cache->codec, dims, q, so->qmem, cache->info.query_bytes, &so->Q),
         "preparing the query");
-    lists = palloc(sizeof(int32) * probes);
-    cs = palloc(sizeof(float) * probes);
-    ScannCheckStatus(scann_codec_probe(cache->codec, Q, probes, lists, cs), "probing");
-    so->cand = palloc(sizeof(ScannCand) * cap);
-    for (int p = 0; p < probes; p++) ScanList(scan, cache, Q, lists[p], cs[p], so->cand, &n, cap);
-    qsort(so->cand, n, sizeof(ScannCand), CompareCand);
-    so->ncand = n;
+    /* An iterative scan orders every list it may visit once, up front (cheap: nlist scores). */
+    nprobe = scann_iterative_scan ? so->max_lists : probes;
+    so->lists = palloc(sizeof(int32) * nprobe);
+    so->cscores = palloc(sizeof(float) * nprobe);
+    ScannCheckStatus(scann_codec_probe(cache->codec, so->Q, nprobe, so->lists, so->cscores),
+                     "probing");
+    ScanBatch(scan, cache, probes, cap, NULL);
+    if (!scann_iterative_scan) so->more = false;
+    MemoryContextSwitchTo(old);
+}
+
+/*
+ * The executor asks for more than the batches so far gave (a filter rejected rows): the next
+ * batch doubles the lists and the candidates and skips what was returned already, until every
+ * list was searched and a batch came back short.
+ */
+static void NextBatch(IndexScanDesc scan)
+{
+    ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
+    ScannCache *cache = ScannGetCache(scan->indexRelation);
+    MemoryContext old = MemoryContextSwitchTo(so->ctx);
+    int shift, nlists, cap;
+    so->batch++;
+    shift = Min(so->batch, 20);
+    nlists = (int)Min((int64)so->probes << shift, (int64)so->max_lists);
+    cap = (int)Min((int64)so->cap << shift, (int64)MaxAllocSize / sizeof(ScannCand) / 2);
+    if (so->returned == NULL) {
+        HASHCTL hc;
+        memset(&hc, 0, sizeof hc);
+        hc.keysize = hc.entrysize = sizeof(ItemPointerData);
+        hc.hcxt = so->ctx;
+        so->returned =
+            hash_create("scann returned", 1024, &hc, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+    }
+    /* Every candidate of the batches so far was returned (scanngettuple got past them all). */
+    for (int i = 0; i < so->ncand; i++)
+        hash_search(so->returned, &so->cand[i].tid, HASH_ENTER, NULL);
+    pfree(so->cand);
+    ScanBatch(scan, cache, nlists, cap, so->returned);
     MemoryContextSwitchTo(old);
 }
 
@@ -161,6 +220,8 @@ void scannrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, 
     ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
     so->first = true;
     so->ncand = so->next = 0;
+    so->more = false;
+    so->returned = NULL;
     MemoryContextReset(so->ctx);
     if (keys && scan->numberOfKeys > 0)
         memmove(scan->keyData, keys, sizeof(ScanKeyData) * scan->numberOfKeys);
@@ -182,13 +243,27 @@ bool scanngettuple(IndexScanDesc scan, ScanDirection dir)
         RunScan(scan);
         so->first = false;
     }
-    if (so->next >= so->ncand) return false;
+    while (so->next >= so->ncand) {
+        if (!so->more) return false;
+        NextBatch(scan);
+    }
     scan->xs_heaptid = so->cand[so->next++].tid;
     scan->xs_recheck = false;
     scan->xs_recheckorderby = heap;
     if (heap) {
         scan->xs_orderbyvals[0] = Float8GetDatum(-get_float8_infinity());
         scan->xs_orderbynulls[0] = false;
+        /*
+         * The last candidate of a batch that another batch may follow goes out as exact with
+         * distance +infinity: the executor then returns the batch's reorder queue (every
+         * candidate so far, in exact order) before it asks for the next batch, and this row
+         * after them. Without it the lower bound -infinity would make the executor drain every
+         * batch, i.e. the whole index, before returning its first row.
+         */
+        if (so->more && so->next == so->ncand) {
+            scan->xs_recheckorderby = false;
+            scan->xs_orderbyvals[0] = Float8GetDatum(get_float8_infinity());
+        }
     }
     return true;
 }

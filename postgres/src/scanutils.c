@@ -6,12 +6,15 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "storage/lmgr.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 void ScannInitPage(Page page)
 {
@@ -47,25 +50,63 @@ int ScannGetMetric(Relation index)
     return DatumGetInt32(FunctionCall1(proc, PointerGetDatum(NULL)));
 }
 
-/*
- * A real[] as floats (palloc'ed when the datum was toasted, else pointing into it): one
- * dimension, no NULL elements, every value finite.
- */
-float *ScannDatumToFloats(Datum value, int *dims)
+/* pgvector's vector (src/vector.h of pgvector 0.8): varlena header, dim, unused, floats. */
+typedef struct PgvectorVector {
+    int32 vl_len_;
+    int16 dim;
+    int16 unused;
+    float x[FLEXIBLE_ARRAY_MEMBER];
+} PgvectorVector;
+
+/* The type of the index's column: real[] or pgvector's vector (by its type name; pgvector
+ * may live in any schema and need not be installed at all). */
+static bool IsPgvectorType(Oid typid)
 {
-    ArrayType *a = DatumGetArrayTypeP(value);
+    static Oid known = InvalidOid;
+    HeapTuple tup;
+    bool yes;
+    if (typid == known) return true;
+    tup = SearchSysCache1(TYPEOID, ObjectIdGetDatum(typid));
+    if (!HeapTupleIsValid(tup)) return false;
+    yes = strcmp(NameStr(((Form_pg_type)GETSTRUCT(tup))->typname), "vector") == 0 &&
+          ((Form_pg_type)GETSTRUCT(tup))->typlen == -1;
+    ReleaseSysCache(tup);
+    if (yes) known = typid;
+    return yes;
+}
+
+/*
+ * A real[] or pgvector vector datum of the index's column type as floats (palloc'ed when the
+ * datum was toasted, else pointing into it): one dimension, no NULL elements, every value
+ * finite.
+ */
+float *ScannDatumToFloats(Relation index, Datum value, int *dims)
+{
+    Oid typid = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
     float *x;
-    if (ARR_ELEMTYPE(a) != FLOAT4OID)
-        ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH), errmsg("scann: expected real[]")));
-    if (ARR_NDIM(a) != 1)
-        ereport(ERROR, (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-                        errmsg("scann: vectors must be one-dimensional arrays, got %d dimensions",
-                               ARR_NDIM(a))));
-    if (ARR_HASNULL(a) && array_contains_nulls(a))
-        ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                        errmsg("scann: vectors must not contain NULL elements")));
-    *dims = ARR_DIMS(a)[0];
-    x = (float *)ARR_DATA_PTR(a);
+    if (typid == FLOAT4ARRAYOID) {
+        ArrayType *a = DatumGetArrayTypeP(value);
+        if (ARR_ELEMTYPE(a) != FLOAT4OID)
+            ereport(ERROR, (errcode(ERRCODE_DATATYPE_MISMATCH), errmsg("scann: expected real[]")));
+        if (ARR_NDIM(a) != 1)
+            ereport(ERROR,
+                    (errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+                     errmsg("scann: vectors must be one-dimensional arrays, got %d dimensions",
+                            ARR_NDIM(a))));
+        if (ARR_HASNULL(a) && array_contains_nulls(a))
+            ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                            errmsg("scann: vectors must not contain NULL elements")));
+        *dims = ARR_DIMS(a)[0];
+        x = (float *)ARR_DATA_PTR(a);
+    } else if (IsPgvectorType(typid)) {
+        PgvectorVector *v = (PgvectorVector *)PG_DETOAST_DATUM(value);
+        *dims = v->dim;
+        x = v->x;
+    } else
+        ereport(ERROR,
+                (errcode(ERRCODE_DATATYPE_MISMATCH),
+                 errmsg("scann: columns of type %s cannot be indexed", format_type_be(typid)),
+                 errhint("Use real[] or pgvector's vector.")));
     for (int i = 0; i < *dims; i++)
         if (!isfinite(x[i]))
             ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
