@@ -61,7 +61,7 @@ bench-all: $(if $(filter full,$(FAISS)),peers-faiss,build)
 	@scripts/bench.sh fashion-mnist
 	@scripts/bench.sh glove-100
 
-test: test-format test-neon test-release test-sanitize test-tsan fuzz
+test: test-format test-neon test-release test-sanitize test-tsan fuzz test-postgres
 
 # Every C file and header as .clang-format says (clang-format -i on the listed files fixes it).
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
@@ -83,11 +83,16 @@ test-neon:
 	    -fno-math-errno -D_GNU_SOURCE -Isrc $(NEON_SRC) -lm -o $(BUILD)-neon/neon_check
 	@qemu-aarch64 -L /usr/aarch64-linux-gnu $(BUILD)-neon/neon_check
 
-test-postgres: build
-	@scripts/install-deps.sh postgres
-	@$(MAKE) -C postgres SCANN_BUILD=$(abspath $(BUILD))
-	@postgres/test/run.sh
-	@ROWS=10000 QUERIES=50 SECONDS_EACH=2 postgres/test/shard.sh
+# The PostgreSQL extension against the test build's libscann.a, in throwaway clusters (the
+# pgvector type tests need pgvector: built from the peer source when it is there, else skipped).
+test-postgres:
+	@scripts/install-deps.sh test postgres
+	@cmake -S . -B $(BUILD)-test -DCMAKE_BUILD_TYPE=Release -DSCANN_BUILD_TESTS=ON >/dev/null
+	@cmake --build $(BUILD)-test -j$(JOBS) --target scann_static
+	@$(MAKE) -s -C postgres SCANN_BUILD=$(abspath $(BUILD))-test
+	@postgres/install-pgvector.sh || echo "test-postgres: the pgvector tests will be skipped" >&2
+	@SCANN_BUILD=$(abspath $(BUILD))-test postgres/test/run.sh
+	@SCANN_BUILD=$(abspath $(BUILD))-test ROWS=10000 QUERIES=50 SECONDS_EACH=2 postgres/test/shard.sh
 
 bench-postgres: build
 	@scripts/install-deps.sh postgres data

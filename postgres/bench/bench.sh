@@ -40,14 +40,7 @@ mkdir -p "$(dirname "$OUT")"
 
 # The scann extension (from this tree) and pgvector (PGXS build of the peer's source, once).
 make -s -C "$here" ${SCANN_BUILD:+SCANN_BUILD=$SCANN_BUILD} install >/dev/null
-if [ ! -f "$($PGBIN/pg_config --sharedir)/extension/vector.control" ]; then
-    [ -f "$PGVECTOR" ] || { echo "bench.sh: pgvector not installed and no $PGVECTOR" >&2; exit 1; }
-    src=$(mktemp -d /tmp/pgvector-src.XXXXXX)
-    tar xzf "$PGVECTOR" -C "$src"
-    make -s -C "$src"/pgvector-* -j"$(nproc)" >/dev/null 2>&1
-    make -s -C "$src"/pgvector-* install >/dev/null
-    rm -rf "$src"
-fi
+PGBIN=$PGBIN "$here/install-pgvector.sh" "$PGVECTOR"
 
 tmp=$(mktemp -d /tmp/scann-bench.XXXXXX)
 chmod 755 "$tmp"
