@@ -9,6 +9,11 @@
 #                 `make bench FAISS=full` does this first
 #   make test     every test: unit tests, the same under ASan+UBSan, the concurrency tests under
 #                 TSan, then a short fuzz run
+#   make bench-kernel  the FastScan kernels' codes/s per core beside their vpshufb and memory
+#                 bandwidth bounds (bench/fastscan_bound.c; about a minute)
+#   make bench-growth  SCANN vs faiss FastScan+refine vs hnswlib on 100k, 300k and 1M vectors of
+#                 debian-sift-1m: build time, memory, best QPS at recall 0.90 / 0.95
+#                 (bench/growth.sh; 30-40 minutes on 2 cores)
 #   make install  install into PREFIX (default /usr/local)
 #   make test-postgres  build and install the PostgreSQL extension (postgres/, needs root) and
 #                 run its SQL tests on a throwaway cluster (about 2.5 minutes; not part of test)
@@ -24,7 +29,7 @@ FAISS_DIR ?= $(HOME)/.cache/faiss-02dbb4e
 FAISS_SCRIPT ?= ../shared/peers/build-faiss.sh
 FAISS ?=
 
-.PHONY: all build peers peers-faiss bench bench-all test test-format test-postgres test-release test-sanitize test-tsan fuzz install clean
+.PHONY: all build peers peers-faiss bench bench-all bench-kernel bench-growth test test-format test-postgres test-release test-sanitize test-tsan fuzz install clean
 
 all: build
 
@@ -54,6 +59,14 @@ bench-all: $(if $(filter full,$(FAISS)),peers-faiss,build)
 	@scripts/get-data.sh all
 	@scripts/bench.sh fashion-mnist
 	@scripts/bench.sh glove-100
+
+bench-kernel: build
+	@$(BUILD)/fastscan-bound
+
+bench-growth: $(if $(filter full,$(FAISS)),peers-faiss,build)
+	@scripts/install-deps.sh data
+	@scripts/get-data.sh debian-sift-1m
+	@BUILD=$(BUILD) bench/growth.sh
 
 test: test-format test-release test-sanitize test-tsan fuzz
 
