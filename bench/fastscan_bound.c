@@ -15,9 +15,14 @@
  *   - shuffle: vpshufb throughput (independent chains, zmm for AVX-512, ymm for AVX2). A block
  *     of m sub-spaces (m4 = m rounded up to 4) needs m4 / 2 zmm or m4 ymm shuffles for 32 codes,
  *     so the bound is shuffles/s * 64 / m4 (zmm) or * 32 / m4 (ymm) codes per second per query;
+ *   - ops: the kernel's own instruction mix (nibble split, shuffles, 16-bit adds and shifts of
+ *     scan_avx512.c / scan_avx2.c) run with codes and tables in registers: no loads, no call, no
+ *     end-of-block work. On Zen 4 this, not the shuffle port, is the compute limit: a quad step
+ *     is 2 shuffles among 11 zmm ops;
  *   - memory: a streaming 512-bit read of the DRAM buffer (bytes/s); a code is m4 / 2 bytes, and
  *     the multi-query kernel reads it once for nq queries: bound = nq * bytes/s / (m4 / 2).
- * The "left" column is min(bounds) / measured for the DRAM list (L1 list: shuffle bound only).
+ * "L1/ops" is the ops bound over the L1 speed (what loads, calls and the block epilogue cost);
+ * "DR left" is min(ops, mem) over the DRAM speed (what is left for a long list).
  * The scalar kernel has no shuffle bound (table lookups from memory). Each figure is the best
  * of three timed runs of about --time seconds (default 0.15), to shed noise from other work on a
  * shared machine. Links the library's internal kernels from libscann.a.
@@ -103,6 +108,85 @@ AVX2 static double shuffle_rate_ymm(void)
     g_sink += s;
     return best;
 }
+
+/* The kernels' own instruction mix with codes and tables in registers (no loads, calls or
+ * end-of-block work): NQ queries per nibble split, as in scan_avx512.c's multi_step and
+ * scan_avx2.c's multi_nq. Named variables rather than arrays, so that GCC keeps all
+ * accumulators in registers. Returns steps per second per query: quad steps (4 sub-spaces x 32
+ * vectors) for AVX-512, pair steps (2 x 32) for AVX2. */
+#define MIX_STEP(W, SFX, T, A0, A1, A2, A3)                                                        \
+    do {                                                                                           \
+        __asm__ volatile("" : "+v"(T));                                                            \
+        W r_lo = _mm##SFX##_shuffle_epi8(T, c_lo), r_hi = _mm##SFX##_shuffle_epi8(T, c_hi);        \
+        A0 = _mm##SFX##_add_epi16(A0, r_lo);                                                       \
+        A1 = _mm##SFX##_add_epi16(A1, _mm##SFX##_srli_epi16(r_lo, 8));                             \
+        A2 = _mm##SFX##_add_epi16(A2, r_hi);                                                       \
+        A3 = _mm##SFX##_add_epi16(A3, _mm##SFX##_srli_epi16(r_hi, 8));                             \
+    } while (0)
+
+#define MIX_RATE(W, SFX, NQ, OUT)                                                                  \
+    do {                                                                                           \
+        const W low4 = _mm##SFX##_set1_epi8(0x0F);                                                 \
+        W c = _mm##SFX##_set1_epi8(0x5A), t0 = _mm##SFX##_set1_epi8(1),                            \
+          t1 = _mm##SFX##_set1_epi8(2), t2 = _mm##SFX##_set1_epi8(3),                              \
+          t3 = _mm##SFX##_set1_epi8(4);                                                            \
+        W a0 = _mm##SFX##_setzero_si##SFX(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, \
+          b3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0, e0 = a0, e1 = a0, e2 = a0, e3 = a0;         \
+        OUT = 0;                                                                                   \
+        for (int rep = 0; rep < 3; rep++) {                                                        \
+            long iters = 0;                                                                        \
+            double s0 = now(), el;                                                                 \
+            do {                                                                                   \
+                for (int k = 0; k < 1000; k++) {                                                   \
+                    __asm__ volatile("" : "+v"(c)); /* a fresh code register every step */         \
+                    W c_lo = _mm##SFX##_and_si##SFX(c, low4);                                      \
+                    W c_hi = _mm##SFX##_and_si##SFX(_mm##SFX##_srli_epi16(c, 4), low4);            \
+                    MIX_STEP(W, SFX, t0, a0, a1, a2, a3);                                          \
+                    if (NQ >= 2) MIX_STEP(W, SFX, t1, b0, b1, b2, b3);                             \
+                    if (NQ >= 4) {                                                                 \
+                        MIX_STEP(W, SFX, t2, d0, d1, d2, d3);                                      \
+                        MIX_STEP(W, SFX, t3, e0, e1, e2, e3);                                      \
+                    }                                                                              \
+                }                                                                                  \
+                iters += 1000;                                                                     \
+            } while ((el = now() - s0) < g_time);                                                  \
+            if ((double)iters * NQ / el > OUT) OUT = (double)iters * NQ / el;                      \
+        }                                                                                          \
+        W s = _mm##SFX##_add_epi16(_mm##SFX##_add_epi16(a0, a1), _mm##SFX##_add_epi16(a2, a3));    \
+        s = _mm##SFX##_add_epi16(s, _mm##SFX##_add_epi16(_mm##SFX##_add_epi16(b0, b1), b2));       \
+        s = _mm##SFX##_add_epi16(s, _mm##SFX##_add_epi16(_mm##SFX##_add_epi16(b3, d0), d1));       \
+        s = _mm##SFX##_add_epi16(s, _mm##SFX##_add_epi16(_mm##SFX##_add_epi16(d2, d3), e0));       \
+        s = _mm##SFX##_add_epi16(s, _mm##SFX##_add_epi16(_mm##SFX##_add_epi16(e1, e2), e3));       \
+        uint16_t lanes[sizeof(W) / 2];                                                             \
+        memcpy(lanes, &s, sizeof lanes);                                                           \
+        g_sink += lanes[0];                                                                        \
+    } while (0)
+
+AVX512 static double mix512(const int NQ)
+{
+    double r;
+    if (NQ == 1)
+        MIX_RATE(__m512i, 512, 1, r);
+    else if (NQ == 2)
+        MIX_RATE(__m512i, 512, 2, r);
+    else
+        MIX_RATE(__m512i, 512, 4, r);
+    return r;
+}
+
+AVX2 static double mix256(const int NQ)
+{
+    double r;
+    if (NQ == 1)
+        MIX_RATE(__m256i, 256, 1, r);
+    else
+        MIX_RATE(__m256i, 256, 2, r);
+    return r;
+}
+
+AVX512 static double ops512(int nq) { return mix512(nq <= 1 ? 1 : nq == 2 ? 2 : 4); }
+/* AVX2 runs at most two queries per pass (scan_avx2.c), so four cost two passes of two. */
+AVX2 static double ops256(int nq) { return mix256(nq <= 1 ? 1 : 2); }
 
 /* Streaming read bandwidth (bytes/s) over buf, 512-bit loads into four accumulators. */
 AVX512 static double read_bw(const uint8_t *buf, size_t bytes)
@@ -238,16 +322,28 @@ int main(int argc, char **argv)
     double zmm = top >= ISA_AVX512 ? shuffle_rate_zmm() : 0;
     double ymm = top >= ISA_AVX2 ? shuffle_rate_ymm() : 0;
     double bw = top >= ISA_AVX512 ? read_bw(buf, dram) : read_bw_plain(buf, dram);
+    /* Steps per second of the register-only mix for nq = 1, 2, 4 (the nqs below). */
+    double ops_avx512[3] = {0}, ops_avx2[3] = {0};
+    for (int k = 0; k < 3; k++) {
+        if (top >= ISA_AVX512) ops_avx512[k] = ops512(1 << k);
+        if (top >= ISA_AVX2) ops_avx2[k] = ops256(1 << k);
+    }
     double bw_l2 = top >= ISA_AVX512 ? read_bw(buf, 512 << 10) : read_bw_plain(buf, 512 << 10);
     printf("fastscan-bound: one thread; kernels up to %s; time %.2f s x best of 3\n",
            cpu_isa_name(top), g_time);
     printf("bounds: vpshufb zmm %.2f G/s, ymm %.2f G/s; streaming read %.1f GB/s (%zu MiB), "
            "%.1f GB/s (512 KiB, L2)\n",
            zmm / 1e9, ymm / 1e9, bw / 1e9, dram_mb, bw_l2 / 1e9);
-    printf("Mcodes/s per query on one core; shuf = vpshufb bound, mem = DRAM read bound, "
-           "left = min(shuf, mem) / DRAM\n");
-    printf("%-7s %-7s %4s %6s %9s %9s %9s %9s %9s %6s %6s\n", "isa", "kernel", "m", "B/code", "L1",
-           "L2", "DRAM", "shuf", "mem", "left", "L1/shf");
+    printf("kernel mix in registers: avx512 %.2f/%.2f/%.2f G quad steps/s (x queries; 1/2/4 "
+           "queries a pass), avx2 %.2f/%.2f/%.2f G pair steps/s\n",
+           ops_avx512[0] / 1e9, ops_avx512[1] / 1e9, ops_avx512[2] / 1e9, ops_avx2[0] / 1e9,
+           ops_avx2[1] / 1e9, ops_avx2[2] / 1e9);
+    printf("Mcodes/s = million (code, query) pairs per second on one core. Bounds: shuf = vpshufb "
+           "throughput;\nops = the kernel's own instruction mix with data in registers; mem = "
+           "streaming read / bytes per code\n(shared by the queries of a multi kernel). "
+           "L1/ops = ops / L1; DR left = min(ops, mem) / DRAM.\n");
+    printf("%-7s %-7s %4s %6s %8s %8s %8s %8s %8s %8s %7s %7s\n", "isa", "kernel", "m", "B/code",
+           "L1", "L2", "DRAM", "shuf", "ops", "mem", "L1/ops", "DR left");
     const uint8_t *luts[FS_MAX_QB];
     for (int mi = 0; mi < nm; mi++) {
         int m = ms[mi], m4 = fs_m4(m);
@@ -264,21 +360,19 @@ int main(int argc, char **argv)
                 double shuf = isa == ISA_AVX512 ? zmm * 64 / m4
                               : isa == ISA_AVX2 ? ymm * 32 / m4
                                                 : 0;
-                double mem = bw > 0 ? bw * q / (m4 / 2.0) : 0;
-                double bound = shuf > 0 && shuf < mem ? shuf : mem;
-                char kname[16];
+                double ops = isa == ISA_AVX512 ? ops_avx512[k] * 128 / m4
+                             : isa == ISA_AVX2 ? ops_avx2[k] * 64 / m4
+                                               : 0;
+                double mem = bw * q / (m4 / 2.0);
+                double bound = ops > 0 && ops < mem ? ops : mem;
+                char kname[16], c_shuf[16] = "-", c_ops[16] = "-", c_l1[16] = "-";
                 snprintf(kname, sizeof kname, nq ? "multi%d" : "single", nq);
-                printf("%-7s %-7s %4d %6.1f %9.0f %9.0f %9.0f ", cpu_isa_name((cpu_isa)isa), kname,
-                       m, m4 / 2.0, l1 / 1e6, l2 / 1e6, dr / 1e6);
-                if (shuf > 0)
-                    printf("%9.0f ", shuf / 1e6);
-                else
-                    printf("%9s ", "-");
-                printf("%9.0f %5.2fx ", mem / 1e6, bound / dr);
-                if (shuf > 0)
-                    printf("%5.2fx\n", shuf / l1);
-                else
-                    printf("%6s\n", "-");
+                if (shuf > 0) snprintf(c_shuf, sizeof c_shuf, "%.0f", shuf / 1e6);
+                if (ops > 0) snprintf(c_ops, sizeof c_ops, "%.0f", ops / 1e6);
+                if (ops > 0) snprintf(c_l1, sizeof c_l1, "%.2fx", ops / l1);
+                printf("%-7s %-7s %4d %6.1f %8.0f %8.0f %8.0f %8s %8s %8.0f %7s %6.2fx\n",
+                       cpu_isa_name((cpu_isa)isa), kname, m, m4 / 2.0, l1 / 1e6, l2 / 1e6, dr / 1e6,
+                       c_shuf, c_ops, mem / 1e6, c_l1, bound / dr);
                 fflush(stdout);
             }
         }
