@@ -56,6 +56,10 @@ static uint8_t rnd8(void)
 }
 
 static double g_time = 0.15; /* seconds per timed run */
+/* Work between two clock reads: reading the thread CPU clock is a system call (~0.5 us), so
+ * each read covers about 0.1 ms or more of measured work. */
+#define STEPS 100000
+#define CHECK_BYTES ((size_t)4 << 20)
 static volatile uint64_t g_sink;
 
 /* ---- bounds ------------------------------------------------------------------------------ */
@@ -74,10 +78,10 @@ AVX512 static double shuffle_rate_zmm(void)
         long iters = 0;
         double t0 = now(), t;
         do {
-            for (int k = 0; k < 1000; k++)
+            for (int k = 0; k < STEPS; k++)
                 for (int i = 0; i < CHAINS; i++) /* in place: no register moves */
                     __asm__("vpshufb %1, %0, %0" : "+v"(x[i]) : "v"(idx));
-            iters += 1000;
+            iters += STEPS;
             for (int i = 0; i < CHAINS; i++) __asm__ volatile("" : "+v"(x[i]));
         } while ((t = now() - t0) < g_time);
         double r = (double)iters * CHAINS / t;
@@ -98,10 +102,10 @@ AVX2 static double shuffle_rate_ymm(void)
         long iters = 0;
         double t0 = now(), t;
         do {
-            for (int k = 0; k < 1000; k++)
+            for (int k = 0; k < STEPS; k++)
                 for (int i = 0; i < CHAINS; i++)
                     __asm__("vpshufb %1, %0, %0" : "+x"(x[i]) : "x"(idx));
-            iters += 1000;
+            iters += STEPS;
             for (int i = 0; i < CHAINS; i++) __asm__ volatile("" : "+x"(x[i]));
         } while ((t = now() - t0) < g_time);
         double r = (double)iters * CHAINS / t;
@@ -141,7 +145,7 @@ AVX2 static double shuffle_rate_ymm(void)
             long iters = 0;                                                                        \
             double s0 = now(), el;                                                                 \
             do {                                                                                   \
-                for (int k = 0; k < 1000; k++) {                                                   \
+                for (int k = 0; k < STEPS; k++) {                                                  \
                     __asm__ volatile("" : "+v"(c)); /* a fresh code register every step */         \
                     W c_lo = _mm##SFX##_and_si##SFX(c, low4);                                      \
                     W c_hi = _mm##SFX##_and_si##SFX(_mm##SFX##_srli_epi16(c, 4), low4);            \
@@ -152,7 +156,7 @@ AVX2 static double shuffle_rate_ymm(void)
                         MIX_STEP(W, SFX, t3, e0, e1, e2, e3);                                      \
                     }                                                                              \
                 }                                                                                  \
-                iters += 1000;                                                                     \
+                iters += STEPS;                                                                    \
             } while ((el = now() - s0) < g_time);                                                  \
             if ((double)iters * NQ / el > OUT) OUT = (double)iters * NQ / el;                      \
         }                                                                                          \
@@ -201,13 +205,13 @@ AVX512 static double read_bw(const uint8_t *buf, size_t bytes)
         double t0 = now(), t;
         size_t done = 0;
         do {
-            for (size_t i = 0; i + 256 <= bytes; i += 256) {
-                a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(buf + i));
-                a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(buf + i + 64));
-                a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(buf + i + 128));
-                a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(buf + i + 192));
-            }
-            done += bytes;
+            for (size_t r = 0; r < (CHECK_BYTES + bytes - 1) / bytes; r++, done += bytes)
+                for (size_t i = 0; i + 256 <= bytes; i += 256) {
+                    a0 = _mm512_add_epi64(a0, _mm512_loadu_si512(buf + i));
+                    a1 = _mm512_add_epi64(a1, _mm512_loadu_si512(buf + i + 64));
+                    a2 = _mm512_add_epi64(a2, _mm512_loadu_si512(buf + i + 128));
+                    a3 = _mm512_add_epi64(a3, _mm512_loadu_si512(buf + i + 192));
+                }
         } while ((t = now() - t0) < g_time);
         double r = (double)done / t;
         if (r > best) best = r;
@@ -227,8 +231,8 @@ static double read_bw_plain(const uint8_t *buf, size_t bytes)
         size_t done = 0;
         do {
             const uint64_t *w = (const uint64_t *)buf;
-            for (size_t i = 0; i < bytes / 8; i++) acc += w[i];
-            done += bytes;
+            for (size_t r = 0; r < (CHECK_BYTES + bytes - 1) / bytes; r++, done += bytes)
+                for (size_t i = 0; i < bytes / 8; i++) acc += w[i];
         } while ((t = now() - t0) < g_time);
         double r = (double)done / t;
         if (r > best) best = r;
@@ -252,20 +256,21 @@ static double kernel_rate(cpu_isa isa, int nq, const uint8_t *codes, size_t nblo
     uint32_t masks[FS_MAX_QB];
     uint64_t sink = 0;
     double best = 0;
+    size_t passes = (CHECK_BYTES + nblocks * bb - 1) / (nblocks * bb);
     for (int rep = 0; rep < 3; rep++) {
         double t0 = now(), t;
         size_t blocks = 0;
         do {
-            if (nq == 0) {
-                for (size_t b = 0; b < nblocks; b++)
-                    sink += one(codes + b * bb, luts[0], npairs, thr[0], sums) + sums[b & 31];
-            } else {
-                for (size_t b = 0; b < nblocks; b++) {
-                    multi(codes + b * bb, luts, nq, npairs, thr, sums, masks);
-                    sink += masks[0] + sums[(b & 31) + FS_BLOCK * (q - 1)];
+            for (size_t r = 0; r < passes; r++, blocks += nblocks)
+                if (nq == 0) {
+                    for (size_t b = 0; b < nblocks; b++)
+                        sink += one(codes + b * bb, luts[0], npairs, thr[0], sums) + sums[b & 31];
+                } else {
+                    for (size_t b = 0; b < nblocks; b++) {
+                        multi(codes + b * bb, luts, nq, npairs, thr, sums, masks);
+                        sink += masks[0] + sums[(b & 31) + FS_BLOCK * (q - 1)];
+                    }
                 }
-            }
-            blocks += nblocks;
         } while ((t = now() - t0) < g_time);
         double r = (double)blocks * FS_BLOCK * q / t;
         if (r > best) best = r;
