@@ -8,9 +8,15 @@
 #                 on 2 cores) into FAISS_DIR with FAISS_SCRIPT, then relink scann-peers;
 #                 `make bench FAISS=full` does this first
 #   make test     every test: unit tests, the NEON kernels under qemu (test-neon), the same unit
-#                 tests under ASan+UBSan, the concurrency tests under TSan, then a short fuzz run
+#                 tests under ASan+UBSan, the concurrency tests under TSan, a short fuzz run, then
+#                 the PostgreSQL extension's tests (test-postgres)
 #   make test-neon  cross-compile tests/neon_check.c for aarch64 and run it under qemu-user: every
 #                 NEON kernel against its scalar twin, bit for bit (seconds)
+#   make bench-kernel  the FastScan kernels' codes/s per core beside their vpshufb and memory
+#                 bandwidth bounds (bench/fastscan_bound.c; about a minute)
+#   make bench-growth  SCANN vs faiss FastScan+refine vs hnswlib on 100k, 300k and 1M vectors of
+#                 debian-sift-1m: build time, memory, best QPS at recall 0.90 / 0.95
+#                 (bench/growth.sh; 30-40 minutes on 2 cores)
 #   make install  install into PREFIX (default /usr/local)
 #   make test-postgres  build and install the PostgreSQL extension (postgres/, needs root) and
 #                 run its SQL tests on a throwaway cluster (run.sh: recall, life cycle, filters,
@@ -30,7 +36,7 @@ FAISS_DIR ?= $(HOME)/.cache/faiss-02dbb4e
 FAISS_SCRIPT ?= ../shared/peers/build-faiss.sh
 FAISS ?=
 
-.PHONY: all build peers peers-faiss bench bench-all test test-format test-neon test-postgres bench-postgres test-release test-sanitize test-tsan fuzz install clean
+.PHONY: all build peers peers-faiss bench bench-all bench-kernel bench-growth test test-format test-neon test-postgres bench-postgres test-release test-sanitize test-tsan fuzz install clean
 
 all: build
 
@@ -60,6 +66,14 @@ bench-all: $(if $(filter full,$(FAISS)),peers-faiss,build)
 	@scripts/get-data.sh all
 	@scripts/bench.sh fashion-mnist
 	@scripts/bench.sh glove-100
+
+bench-kernel: build
+	@$(BUILD)/fastscan-bound
+
+bench-growth: $(if $(filter full,$(FAISS)),peers-faiss,build)
+	@scripts/install-deps.sh data
+	@scripts/get-data.sh debian-sift-1m
+	@BUILD=$(BUILD) bench/growth.sh
 
 test: test-format test-neon test-release test-sanitize test-tsan fuzz test-postgres
 
