@@ -94,7 +94,7 @@ test-neon:
 	    compiler and qemu-user (scripts/install-deps.sh neon), so the NEON kernels are untested" >&2; exit 1; }
 	@mkdir -p $(BUILD)-neon
 	@$(NEON_CC) -std=c11 -O3 -Wall -Wextra -Wno-unused-parameter -Werror -ffp-contract=off \
-	    -fno-math-errno -D_GNU_SOURCE -Isrc $(NEON_SRC) -lm -o $(BUILD)-neon/neon_check
+	    -fno-math-errno -D_GNU_SOURCE -Isrc -Iinclude $(NEON_SRC) -lm -o $(BUILD)-neon/neon_check
 	@qemu-aarch64 -L /usr/aarch64-linux-gnu $(BUILD)-neon/neon_check
 
 # The PostgreSQL extension against the test build's libscann.a, in throwaway clusters (the
