@@ -120,6 +120,8 @@ void scann_index_free(scann_index *ix)
 {
     if (!ix) return;
     if (ix->ops) ix->ops->destroy(ix);
+    par_pool_free(atomic_load(&ix->pool));
+    scratch_cache_free(&ix->scratch);
     if (ix->map_base) munmap(ix->map_base, ix->map_len); /* after destroy: arrays point in */
     pthread_rwlock_destroy(&ix->lock);
     free(ix);
@@ -156,15 +158,14 @@ static scann_status check_vectors(const scann_index *ix, int64_t n, int dim, con
     return SCANN_OK;
 }
 
-/* Cosine: unit-normalised copy (zero vectors stay zero). Other metrics: *out = x, no copy. */
+/* Cosine: unit-normalised copy in mem (zero vectors stay zero). Other metrics: *out = x. */
 static scann_status maybe_normalize(const scann_index *ix, int64_t n, const float *x,
-                                    const float **out, float **owned)
+                                    const float **out, scratch *mem)
 {
-    *owned = NULL;
     *out = x;
     if (ix->p.metric != SCANN_METRIC_COSINE || n == 0) return SCANN_OK;
     size_t d = (size_t)ix->p.dim;
-    float *y = malloc((size_t)n * d * sizeof(float));
+    float *y = scratch_alloc(mem, (size_t)n * d * sizeof(float));
     if (!y) return err_nomem("normalised copy", (size_t)n * d * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
         const float *src = x + (size_t)i * d;
@@ -174,7 +175,6 @@ static scann_status maybe_normalize(const scann_index *ix, int64_t n, const floa
         float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
         for (size_t j = 0; j < d; j++) dst[j] = src[j] * inv;
     }
-    *owned = y;
     *out = y;
     return SCANN_OK;
 }
@@ -186,14 +186,16 @@ scann_status scann_index_train(scann_index *ix, int64_t n, int dim, const float 
     if (ix->map_base)
         return err_set(SCANN_ERR_UNSUPPORTED, "train: read-only (memory-mapped) index");
     const float *xs;
-    float *owned;
-    if ((st = maybe_normalize(ix, n, x, &xs, &owned))) return st;
-    pthread_rwlock_wrlock(&ix->lock);
-    st = ix->ops->train(ix, n, xs);
-    /* nprobe given with nlist left to train (about sqrt(n)) may exceed the nlist it chose. */
-    if (!st && ix->p.nlist > 0 && ix->p.nprobe > ix->p.nlist) ix->p.nprobe = ix->p.nlist;
-    pthread_rwlock_unlock(&ix->lock);
-    free(owned);
+    scratch mem; /* no cache: train and add are too long for a malloc to matter */
+    scratch_begin(&mem, NULL);
+    if (!(st = maybe_normalize(ix, n, x, &xs, &mem))) {
+        pthread_rwlock_wrlock(&ix->lock);
+        st = ix->ops->train(ix, n, xs);
+        /* nprobe given with nlist left to train (about sqrt(n)) may exceed the nlist it chose. */
+        if (!st && ix->p.nlist > 0 && ix->p.nprobe > ix->p.nlist) ix->p.nprobe = ix->p.nlist;
+        pthread_rwlock_unlock(&ix->lock);
+    }
+    scratch_end(&mem);
     return st;
 }
 
@@ -320,10 +322,11 @@ scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x
     if (!ids && !(own_ids = malloc((size_t)n * sizeof(int64_t))))
         return err_nomem("ids", (size_t)n * sizeof(int64_t));
     const float *xs;
-    float *owned = NULL;
-    st = maybe_normalize(ix, n, x, &xs, &owned);
+    scratch mem;
+    scratch_begin(&mem, NULL);
+    st = maybe_normalize(ix, n, x, &xs, &mem);
     if (!st) st = add_locked(ix, n, xs, ids, own_ids);
-    free(owned);
+    scratch_end(&mem);
     free(own_ids);
     return st;
 }
@@ -341,10 +344,12 @@ static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const f
     all.nprobe = ix->p.nlist;
     if (all.reorder_k < k) all.reorder_k = k;
     size_t d = (size_t)ix->p.dim;
+    scratch_mark m = scratch_save(sc->mem); /* each query reuses the same scratch */
     for (int64_t i = 0; i < nq; i++) {
         if (ids[i * k + k - 1] >= 0) continue;
         scann_status st =
             ix->ops->search(ix, 1, q + (size_t)i * d, k, &all, dist + i * k, ids + i * k);
+        scratch_reset(sc->mem, m);
         if (st) return st;
     }
     return SCANN_OK;
@@ -388,8 +393,10 @@ static int search_threads(const scann_index *ix, int64_t nq, const search_ctx *s
     return want >= sc->num_threads ? sc->num_threads : want < 1 ? 1 : (int)want;
 }
 
-/* Searches take the lock through a const handle: the lock is the one mutable part of it. */
+/* Searches take the lock through a const handle: the lock, the pool and the scratch cache are
+ * its mutable parts, each safe to share. */
 static pthread_rwlock_t *lock_of(const scann_index *ix) { return (pthread_rwlock_t *)&ix->lock; }
+static scratch_cache *scratch_of(const scann_index *ix) { return (scratch_cache *)&ix->scratch; }
 
 /* Checks of the index's state for a search; called under the read lock. */
 static scann_status check_searchable(const scann_index *ix, int k)
@@ -430,12 +437,16 @@ static scann_status parse_search_params(const scann_search_params *params, int k
 }
 
 /* A count the call asks for is used as given; the index's default is what small calls must
- * not pay for. Under the read lock. */
+ * not pay for. Several threads run on the index's pool, sized to its num_threads. Under the
+ * read lock. */
 static void resolve_threads(const scann_index *ix, int64_t nq, search_ctx *sc)
 {
-    if (sc->num_threads) return;
-    sc->num_threads = ix->p.num_threads;
-    sc->num_threads = search_threads(ix, nq, sc);
+    if (!sc->num_threads) {
+        sc->num_threads = ix->p.num_threads;
+        sc->num_threads = search_threads(ix, nq, sc);
+    }
+    if (sc->num_threads > 1)
+        sc->pool = par_pool_get((_Atomic(par_pool *) *)&ix->pool, ix->p.num_threads);
 }
 
 scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, const float *q, int k,
@@ -449,7 +460,9 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     search_ctx sc;
     if ((st = parse_search_params(params, k, &sc))) return st;
     const float *qs;
-    float *owned = NULL;
+    scratch mem;
+    scratch_begin(&mem, scratch_of(ix));
+    sc.mem = &mem;
     pthread_rwlock_rdlock(lock_of(ix));
     /* Under the lock: scann_index_tune changes the index's reorder_k. In 64 bits: k may be up
      * to INT_MAX here (checked against ntotal below), and the kinds clamp reorder_k to ntotal. */
@@ -458,11 +471,11 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
                                        : (int)(10LL * k < INT_MAX ? 10LL * k : INT_MAX);
     resolve_threads(ix, nq, &sc);
     st = check_searchable(ix, k);
-    if (!st && nq > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
+    if (!st && nq > 0) st = maybe_normalize(ix, nq, q, &qs, &mem);
     if (!st && nq > 0) st = ix->ops->search(ix, nq, qs, k, &sc, dist, ids);
     if (!st && nq > 0 && sc.filter) st = filtered_fallback(ix, nq, qs, k, &sc, dist, ids);
     pthread_rwlock_unlock(lock_of(ix));
-    free(owned);
+    scratch_end(&mem);
     if (st) return st;
     if (index_uses_ip(ix))
         for (size_t i = 0; i < (size_t)nq * (size_t)k; i++) dist[i] = -dist[i];
@@ -533,16 +546,18 @@ scann_status scann_index_range_search(const scann_index *ix, int64_t nq, int dim
         return err_nomem("range lists", (size_t)nq * sizeof(range_list));
     sc.range = &req;
     const float *qs;
-    float *owned = NULL;
+    scratch mem;
+    scratch_begin(&mem, scratch_of(ix));
+    sc.mem = &mem;
     pthread_rwlock_rdlock(lock_of(ix));
     resolve_threads(ix, nq, &sc);
     if (!ix->trained)
         st = err_set(SCANN_ERR_NOT_TRAINED, "range_search: %s index is not trained",
                      scann_index_kind_name(ix->p.kind));
-    if (!st && nq > 0 && ix->ntotal > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
+    if (!st && nq > 0 && ix->ntotal > 0) st = maybe_normalize(ix, nq, q, &qs, &mem);
     if (!st && nq > 0 && ix->ntotal > 0) st = ix->ops->search(ix, nq, qs, 0, &sc, NULL, NULL);
     pthread_rwlock_unlock(lock_of(ix));
-    free(owned);
+    scratch_end(&mem);
     if (!st) st = range_gather(ix, nq, req.out, out);
     for (int64_t i = 0; i < nq; i++) range_list_free(&req.out[i]);
     free(req.out);
@@ -560,6 +575,7 @@ scann_status scann_index_set_num_threads(scann_index *ix, int num_threads)
     /* Under the write lock: searches, adds and trains read it under theirs. */
     pthread_rwlock_wrlock(&ix->lock);
     ix->p.num_threads = num_threads ? num_threads : threads_online();
+    par_pool_free(atomic_exchange(&ix->pool, NULL)); /* sized to the old count; none searches */
     pthread_rwlock_unlock(&ix->lock);
     return SCANN_OK;
 }
@@ -596,7 +612,7 @@ scann_status scann_index_memory(const scann_index *ix, size_t *bytes)
 {
     if (!ix || !bytes) return err_set(SCANN_ERR_INVALID_ARGUMENT, "index or bytes is NULL");
     pthread_rwlock_rdlock(lock_of(ix));
-    *bytes = sizeof *ix + ix->ops->memory(ix);
+    *bytes = sizeof *ix + ix->ops->memory(ix) + scratch_cache_memory(&ix->scratch);
     pthread_rwlock_unlock(lock_of(ix));
     return SCANN_OK;
 }
