@@ -358,7 +358,9 @@ static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const f
 /*
  * Threads worth using for a search. Starting and joining a thread costs tens of microseconds,
  * about what one query of a fast index takes, so splitting small calls across threads made a
- * loop of one-query searches 2x slower than one thread. A call that does not set its own
+ * loop of one-query searches 2x slower than one thread. The index's pool cuts that to a
+ * wake-up, but on a loaded 2-core machine a one-query search on 2 pool threads was still
+ * slower than on one (the second thread waits for a core). A call that does not set its own
  * num_threads gets one thread per SEARCH_NS_PER_THREAD of estimated work, at most nthreads.
  * The estimate counts the elements a query touches times a per-element cost: float rows
  * ~0.3 ns per dimension and 8-bit PQ ~1.4 ns per byte (from one-query timings on Fashion-MNIST,
