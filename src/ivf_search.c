@@ -8,7 +8,6 @@
  * (nprobe, the candidate count), buffers, threading, the filter and the rerank tail live here,
  * once. Range search is the same pipeline with range collectors.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "collect.h"
