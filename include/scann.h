@@ -26,7 +26,9 @@
  *   readers-writer lock that lets a waiting writer in before new readers).
  * - No global mutable state: kernels are chosen per index from the CPU's features.
  * - Threads: the library runs up to num_threads threads of its own per call and calls BLAS
- *   (sgemm) from each of them. With a multi-threaded BLAS, set it to one thread
+ *   (sgemm) from each of them. Searches use the index's pool of num_threads - 1 threads, made
+ *   by its first multi-threaded search and joined by scann_index_free (a search that finds the
+ *   pool busy with another caller's search starts threads for the call instead). With a multi-threaded BLAS, set it to one thread
  *   (OPENBLAS_NUM_THREADS=1 or openblas_set_num_threads(1)), as faiss users do, or the BLAS's
  *   threads and the library's will compete for the same cores.
  */
@@ -284,7 +286,8 @@ int scann_index_dim(const scann_index *ix);
 scann_index_kind scann_index_get_kind(const scann_index *ix);
 scann_metric scann_index_get_metric(const scann_index *ix);
 int scann_index_is_trained(const scann_index *ix);
-/* Bytes the index holds on the heap (vectors, codes, ids, tables), not counting malloc slack. */
+/* Bytes the index holds on the heap (vectors, codes, ids, tables, and the scratch its searches
+ * keep for the next ones: at most 1 MiB), not counting malloc slack. */
 scann_status scann_index_memory(const scann_index *ix, size_t *bytes);
 /* A spec string that would recreate this index's parameters, into buf (NUL-terminated):
  * scann_index_params_parse of it gives the same parameters (num_threads and callbacks aside). */

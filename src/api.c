@@ -73,15 +73,14 @@ static scann_status check_vectors(const scann_index *ix, int64_t n, int dim, con
     return SCANN_OK;
 }
 
-/* Cosine: unit-normalised copy (zero vectors stay zero). Other metrics: *out = x, no copy. */
+/* Cosine: unit-normalised copy in mem (zero vectors stay zero). Other metrics: *out = x. */
 static scann_status maybe_normalize(const scann_index *ix, int64_t n, const float *x,
-                                    const float **out, float **owned)
+                                    const float **out, scratch *mem)
 {
-    *owned = NULL;
     *out = x;
     if (ix->p.metric != SCANN_METRIC_COSINE || n == 0) return SCANN_OK;
     size_t d = (size_t)ix->p.dim;
-    float *y = malloc((size_t)n * d * sizeof(float));
+    float *y = scratch_alloc(mem, (size_t)n * d * sizeof(float));
     if (!y) return err_nomem("normalised copy", (size_t)n * d * sizeof(float));
     for (int64_t i = 0; i < n; i++) {
         const float *src = x + (size_t)i * d;
@@ -91,7 +90,6 @@ static scann_status maybe_normalize(const scann_index *ix, int64_t n, const floa
         float inv = s > 0 ? (float)(1.0 / sqrt(s)) : 0.0f;
         for (size_t j = 0; j < d; j++) dst[j] = src[j] * inv;
     }
-    *owned = y;
     *out = y;
     return SCANN_OK;
 }
@@ -103,14 +101,16 @@ scann_status scann_index_train(scann_index *ix, int64_t n, int dim, const float 
     if (ix->map_base)
         return err_set(SCANN_ERR_UNSUPPORTED, "train: read-only (memory-mapped) index");
     const float *xs;
-    float *owned;
-    if ((st = maybe_normalize(ix, n, x, &xs, &owned))) return st;
-    pthread_rwlock_wrlock(&ix->lock);
-    st = ix->ops->train(ix, n, xs);
-    /* nprobe given with nlist left to train (about sqrt(n)) may exceed the nlist it chose. */
-    if (!st && ix->p.nlist > 0 && ix->p.nprobe > ix->p.nlist) ix->p.nprobe = ix->p.nlist;
-    pthread_rwlock_unlock(&ix->lock);
-    free(owned);
+    scratch mem; /* no cache: train and add are too long for a malloc to matter */
+    scratch_begin(&mem, NULL);
+    if (!(st = maybe_normalize(ix, n, x, &xs, &mem))) {
+        pthread_rwlock_wrlock(&ix->lock);
+        st = ix->ops->train(ix, n, xs);
+        /* nprobe given with nlist left to train (about sqrt(n)) may exceed the nlist it chose. */
+        if (!st && ix->p.nlist > 0 && ix->p.nprobe > ix->p.nlist) ix->p.nprobe = ix->p.nlist;
+        pthread_rwlock_unlock(&ix->lock);
+    }
+    scratch_end(&mem);
     return st;
 }
 
@@ -237,10 +237,11 @@ scann_status scann_index_add(scann_index *ix, int64_t n, int dim, const float *x
     if (!ids && !(own_ids = malloc((size_t)n * sizeof(int64_t))))
         return err_nomem("ids", (size_t)n * sizeof(int64_t));
     const float *xs;
-    float *owned = NULL;
-    st = maybe_normalize(ix, n, x, &xs, &owned);
+    scratch mem;
+    scratch_begin(&mem, NULL);
+    st = maybe_normalize(ix, n, x, &xs, &mem);
     if (!st) st = add_locked(ix, n, xs, ids, own_ids);
-    free(owned);
+    scratch_end(&mem);
     free(own_ids);
     return st;
 }
@@ -258,10 +259,12 @@ static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const f
     all.nprobe = ix->p.nlist;
     if (all.reorder_k < k) all.reorder_k = k;
     size_t d = (size_t)ix->p.dim;
+    scratch_mark m = scratch_save(sc->mem); /* each query reuses the same scratch */
     for (int64_t i = 0; i < nq; i++) {
         if (ids[i * k + k - 1] >= 0) continue;
         scann_status st =
             ix->ops->search(ix, 1, q + (size_t)i * d, k, &all, dist + i * k, ids + i * k);
+        scratch_reset(sc->mem, m);
         if (st) return st;
     }
     return SCANN_OK;
@@ -270,7 +273,9 @@ static scann_status filtered_fallback(const scann_index *ix, int64_t nq, const f
 /*
  * Threads worth using for a search. Starting and joining a thread costs tens of microseconds,
  * about what one query of a fast index takes, so splitting small calls across threads made a
- * loop of one-query searches 2x slower than one thread. A call that does not set its own
+ * loop of one-query searches 2x slower than one thread. The index's pool cuts that to a
+ * wake-up, but on a loaded 2-core machine a one-query search on 2 pool threads was still
+ * slower than on one (the second thread waits for a core). A call that does not set its own
  * num_threads gets one thread per SEARCH_NS_PER_THREAD of the kind's estimated work
  * (kinds.c), at most nthreads.
  */
@@ -288,8 +293,10 @@ static int search_threads(const scann_index *ix, int64_t nq, const search_ctx *s
     return want >= sc->num_threads ? sc->num_threads : want < 1 ? 1 : (int)want;
 }
 
-/* Searches take the lock through a const handle: the lock is the one mutable part of it. */
+/* Searches take the lock through a const handle: the lock, the pool and the scratch cache are
+ * its mutable parts, each safe to share. */
 static pthread_rwlock_t *lock_of(const scann_index *ix) { return (pthread_rwlock_t *)&ix->lock; }
+static scratch_cache *scratch_of(const scann_index *ix) { return (scratch_cache *)&ix->scratch; }
 
 /* Checks of the index's state for a search; called under the read lock. */
 static scann_status check_searchable(const scann_index *ix, int k)
@@ -347,6 +354,9 @@ static scann_status resolve_defaults(const scann_index *ix, int64_t nq, int k, s
         sc->num_threads = ix->p.num_threads;
         sc->num_threads = search_threads(ix, nq, sc);
     }
+    /* Several threads run on the index's pool, sized to its num_threads. */
+    if (sc->num_threads > 1)
+        sc->pool = par_pool_get((_Atomic(par_pool *) *)&ix->pool, ix->p.num_threads);
     return SCANN_OK;
 }
 
@@ -361,15 +371,17 @@ scann_status scann_index_search(const scann_index *ix, int64_t nq, int dim, cons
     search_ctx sc;
     if ((st = parse_search_params(params, k, &sc))) return st;
     const float *qs;
-    float *owned = NULL;
+    scratch mem;
+    scratch_begin(&mem, scratch_of(ix));
+    sc.mem = &mem;
     pthread_rwlock_rdlock(lock_of(ix));
     st = check_searchable(ix, k);
     if (!st) st = resolve_defaults(ix, nq, k, &sc);
-    if (!st && nq > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
+    if (!st && nq > 0) st = maybe_normalize(ix, nq, q, &qs, &mem);
     if (!st && nq > 0) st = ix->ops->search(ix, nq, qs, k, &sc, dist, ids);
     if (!st && nq > 0 && sc.filter) st = filtered_fallback(ix, nq, qs, k, &sc, dist, ids);
     pthread_rwlock_unlock(lock_of(ix));
-    free(owned);
+    scratch_end(&mem);
     if (st) return st;
     if (index_uses_ip(ix))
         for (size_t i = 0; i < (size_t)nq * (size_t)k; i++) dist[i] = -dist[i];
@@ -440,16 +452,18 @@ scann_status scann_index_range_search(const scann_index *ix, int64_t nq, int dim
         return err_nomem("range lists", (size_t)nq * sizeof(range_list));
     sc.range = &req;
     const float *qs;
-    float *owned = NULL;
+    scratch mem;
+    scratch_begin(&mem, scratch_of(ix));
+    sc.mem = &mem;
     pthread_rwlock_rdlock(lock_of(ix));
     if (!ix->trained)
         st = err_set(SCANN_ERR_NOT_TRAINED, "range_search: %s index is not trained",
                      scann_index_kind_name(ix->p.kind));
     if (!st) st = resolve_defaults(ix, nq, 0, &sc);
-    if (!st && nq > 0 && ix->ntotal > 0) st = maybe_normalize(ix, nq, q, &qs, &owned);
+    if (!st && nq > 0 && ix->ntotal > 0) st = maybe_normalize(ix, nq, q, &qs, &mem);
     if (!st && nq > 0 && ix->ntotal > 0) st = ix->ops->search(ix, nq, qs, 0, &sc, NULL, NULL);
     pthread_rwlock_unlock(lock_of(ix));
-    free(owned);
+    scratch_end(&mem);
     if (!st) st = range_gather(ix, nq, req.out, out);
     for (int64_t i = 0; i < nq; i++) range_list_free(&req.out[i]);
     free(req.out);
@@ -467,6 +481,7 @@ scann_status scann_index_set_num_threads(scann_index *ix, int num_threads)
     /* Under the write lock: searches, adds and trains read it under theirs. */
     pthread_rwlock_wrlock(&ix->lock);
     ix->p.num_threads = num_threads ? num_threads : threads_online();
+    par_pool_free(atomic_exchange(&ix->pool, NULL)); /* sized to the old count; none searches */
     pthread_rwlock_unlock(&ix->lock);
     return SCANN_OK;
 }
@@ -503,7 +518,7 @@ scann_status scann_index_memory(const scann_index *ix, size_t *bytes)
 {
     if (!ix || !bytes) return err_set(SCANN_ERR_INVALID_ARGUMENT, "index or bytes is NULL");
     pthread_rwlock_rdlock(lock_of(ix));
-    *bytes = sizeof *ix + ix->ops->memory(ix);
+    *bytes = sizeof *ix + ix->ops->memory(ix) + scratch_cache_memory(&ix->scratch);
     pthread_rwlock_unlock(lock_of(ix));
     return SCANN_OK;
 }

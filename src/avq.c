@@ -309,7 +309,7 @@ scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, 
                        ((size_t)p->ksub * p->d + (size_t)nthreads * per) * sizeof(float));
     } else {
         encode_job j = {p, ct, dk->avq_tables, v, x, n, threshold, scratch, per, codes};
-        par_for(nthreads, ntasks, encode_task, &j);
+        par_for(NULL, nthreads, ntasks, encode_task, &j);
     }
     free(ct);
     free(scratch);

@@ -15,6 +15,8 @@
 #include "kernels.h"
 #include "poll.h"
 #include "scann.h"
+#include "scratch.h"
+#include "threads.h"
 
 struct ctr_writer;
 struct ctr_reader;
@@ -35,6 +37,8 @@ typedef struct search_ctx {
     int num_threads;
     const scann_search_params *filter; /* NULL = no filter; else its allow_* fields apply */
     const range_req *range;            /* NULL = k-NN; else a range search (k is unused) */
+    par_pool *pool;                    /* the index's pool for par_for; NULL = threads per call */
+    scratch *mem;                      /* the call's scratch (api.c ends it): nothing to free */
 } search_ctx;
 
 /* Whether a search may return this external id (search_ctx.filter). */
@@ -93,6 +97,9 @@ struct scann_index {
     void *map_base;
     size_t map_len;
     pthread_rwlock_t lock; /* searches share it; train, add and remove hold it alone */
+    /* Reused by searches (threads.h, scratch.h): created on first use, freed with the index. */
+    _Atomic(par_pool *) pool;
+    scratch_cache scratch;
 };
 
 /* Metric as the kinds see it: cosine is inner product on normalised vectors. */

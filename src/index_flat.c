@@ -147,19 +147,15 @@ static scann_status flat_search_direct(const scann_index *ix, int64_t nq, const 
     if (nranges > ix->ntotal || sc->range) nranges = 1; /* a range list takes one writer */
     if (nranges == 1) {
         direct_job j = {ix, q, k, 1, score, ids, sc};
-        par_for(nthreads, nq, direct_task, &j);
+        par_for(sc->pool, nthreads, nq, direct_task, &j);
         return SCANN_OK;
     }
     size_t parts = (size_t)(nq * nranges) * (size_t)k;
-    float *ps = malloc(parts * sizeof(float));
-    int64_t *pi = malloc(parts * sizeof(int64_t));
-    if (!ps || !pi) {
-        free(ps);
-        free(pi);
-        return err_nomem("FLAT partial results", parts * 12);
-    }
+    float *ps = scratch_alloc(sc->mem, parts * sizeof(float));
+    int64_t *pi = scratch_alloc(sc->mem, parts * sizeof(int64_t));
+    if (!ps || !pi) return err_nomem("FLAT partial results", parts * 12);
     direct_job j = {ix, q, k, nranges, ps, pi, sc};
-    par_for(nthreads, nq * nranges, direct_task, &j);
+    par_for(sc->pool, nthreads, nq * nranges, direct_task, &j);
     for (int64_t qi = 0; qi < nq; qi++) {
         topk h;
         topk_init(&h, k, score + (size_t)qi * k, ids + (size_t)qi * k);
@@ -167,8 +163,6 @@ static scann_status flat_search_direct(const scann_index *ix, int64_t nq, const 
             if (pi[c] >= 0) topk_push(&h, ps[c], pi[c]);
         topk_finish(&h, h.score, h.id);
     }
-    free(ps);
-    free(pi);
     return SCANN_OK;
 }
 
@@ -275,21 +269,15 @@ static scann_status flat_search_gemm(const scann_index *ix, int64_t nq, const fl
                   xb,
                   score,
                   ids,
-                  malloc(gb * sizeof(float)),
-                  malloc(cb * sizeof(float)),
-                  malloc(cb * sizeof(int64_t)),
-                  malloc((size_t)nthreads * qb * sizeof(topk)),
+                  scratch_alloc(sc->mem, gb * sizeof(float)),
+                  scratch_alloc(sc->mem, cb * sizeof(float)),
+                  scratch_alloc(sc->mem, cb * sizeof(int64_t)),
+                  scratch_alloc(sc->mem, (size_t)nthreads * qb * sizeof(topk)),
                   sc};
-    scann_status st = SCANN_OK;
     if (!j.gemm_buf || !j.cand_score || !j.cand_row || !j.heaps)
-        st = err_nomem("FLAT search scratch", gb * 4 + cb * 12);
-    else
-        par_for(nthreads, ntasks, gemm_task, &j);
-    free(j.gemm_buf);
-    free(j.cand_score);
-    free(j.cand_row);
-    free(j.heaps);
-    return st;
+        return err_nomem("FLAT search scratch", gb * 4 + cb * 12);
+    par_for(sc->pool, nthreads, ntasks, gemm_task, &j);
+    return SCANN_OK;
 }
 
 static scann_status flat_search(const scann_index *ix, int64_t nq, const float *q, int k,

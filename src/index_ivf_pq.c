@@ -207,13 +207,11 @@ static scann_status ivfpq_search(const scann_index *ix, int64_t nq, const float 
 {
     const ivfpq *f = ix->impl;
     size_t tabs = (size_t)2 * f->pq.m * IVFPQ_KSUB;
-    float *scratch = malloc((size_t)sc->num_threads * tabs * sizeof(float));
+    float *scratch = scratch_alloc(sc->mem, (size_t)sc->num_threads * tabs * sizeof(float));
     if (!scratch) return err_nomem("IVF_PQ tables", (size_t)sc->num_threads * tabs * 4);
     ivfpq_scan ctx = {ix, q, f->rr.kind != SCANN_REORDER_NONE, scratch};
     ivf_codec codec = {&ctx, COLLECT_HEAP, ivfpq_begin, ivfpq_scan_list, NULL, NULL};
-    scann_status st = ivf_search(ix, &f->v, &f->rr, NULL, &codec, nq, q, k, sc, score, ids);
-    free(scratch);
-    return st;
+    return ivf_search(ix, &f->v, &f->rr, NULL, &codec, nq, q, k, sc, score, ids);
 }
 
 static size_t ivfpq_memory(const scann_index *ix)

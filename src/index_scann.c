@@ -507,12 +507,11 @@ static scann_status search_batch(const ivffs_scan *c, int64_t nq, int nprobe, in
     int64_t ntasks = (nq + chunk - 1) / chunk;
     if (nt > ntasks) nt = (int)ntasks;
     size_t per = batch_bytes(s->pq.m, s->v.nlist, nprobe, kk, (int)chunk);
-    uint8_t *scratch = aligned_alloc(64, (size_t)nt * per);
+    uint8_t *scratch = scratch_alloc(c->sc->mem, (size_t)nt * per); /* 64-byte aligned */
     if (!scratch) return err_nomem("SCANN batch scratch", (size_t)nt * per);
     batch_job j = {c,      nprobe,    kk,     (int)chunk,          nq,     lists,
                    cscore, out_score, out_id, c->ix->dk->fs_multi, scratch};
-    par_for(nt, ntasks, batch_task, &j);
-    free(scratch);
+    par_for(c->sc->pool, nt, ntasks, batch_task, &j);
     return SCANN_OK;
 }
 
@@ -538,21 +537,17 @@ static scann_status ivffs_search(const scann_index *ix, int64_t nq, const float 
 {
     const ivffs_impl *s = ix->impl;
     int nt = sc->num_threads;
-    uint8_t *scratch = aligned_alloc(64, (size_t)nt * worker_bytes(s->pq.m));
-    float *qscale = malloc((size_t)nq * sizeof(float)), *qbias = malloc((size_t)nq * sizeof(float));
-    scann_status st;
-    if (!scratch || !qscale || !qbias) {
-        st = err_nomem("SCANN search scratch", (size_t)nt * worker_bytes(s->pq.m) + nq * 8);
-    } else {
-        ivffs_scan ctx = {ix, q, s->rr.kind != SCANN_REORDER_NONE, scratch, qscale, qbias, sc};
-        ivf_codec codec = {&ctx,        COLLECT_RES, ivffs_begin, ivffs_scan_list, ivffs_scan_batch,
-                           ivffs_finish};
-        ivf_rerank_base base = {(void *)s, rerank_base_add};
-        st = ivf_search(ix, &s->v, &s->rr, s->rr_error ? &base : NULL, &codec, nq, q, k, sc, score,
-                        ids);
-    }
-    free(scratch), free(qscale), free(qbias);
-    return st;
+    uint8_t *scratch = scratch_alloc(sc->mem, (size_t)nt * worker_bytes(s->pq.m));
+    float *qscale = scratch_alloc(sc->mem, (size_t)nq * sizeof(float));
+    float *qbias = scratch_alloc(sc->mem, (size_t)nq * sizeof(float));
+    if (!scratch || !qscale || !qbias)
+        return err_nomem("SCANN search scratch", (size_t)nt * worker_bytes(s->pq.m) + nq * 8);
+    ivffs_scan ctx = {ix, q, s->rr.kind != SCANN_REORDER_NONE, scratch, qscale, qbias, sc};
+    ivf_codec codec = {&ctx,        COLLECT_RES, ivffs_begin, ivffs_scan_list, ivffs_scan_batch,
+                       ivffs_finish};
+    ivf_rerank_base base = {(void *)s, rerank_base_add};
+    return ivf_search(ix, &s->v, &s->rr, s->rr_error ? &base : NULL, &codec, nq, q, k, sc, score,
+                      ids);
 }
 
 static size_t ivffs_memory(const scann_index *ix)

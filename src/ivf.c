@@ -8,6 +8,7 @@
 #include "error.h"
 #include "idset.h"
 #include "kmeans.h"
+#include "scratch.h"
 #include "threads.h"
 
 #define IVF_PROBE_QB 64    /* queries per sgemm probe block */
@@ -303,14 +304,15 @@ typedef struct probe_job {
     int ip, nprobe;
     int32_t *lists;
     float *cscore;
+    size_t per;     /* scratch floats per worker */
     float *scratch; /* per worker: probe_scratch_floats() */
 } probe_job;
 
-/* Per worker: QB * nlist scores, then nlist selection keys (2 floats each); rounded to 16
- * floats so every worker's keys stay 8-byte aligned. */
-static size_t probe_scratch_floats(int nlist)
+/* Per worker: qb * nlist scores (qb: queries per task, at most QB), then nlist selection keys
+ * (2 floats each); rounded to 16 floats so every worker's keys stay 8-byte aligned. */
+static size_t probe_scratch_floats(int64_t qb, int nlist)
 {
-    size_t f = (size_t)IVF_PROBE_QB * nlist + (size_t)nlist * 2;
+    size_t f = (size_t)qb * nlist + (size_t)nlist * 2;
     return (f + 15) / 16 * 16;
 }
 
@@ -394,10 +396,10 @@ static void probe_task(void *ctx, int64_t task, int worker)
     probe_job *j = ctx;
     const ivf *v = j->v;
     int d = v->d, nlist = v->nlist;
-    float *S = j->scratch + (size_t)worker * probe_scratch_floats(nlist);
-    uint64_t *keys = (uint64_t *)(S + (size_t)IVF_PROBE_QB * nlist); /* QB * nlist is even */
+    float *S = j->scratch + (size_t)worker * j->per;
     int64_t q0 = task * IVF_PROBE_QB;
     int qb = (int)(j->nq - q0 < IVF_PROBE_QB ? j->nq - q0 : IVF_PROBE_QB);
+    uint64_t *keys = (uint64_t *)(S + j->per - (size_t)nlist * 2); /* per is a multiple of 16 */
     const float *qblk = j->q + (size_t)q0 * d;
     if (j->nq < IVF_PROBE_MIN_NQ) {
         for (int i = 0; i < qb; i++) {
@@ -429,15 +431,15 @@ static void probe_task(void *ctx, int64_t task, int worker)
 }
 
 scann_status ivf_probe(const ivf *v, const kernels *dk, const float *q, int64_t nq, int ip,
-                       int nprobe, int nthreads, int32_t *lists, float *cscore)
+                       int nprobe, int nthreads, par_pool *pool, scratch *mem, int32_t *lists,
+                       float *cscore)
 {
     int64_t ntasks = (nq + IVF_PROBE_QB - 1) / IVF_PROBE_QB;
     if (nthreads > ntasks) nthreads = (int)ntasks;
-    size_t per = probe_scratch_floats(v->nlist);
-    float *scratch = malloc((size_t)nthreads * per * sizeof(float));
+    size_t per = probe_scratch_floats(nq < IVF_PROBE_QB ? nq : IVF_PROBE_QB, v->nlist);
+    float *scratch = scratch_alloc(mem, (size_t)nthreads * per * sizeof(float));
     if (!scratch) return err_nomem("probe scratch", (size_t)nthreads * per * sizeof(float));
-    probe_job j = {v, dk, q, nq, ip, nprobe, lists, cscore, scratch};
-    par_for(nthreads, ntasks, probe_task, &j);
-    free(scratch);
+    probe_job j = {v, dk, q, nq, ip, nprobe, lists, cscore, per, scratch};
+    par_for(pool, nthreads, ntasks, probe_task, &j);
     return SCANN_OK;
 }

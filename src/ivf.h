@@ -88,13 +88,17 @@ scann_status ivf_append(ivf *v, int32_t l, int64_t id, const uint8_t *code, cons
 /* Heap bytes of centres and lists (capacity, not size: what the process really holds). */
 size_t ivf_memory(const ivf *v);
 
+struct par_pool;
+struct scratch;
 /*
  * The nprobe best lists of each query, best first: lists[q * nprobe + j] and cscore, the
  * internal score of that centre (||q - c||^2 for L2, -<q, c> for inner product). Batches go
- * through sgemm; a few queries use the row kernel.
+ * through sgemm; a few queries use the row kernel. Threads from pool (may be NULL), scratch
+ * from mem.
  */
 scann_status ivf_probe(const ivf *v, const kernels *dk, const float *q, int64_t nq, int ip,
-                       int nprobe, int nthreads, int32_t *lists, float *cscore);
+                       int nprobe, int nthreads, struct par_pool *pool, struct scratch *mem,
+                       int32_t *lists, float *cscore);
 
 /* ---- build (ivf_build.c) ----------------------------------------------------------------- */
 

@@ -8,13 +8,13 @@
  * (nprobe, the candidate count), buffers, threading, the filter and the rerank tail live here,
  * once. Range search is the same pipeline with range collectors.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "collect.h"
 #include "error.h"
 #include "ivf.h"
 #include "rerank.h"
+#include "scratch.h"
 #include "threads.h"
 
 int ivf_parts_per_query(int64_t nq, int nprobe, int nthreads)
@@ -75,32 +75,23 @@ static scann_status scan_knn(const ivf_codec *cd, int64_t nq, int kk, int nprobe
     int parts = ivf_parts_per_query(nq, nprobe, nthreads);
     scan_job j = {cd,      kk,   nprobe, parts, lists, cscore, out_score,
                   out_key, NULL, NULL,   NULL,  0,     sc};
-    float *ps = NULL;
-    int64_t *pk = NULL;
-    scann_status st = SCANN_OK;
     if (cd->mode == COLLECT_RES) {
         size_t slots = (size_t)nthreads * topk_res_slots(kk);
-        j.res_score = malloc(slots * sizeof(float));
-        j.res_key = malloc(slots * sizeof(int64_t));
-        if (!j.res_score || !j.res_key) {
-            st = err_nomem("scan reservoirs", slots * 12);
-            goto done;
-        }
+        j.res_score = scratch_alloc(sc->mem, slots * sizeof(float));
+        j.res_key = scratch_alloc(sc->mem, slots * sizeof(int64_t));
+        if (!j.res_score || !j.res_key) return err_nomem("scan reservoirs", slots * 12);
     }
     if (parts == 1) {
-        par_for(nthreads, nq, scan_task, &j);
-        goto done;
+        par_for(sc->pool, nthreads, nq, scan_task, &j);
+        return SCANN_OK;
     }
     size_t slots = (size_t)nq * parts * kk;
-    ps = malloc(slots * sizeof(float));
-    pk = malloc(slots * sizeof(int64_t));
-    if (!ps || !pk) {
-        st = err_nomem("partial results", slots * 12);
-        goto done;
-    }
+    float *ps = scratch_alloc(sc->mem, slots * sizeof(float));
+    int64_t *pk = scratch_alloc(sc->mem, slots * sizeof(int64_t));
+    if (!ps || !pk) return err_nomem("partial results", slots * 12);
     j.score = ps;
     j.key = pk;
-    par_for(nthreads, nq * parts, scan_task, &j);
+    par_for(sc->pool, nthreads, nq * parts, scan_task, &j);
     for (int64_t qi = 0; qi < nq; qi++) {
         topk h;
         topk_init(&h, kk, out_score + (size_t)qi * kk, out_key + (size_t)qi * kk);
@@ -108,12 +99,7 @@ static scann_status scan_knn(const ivf_codec *cd, int64_t nq, int kk, int nprobe
             if (pk[c] >= 0) topk_push(&h, ps[c], pk[c]);
         topk_finish(&h, h.score, h.id);
     }
-done:
-    free(ps);
-    free(pk);
-    free(j.res_score);
-    free(j.res_key);
-    return st;
+    return SCANN_OK;
 }
 
 /* ---- rerank ------------------------------------------------------------------------------ */
@@ -205,35 +191,30 @@ scann_status ivf_search(const scann_index *ix, const ivf *v, const rerank_store 
     if (kk > ix->ntotal) kk = (int)ix->ntotal;
     if (kk < k) kk = k;
     if (range) kk = 0;
-    int32_t *lists = malloc((size_t)nq * nprobe * sizeof(int32_t));
-    float *cscore = malloc((size_t)nq * nprobe * sizeof(float));
-    float *cs = rerank && !range ? malloc((size_t)nq * kk * sizeof(float)) : score;
-    int64_t *cl = rerank && !range ? malloc((size_t)nq * kk * sizeof(int64_t)) : ids;
-    if (!lists || !cscore || (!range && (!cs || !cl))) {
-        st = err_nomem("IVF search buffers", (size_t)nq * (nprobe + kk) * 12);
-        goto done;
-    }
-    if ((st = ivf_probe(v, ix->dk, q, nq, ip, nprobe, nt, lists, cscore))) goto done;
+    int32_t *lists = scratch_alloc(sc->mem, (size_t)nq * nprobe * sizeof(int32_t));
+    float *cscore = scratch_alloc(sc->mem, (size_t)nq * nprobe * sizeof(float));
+    float *cs = rerank && !range ? scratch_alloc(sc->mem, (size_t)nq * kk * sizeof(float)) : score;
+    int64_t *cl =
+        rerank && !range ? scratch_alloc(sc->mem, (size_t)nq * kk * sizeof(int64_t)) : ids;
+    if (!lists || !cscore || (!range && (!cs || !cl)))
+        return err_nomem("IVF search buffers", (size_t)nq * (nprobe + kk) * 12);
+    if ((st = ivf_probe(v, ix->dk, q, nq, ip, nprobe, nt, sc->pool, sc->mem, lists, cscore)))
+        return st;
     if (range) {
         scan_job j = {cd,   0,    nprobe, 1,          lists,         cscore, NULL,
                       NULL, NULL, NULL,   range->out, range->radius, sc};
-        par_for(nt, nq, scan_task, &j);
+        par_for(sc->pool, nt, nq, scan_task, &j);
         for (int64_t qi = 0; qi < nq; qi++)
-            if (range->out[qi].nomem) {
-                st = err_nomem("range search results", (size_t)range->out[qi].cap * 24);
-                goto done;
-            }
+            if (range->out[qi].nomem)
+                return err_nomem("range search results", (size_t)range->out[qi].cap * 24);
     } else if (!cd->scan_batch ||
                !cd->scan_batch(cd->ctx, nq, kk, nprobe, nt, lists, cscore, cs, cl, &st)) {
         st = scan_knn(cd, nq, kk, nprobe, nt, lists, cscore, sc, cs, cl);
     }
-    if (st) goto done;
+    if (st) return st;
     if (rerank) {
-        float *tmp = malloc((size_t)nt * v->d * sizeof(float));
-        if (!tmp) {
-            st = err_nomem("rerank scratch", (size_t)nt * v->d * 4);
-            goto done;
-        }
+        float *tmp = scratch_alloc(sc->mem, (size_t)nt * v->d * sizeof(float));
+        if (!tmp) return err_nomem("rerank scratch", (size_t)nt * v->d * 4);
         rerank_job j = {v,
                         rr,
                         ix->dk,
@@ -248,8 +229,7 @@ scann_status ivf_search(const scann_index *ix, const ivf *v, const rerank_store 
                         base,
                         range ? range->out : NULL,
                         range ? range->radius : 0};
-        par_for(nt, nq, rerank_task, &j);
-        free(tmp);
+        par_for(sc->pool, nt, nq, rerank_task, &j);
     } else if (cd->finish) {
         for (int64_t qi = 0; qi < nq; qi++) {
             if (range) {
@@ -270,10 +250,5 @@ scann_status ivf_search(const scann_index *ix, const ivf *v, const rerank_store 
                     l->score[n] = l->score[c], l->key[n++] = l->key[c];
             l->n = n;
         }
-done:
-    free(lists);
-    free(cscore);
-    if (cs != score) free(cs);
-    if (cl != ids) free(cl);
-    return st;
+    return SCANN_OK;
 }

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "pq.h"
+#include "scratch.h"
 #include "threads.h"
 
 /* Per-element costs: float rows ~0.3 ns per dimension and 8-bit PQ ~1.4 ns per byte (one-query
@@ -100,6 +101,8 @@ void index_delete(scann_index *ix)
 {
     if (!ix) return;
     if (ix->ops) ix->ops->destroy(ix);
+    par_pool_free(atomic_load(&ix->pool));
+    scratch_cache_free(&ix->scratch);
     if (ix->map_base) munmap(ix->map_base, ix->map_len); /* after destroy: arrays point in */
     pthread_rwlock_destroy(&ix->lock);
     free(ix);

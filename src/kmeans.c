@@ -174,7 +174,8 @@ static scann_status assign_run(const float *x, int64_t n, int d, int ldx, const 
                     .dist2 = dist2};
     scann_status st = assign_prepare(&j, nthreads);
     if (st == SCANN_OK)
-        par_for(nthreads, ntasks, d <= KM_DIRECT_MAX_D ? assign_direct_task : assign_gemm_task, &j);
+        par_for(NULL, nthreads, ntasks,
+                d <= KM_DIRECT_MAX_D ? assign_direct_task : assign_gemm_task, &j);
     free((void *)j.cnorm);
     free((void *)j.ct);
     free(j.scratch);
@@ -274,7 +275,7 @@ static scann_status kmeans_pp(const float *x, int64_t n, int d, int k, const ker
         memcpy(dst, x + (size_t)pick * d, (size_t)d * sizeof(float));
         if (c == k - 1) break;
         j.centre = dst;
-        par_for(nthreads, nch, pp_task, &j);
+        par_for(NULL, nthreads, nch, pp_task, &j);
         j.first = 0;
         pick = pp_pick(&j, nch, rng);
     }
@@ -398,7 +399,7 @@ static scann_status lloyd_run(lloyd *L, const kmeans_opts *o, const kernels *dk,
         if (it == 0) stats->objective_first = obj;
         stats->objective_last = obj;
         group_by_centre(L);
-        par_for(update_threads, L->k, mean_task, L);
+        par_for(NULL, update_threads, L->k, mean_task, L);
         stats->splits += split_empty(L->c, L->count, L->k, L->d);
         if (o->spherical) normalise_rows(L->c, L->k, L->d);
         if ((st = poll_progress(o->poll, (double)(it + 1) / o->iters))) return st;

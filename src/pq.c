@@ -92,7 +92,7 @@ scann_status pq_train(pq *p, const float *x, int64_t n, int iters, uint64_t seed
         int wave = 4 * nthreads;
         for (t.first = 0; t.first < p->m && !st; t.first += wave) {
             int cnt = p->m - t.first < wave ? p->m - t.first : wave;
-            par_for(nthreads, cnt, train_block, &t);
+            par_for(NULL, nthreads, cnt, train_block, &t);
             for (int j = t.first; j < t.first + cnt && !st; j++) st = status[j];
             if (st)
                 st = err_set(st, "pq: training block failed: %s", scann_last_error());

@@ -1,6 +1,7 @@
 /* test_promises.c - what scann.h promises, tried adversarially (issue "keep every promise"):
  * automatic ids that never repeat, cancellation that leaves the index as it was, bounded
- * inputs, describe round trips, stale temporary files and what a load may allocate. */
+ * inputs, describe round trips, stale temporary files, what a load may allocate, and searches
+ * from several threads sharing the index's pool and scratch. */
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -438,6 +439,64 @@ static void test_id_map_follows_updates(void **state)
     }
 }
 
+/* ---- searches from several threads share the index's pool and scratch ------------------- */
+
+#define SHARE_CALLERS 4
+#define SHARE_NQ 40
+
+typedef struct share_job {
+    scann_index *ix;
+    const int64_t *want; /* SHARE_NQ * K ids, searched one at a time by one caller */
+    int mismatches;
+} share_job;
+
+/* Alternating one-query calls and small batches on two threads: the pool is often busy with
+ * another caller's search, so both the pool and the threads-per-call path run. */
+static void *share_caller(void *arg)
+{
+    share_job *j = arg;
+    scann_search_params sp = {.nprobe = 4, .num_threads = 2};
+    float dist[SHARE_NQ * K];
+    int64_t ids[SHARE_NQ * K];
+    for (int r = 0; r < 20; r++) {
+        int nq = r % 2 ? SHARE_NQ : 1;
+        if (scann_index_search(j->ix, nq, D, data, K, &sp, dist, ids) != SCANN_OK) j->mismatches++;
+        for (int i = 0; i < nq * K; i++) j->mismatches += ids[i] != j->want[i];
+    }
+    return NULL;
+}
+
+static void test_concurrent_searches_share_pool(void **state)
+{
+    for (int t = 0; t < NKINDS; t++) {
+        scann_index *ix = make(kinds[t], SCANN_METRIC_L2, 2000, NULL, NULL);
+        TD_EXPECT(scann_index_add(ix, 2000, D, data, NULL), SCANN_OK, NULL);
+        size_t before, after;
+        TD_EXPECT(scann_index_memory(ix, &before), SCANN_OK, NULL);
+        scann_search_params one = {.nprobe = 4, .num_threads = 1};
+        float dist[SHARE_NQ * K];
+        int64_t want[SHARE_NQ * K];
+        for (int q = 0; q < SHARE_NQ; q++)
+            TD_EXPECT(scann_index_search(ix, 1, D, data + q * D, K, &one, dist, want + q * K),
+                      SCANN_OK, NULL);
+        pthread_t tid[SHARE_CALLERS];
+        share_job jobs[SHARE_CALLERS];
+        for (int c = 0; c < SHARE_CALLERS; c++) {
+            jobs[c] = (share_job){ix, want, 0};
+            assert_int_equal(pthread_create(&tid[c], NULL, share_caller, &jobs[c]), 0);
+        }
+        for (int c = 0; c < SHARE_CALLERS; c++) {
+            pthread_join(tid[c], NULL);
+            assert_int_equal(jobs[c].mismatches, 0);
+        }
+        /* What searches keep for the next ones is bounded: 4 cached blocks of 256 KiB. */
+        TD_EXPECT(scann_index_memory(ix, &after), SCANN_OK, NULL);
+        print_message("%s: %zu bytes of search scratch kept\n", kinds[t], after - before);
+        assert_true(after >= before && after - before <= 4 * ((256 << 10) + 64));
+        scann_index_free(ix); /* joins the pool */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_stale_temp_files_removed),
         cmocka_unit_test(test_load_allocation_bounded),
         cmocka_unit_test(test_id_map_follows_updates),
+        cmocka_unit_test(test_concurrent_searches_share_pool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
