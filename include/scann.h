@@ -119,6 +119,11 @@ typedef struct scann_index_params {
     float aq_threshold;    /* SCANN anisotropic threshold T; < 0 = chosen at train from the data
                            * (the default for ip/cosine), 0 or NaN = plain PQ; see docs */
     scann_reorder reorder; /* SCANN rerank store */
+    int l2_residual;       /* SCANN with the L2 metric: 1 = encode each vector's residual to
+                           * its partition centre, x - c (a lookup table per probed list), 0 =
+                           * encode x (one table per query, ScaNN's choice for L2); see
+                           * README. Inner product and cosine always encode residuals.
+                           * scann_index_params_init sets the default */
 
     scann_progress_fn progress; /* optional; NULL = silent */
     void *progress_user_data;   /* passed back to progress */
@@ -170,7 +175,7 @@ scann_status scann_index_create(const scann_index_params *p, scann_index **out);
  * "FLAT", "IVF_FLAT,nlist=1024", "IVF_PQ,nlist=1024,m=50",
  * "SCANN,nlist=1024,dims_per_block=2,aq_threshold=0.2,reorder=int8". Keys: nlist, nprobe,
  * reorder_k, train_size, iters, seed, threads, m, dims_per_block, aq_threshold,
- * reorder (float|bf16|int8|none).
+ * reorder (float|bf16|int8|none), l2_residual (0|1).
  */
 scann_status scann_index_create_from_spec(const char *spec, int dim, scann_metric metric,
                                           scann_index **out);

@@ -25,6 +25,9 @@
  * times 16 * 2^100, residuals and codebooks included) far below FLT_MAX, so no score can
  * overflow to infinity and drop a result. */
 #define SCANN_MAX_NORM2 0x1p100
+/* SCANN's L2 codes by default: raw x (0) or the residual x - c (1); see README for the
+ * measurements behind the choice. */
+#define SCANN_DEFAULT_L2_RESIDUAL 0
 
 scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kind,
                                      scann_metric metric, int dim)
@@ -39,6 +42,7 @@ scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kin
     p->aq_threshold = metric == SCANN_METRIC_L2 ? 0.0f : -1.0f;
     /* SCANN re-ranks with floats by default; IVF_PQ is the classic codes-only baseline. */
     p->reorder = kind == SCANN_INDEX_IVF_PQ ? SCANN_REORDER_NONE : SCANN_REORDER_FLOAT;
+    p->l2_residual = SCANN_DEFAULT_L2_RESIDUAL;
     return SCANN_OK;
 }
 
@@ -67,6 +71,9 @@ static scann_status check_params(const scann_index_params *p)
     if ((unsigned)p->reorder > SCANN_REORDER_NONE)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.reorder=%d is not a reorder store",
                        p->reorder);
+    if (p->l2_residual != 0 && p->l2_residual != 1)
+        return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.l2_residual=%d is not 0 or 1",
+                       p->l2_residual);
     if (p->nlist > 0 && p->nprobe > p->nlist)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "params.nprobe=%d is larger than nlist=%d",
                        p->nprobe, p->nlist);
@@ -81,6 +88,8 @@ scann_status scann_index_create(const scann_index_params *p, scann_index **out)
     scann_index *ix = calloc(1, sizeof *ix);
     if (!ix) return err_nomem("index", sizeof *ix);
     ix->p = *p;
+    /* Only SCANN with L2 reads it: 0 elsewhere keeps describe and saved files canonical. */
+    if (p->kind != SCANN_INDEX_SCANN || p->metric != SCANN_METRIC_L2) ix->p.l2_residual = 0;
     if (ix->p.num_threads == 0) ix->p.num_threads = threads_online();
     ix->dk = dist_kernels_for(cpu_best_isa());
     /* Writers first: a steady stream of searches must not starve an add (seen from Python). */

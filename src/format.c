@@ -41,7 +41,8 @@
 #error "format.c writes and maps little-endian arrays as they are: add byte swapping for this host"
 #endif
 
-#define FMT_VERSION 2u /* 2 added NXID; version 1 files still load */
+#define FMT_VERSION 2u          /* 2 added NXID; version 1 files still load */
+#define FMT_FLAG_L2_RESIDUAL 1u /* header flags: SCANN L2 codes encode x - centre */
 #define FMT_HEADER_BYTES 128
 #define FMT_ALIGN 64
 #define FMT_ENTRY_BYTES 32
@@ -393,7 +394,11 @@ static void encode_header(const scann_index *ix, const fmt_writer *w, uint64_t d
     put64(h + H_FILE_BYTES, w->pos);
     put64(h + H_DIR_OFFSET, dir_offset);
     put32(h + H_NSECTIONS, (uint32_t)w->nsec);
-    put32(h + H_FLAGS, 0);
+    /* The one flag: SCANN L2 codes are residuals (older files, flags 0, hold raw x). */
+    put32(h + H_FLAGS,
+          p->kind == SCANN_INDEX_SCANN && p->metric == SCANN_METRIC_L2 && p->l2_residual
+              ? FMT_FLAG_L2_RESIDUAL
+              : 0);
     put64(h + H_DIR_CHECKSUM, dir_checksum);
     put32(h + H_KIND, (uint32_t)p->kind);
     put32(h + H_METRIC, (uint32_t)p->metric);
@@ -652,8 +657,9 @@ static scann_status read_layout(fmt_reader *r)
     if (file_bytes < r->len)
         return fmt_fail(r, "header: file_bytes=%llu, but %zu bytes are present (trailing data)",
                         (unsigned long long)file_bytes, r->len);
-    if (flags != 0)
-        return fmt_fail(r, "header: flags=%#x, expected 0 (written by a newer library?)", flags);
+    if (flags & ~FMT_FLAG_L2_RESIDUAL || (flags && version < 2))
+        return fmt_fail(r, "header: flags=%#x, expected 0 or 1 (written by a newer library?)",
+                        flags);
     if (nsec > FMT_MAX_SECTIONS)
         return fmt_fail(r, "header: nsections=%u exceeds %d", nsec, FMT_MAX_SECTIONS);
     if (dir_offset < FMT_HEADER_BYTES || dir_offset % FMT_ALIGN || dir_offset > file_bytes ||
@@ -743,6 +749,11 @@ static scann_status read_params(fmt_reader *r, scann_index_params *p, int *train
         return fmt_fail(r, "header: num_threads=%d is outside [0, 4096]", threads);
     if (tr > 1) return fmt_fail(r, "header: trained=%u, expected 0 or 1", tr);
     if (nt < 0) return fmt_fail(r, "header: ntotal=%lld is negative", (long long)nt);
+    uint32_t flags = get32(b + H_FLAGS); /* read_layout allowed only FMT_FLAG_L2_RESIDUAL */
+    if (flags && (kind != SCANN_INDEX_SCANN || metric != SCANN_METRIC_L2))
+        return fmt_fail(r, "header: flags=%#x (L2 residual codes) on a %s %s index", flags,
+                        scann_index_kind_name((scann_index_kind)kind),
+                        scann_metric_name((scann_metric)metric));
     if (kind == SCANN_INDEX_FLAT && !tr)
         return fmt_fail(r, "header: trained=0, but a FLAT index is always trained");
     /* An untrained index may carry its search defaults (SRCH), nothing else. */
@@ -768,6 +779,7 @@ static scann_status read_params(fmt_reader *r, scann_index_params *p, int *train
     uint32_t aq = get32(b + H_AQ_THRESHOLD);
     memcpy(&p->aq_threshold, &aq, sizeof aq);
     p->reorder = (scann_reorder)reorder;
+    p->l2_residual = flags != 0;
     *trained = (int)tr;
     *ntotal = nt;
     return SCANN_OK;

@@ -52,10 +52,13 @@ typedef struct ivfflat_scan {
     const float *q;
 } ivfflat_scan;
 
-static void ivfflat_begin(void *ctx, int64_t qi, int worker, collector *c) {}
+static void ivfflat_begin(void *ctx, int64_t qi, int worker, collector *c, const int32_t *lists,
+                          int nprobe)
+{
+}
 
-static void ivfflat_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, collector *c,
-                              int worker)
+static void ivfflat_scan_list(void *ctx, int64_t qi, int probe, int32_t l, float cscore,
+                              collector *c, int worker)
 {
     const ivfflat_scan *s = ctx;
     const scann_index *ix = s->ix;

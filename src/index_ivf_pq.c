@@ -157,7 +157,8 @@ static float *worker_tables(const ivfpq_scan *s, int worker)
     return s->scratch + (size_t)worker * 2 * f->pq.m * IVFPQ_KSUB;
 }
 
-static void ivfpq_begin(void *ctx, int64_t qi, int worker, collector *c)
+static void ivfpq_begin(void *ctx, int64_t qi, int worker, collector *c, const int32_t *lists,
+                        int nprobe)
 {
     const ivfpq_scan *s = ctx;
     const ivfpq *f = s->ix->impl;
@@ -169,7 +170,7 @@ static void ivfpq_begin(void *ctx, int64_t qi, int worker, collector *c)
     for (size_t i = 0; i < n; i++) lut[i] *= mul;
 }
 
-static void ivfpq_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, collector *c,
+static void ivfpq_scan_list(void *ctx, int64_t qi, int probe, int32_t l, float cscore, collector *c,
                             int worker)
 {
     const ivfpq_scan *s = ctx;

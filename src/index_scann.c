@@ -49,7 +49,9 @@ typedef struct ivffs_impl {
     fs_blocks *codes; /* nlist packed code arrays */
     pq pq;            /* 16 centres per block */
     rerank_store rr;
-    int residual; /* encode x - c (inner product) or x (L2) */
+    int residual; /* encode x - c (inner product, L2 with l2_residual) or x (L2) */
+    int l2res;    /* L2 with residual codes: a table per (query, probed list), l2res_query */
+    float *ltab;  /* l2res: per list, m x 16 floats ||C_jk||^2 + 2<c_j, C_jk> (c: the centre) */
     int rr_error; /* bf16/int8 rows hold x - x~ (x~ = centre + decoded code), not x */
     fs_block_fn kernel;
 } ivffs_impl;
@@ -60,6 +62,8 @@ static void ivffs_release(ivffs_impl *s)
         for (int l = 0; l < s->v.nlist; l++) free(s->codes[l].data);
     free(s->codes);
     s->codes = NULL;
+    free(s->ltab);
+    s->ltab = NULL;
     ivf_free(&s->v);
     pq_free(&s->pq);
     rerank_free(&s->rr);
@@ -86,11 +90,42 @@ static scann_status ivffs_train_codes(void *ctx, const scann_index *ix, const fl
     scann_status st = pq_train(&s->pq, rows, n, SCANN_PQ_ITERS, ix->p.seed + 2, nt, ix->dk, poll);
     float eta;
     t->threshold = ix->p.aq_threshold;
-    if (t->threshold < 0 && !s->residual) t->threshold = 0.0f;
+    if (t->threshold < 0 && !index_uses_ip(ix)) t->threshold = 0.0f;
     if (!st && t->threshold < 0)
         st = avq_choose_threshold(&s->pq, x, rows, n, s->v.centres, assign, ix->p.seed + 3, nt,
                                   &t->threshold, &eta);
     return st;
+}
+
+/*
+ * The list part of the L2 residual tables (DESIGN.md 2.2): for a residual code r~ of list l
+ * with centre c, ||q - c - r~||^2 = ||q - c||^2 + sum_j (||C_jk||^2 + 2<c_j, C_jk> - 2<q_j, C_jk>),
+ * and everything but the query's -2<q_j, C_jk> is fixed per (list, j, k). Computed once from
+ * the centres and codebooks (train, load), so a search adds two tables instead of forming
+ * d-long dot products per probed list; nlist x m x 16 floats (Fashion-MNIST: 3 MB).
+ */
+static scann_status build_ltab(ivffs_impl *s)
+{
+    const pq *p = &s->pq;
+    size_t n = (size_t)p->m * SCANN_KSUB;
+    free(s->ltab);
+    if (!(s->ltab = malloc((size_t)s->v.nlist * n * sizeof(float))))
+        return err_nomem("SCANN L2 list tables", (size_t)s->v.nlist * n * sizeof(float));
+    for (int l = 0; l < s->v.nlist; l++) {
+        const float *c = s->v.centres + (size_t)l * p->d;
+        float *t = s->ltab + (size_t)l * n;
+        for (int j = 0; j < p->m; j++)
+            for (int k = 0; k < SCANN_KSUB; k++) {
+                const float *cc = pq_centre(p, j, k), *cj = c + pq_off(p, j);
+                float norm = 0.0f, dot = 0.0f;
+                for (int i = 0; i < pq_len(p, j); i++) {
+                    norm += cc[i] * cc[i];
+                    dot += cj[i] * cc[i];
+                }
+                t[j * SCANN_KSUB + k] = norm + 2.0f * dot;
+            }
+    }
+    return SCANN_OK;
 }
 
 static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
@@ -98,7 +133,8 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
     ivffs_impl *s = ix->impl;
     int d = ix->p.dim, m = (d + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
     ivffs_impl fresh = {0};
-    fresh.residual = index_uses_ip(ix);
+    fresh.residual = index_uses_ip(ix) || ix->p.l2_residual;
+    fresh.l2res = !index_uses_ip(ix) && ix->p.l2_residual;
     fresh.kernel = s->kernel;
     train_ctx tc = {&fresh, 0};
     ivf_trainer t = {&tc,
@@ -114,6 +150,7 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
     if (!st) st = ivf_build_train(ix, n, x, &t);
     if (!st && !(fresh.codes = calloc((size_t)fresh.v.nlist, sizeof(fs_blocks))))
         st = err_nomem("SCANN code lists", (size_t)fresh.v.nlist * sizeof(fs_blocks));
+    if (!st && fresh.l2res) st = build_ltab(&fresh);
     if (st) {
         ivffs_release(&fresh);
         return st;
@@ -246,8 +283,11 @@ typedef struct ivffs_scan {
     int use_loc;          /* push (list, offset) for the rerank stage, else external ids */
     uint8_t *scratch;     /* per worker: float table, uint8 table */
     float *qscale;        /* per query: table scale a */
-    float *qbias;         /* per query: sum of table row minima */
+    float *qbias;         /* per query: sum of table row minima (L2 residual: ref, l2res_query) */
     const search_ctx *sc; /* the batch path's filter */
+    int nprobe;           /* L2 residual, one-query path: probes per query, and per worker */
+    double *pbase;        /* nprobe baselines (l2res_query's scratch) */
+    int64_t *pbias;       /* nprobe list biases of the worker's current query */
 } ivffs_scan;
 
 /* A worker's scratch on the one-query path: float table, uint8 table, then the query's scale
@@ -290,33 +330,88 @@ static float integer_radius(float radius, float qscale, float qbias)
     return r != r || r < -0x1p41f ? -0x1p41f : r > 0x1p41f ? INFINITY : r;
 }
 
-static void ivffs_begin(void *ctx, int64_t qi, int worker, collector *col)
+/* A list's bias on its query's integer scale, rounded and clamped to +-2^40, far beyond real
+ * scores, so that extreme centres or codebooks (a hostile index file, or one whose code tables
+ * have near-zero spans) cannot overflow the int64 arithmetic of the scans; NaN goes to +2^40,
+ * which skips the list. */
+static inline int64_t bias_clamp(float biasf)
+{
+    return fabsf(biasf) < 0x1p40f ? (int64_t)lrintf(biasf)
+           : biasf < 0            ? -(INT64_C(1) << 40)
+                                  : INT64_C(1) << 40;
+}
+
+/* One table per query: the centre's score on query qi's integer scale (inner product), or 0
+ * (raw L2 codes). */
+static inline int64_t list_bias(const ivffs_scan *c, float qscale, float cscore)
+{
+    const ivffs_impl *s = c->ix->impl;
+    return bias_clamp(s->residual ? cscore * qscale : 0.0f);
+}
+
+/*
+ * L2 with residual codes (DESIGN.md 2.2): each probed list l needs its own table
+ * T_l = qt + ltab[l] with qt[j][k] = -2<q_j, C_jk>, and scores of all the query's lists must
+ * share one integer scale to meet in one collector (faiss quantizes a query's nprobe tables
+ * together in the same way). First pass, here: the row spans of every T_l give one scale a
+ * (fs_lut_scale over the maxima, so each T_l keeps lut.c's byte and uint16 bounds); list l's
+ * float baseline, ||q - c_l||^2 plus the sum of T_l's row minima, becomes the integer bias
+ * round(a * (baseline - ref)), ref the smallest baseline, which keeps biases small and
+ * non-negative. Scores are then ref + (S + bias) / a, as the raw path's qbias + (S + bias) / a.
+ * Second pass, per scanned list: fs_lut_sum_quantize(qt, ltab[l], a). Empty lists get the
+ * largest bias and no say in the scale. Writes qt (m x 16), base and bias (nprobe each).
+ *
+ * ||q - c||^2 is formed here with the row kernel, not taken from the probe: a batch's probe
+ * expands it through sgemm (||q||^2 + ||c||^2 - 2<q, c>), which on Fashion-MNIST's norms is
+ * off by about one integer step, so batch and lone queries would score differently.
+ */
+static void l2res_query(const ivffs_impl *s, const dist_kernels *dk, const float *q,
+                        const int32_t *lists, int nprobe, float *qt, double *base, int64_t *bias,
+                        float *scale, float *ref)
+{
+    const pq *p = &s->pq;
+    size_t n = (size_t)p->m * SCANN_KSUB;
+    pq_lut_ip(p, q, qt);
+    for (size_t i = 0; i < n; i++) qt[i] *= -2.0f;
+    float max_span = 0.0f;
+    double max_sum = 0.0, lo = INFINITY;
+    for (int i = 0; i < nprobe; i++) {
+        double sum_span, sum_min;
+        base[i] = INFINITY;
+        if (s->v.lists[lists[i]].size == 0) continue;
+        fs_lut_sum_stats(qt, s->ltab + (size_t)lists[i] * n, p->m, &max_span, &sum_span, &sum_min);
+        max_sum = sum_span > max_sum ? sum_span : max_sum;
+        float cscore = dk->l2(q, s->v.centres + (size_t)lists[i] * p->d, (size_t)p->d);
+        base[i] = (double)cscore + sum_min;
+        lo = base[i] < lo ? base[i] : lo;
+    }
+    if (lo == INFINITY) lo = 0.0; /* every probed list is empty */
+    float a = fs_lut_scale(p->m, max_span, max_sum);
+    for (int i = 0; i < nprobe; i++) bias[i] = bias_clamp((float)((base[i] - lo) * a));
+    *scale = a;
+    *ref = (float)lo;
+}
+
+static void ivffs_begin(void *ctx, int64_t qi, int worker, collector *col, const int32_t *lists,
+                        int nprobe)
 {
     const ivffs_scan *c = ctx;
     const ivffs_impl *s = c->ix->impl;
     const pq *p = &s->pq;
     uint8_t *w = c->scratch + (size_t)worker * worker_bytes(p->m);
     float *sb = worker_scale(c, worker);
-    query_table(s, c->q + (size_t)qi * p->d, (float *)w,
-                w + (size_t)p->m * SCANN_KSUB * sizeof(float), &sb[0], &sb[1]);
+    if (s->l2res) /* the float table keeps qt; scan_list quantizes each list's table */
+        l2res_query(s, c->ix->dk, c->q + (size_t)qi * p->d, lists, nprobe, (float *)w,
+                    c->pbase + (size_t)worker * c->nprobe, c->pbias + (size_t)worker * c->nprobe,
+                    &sb[0], &sb[1]);
+    else
+        query_table(s, c->q + (size_t)qi * p->d, (float *)w,
+                    w + (size_t)p->m * SCANN_KSUB * sizeof(float), &sb[0], &sb[1]);
     /* For the conversion after the scan; workers sharing qi store the same bits. */
     __atomic_store(&c->qscale[qi], &sb[0], __ATOMIC_RELAXED);
     __atomic_store(&c->qbias[qi], &sb[1], __ATOMIC_RELAXED);
     if (col->mode == COLLECT_RANGE) /* the radius on this query's integer scale */
         col->radius = integer_radius(col->radius, sb[0], sb[1]);
-}
-
-/* The centre's score on query qi's integer scale; 0 for L2, where codes are not residual.
- * Clamped to +-2^40, far beyond real scores, so that extreme centres or codebooks (a hostile
- * index file, or one whose code tables have near-zero spans) cannot overflow the int64
- * arithmetic of the scans; NaN goes to +2^40, which skips the list. */
-static inline int64_t list_bias(const ivffs_scan *c, float qscale, float cscore)
-{
-    const ivffs_impl *s = c->ix->impl;
-    float biasf = s->residual ? cscore * qscale : 0.0f;
-    return fabsf(biasf) < 0x1p40f ? (int64_t)lrintf(biasf)
-           : biasf < 0            ? -(INT64_C(1) << 40)
-                                  : INT64_C(1) << 40;
 }
 
 /* The kernel's threshold for a collector threshold thr_f and a list bias: S + bias <= thr_f.
@@ -331,17 +426,26 @@ static inline int64_t kernel_threshold(float thr_f, int64_t bias)
     return thr > 65535 ? 65535 : thr;
 }
 
-static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, collector *col,
-                            int worker)
+static void ivffs_scan_list(void *ctx, int64_t qi, int probe, int32_t l, float cscore,
+                            collector *col, int worker)
 {
     const ivffs_scan *c = ctx;
     const ivffs_impl *s = c->ix->impl;
     const ivf_list *L = &s->v.lists[l];
     if (L->size == 0) return;
     int m = s->pq.m, npairs = fs_m4(m) / 2;
-    const uint8_t *lut =
-        c->scratch + (size_t)worker * worker_bytes(m) + (size_t)m * SCANN_KSUB * sizeof(float);
-    int64_t bias = list_bias(c, worker_scale(c, worker)[0], cscore);
+    uint8_t *w = c->scratch + (size_t)worker * worker_bytes(m);
+    uint8_t *lut = w + (size_t)m * SCANN_KSUB * sizeof(float);
+    int64_t bias;
+    if (s->l2res) {
+        bias = c->pbias[(size_t)worker * c->nprobe + probe];
+        /* A list the threshold already excludes costs no table. */
+        if (kernel_threshold(collect_threshold(col), bias) < 0) return;
+        fs_lut_sum_quantize((const float *)w, s->ltab + (size_t)l * m * SCANN_KSUB, m,
+                            worker_scale(c, worker)[0], lut);
+    } else {
+        bias = list_bias(c, worker_scale(c, worker)[0], cscore);
+    }
     size_t bb = fs_block_bytes(m);
     uint16_t sums[FS_BLOCK];
     int nb = blocks_for(L->size);
@@ -367,7 +471,12 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, coll
  * (kernel_threshold). On a 2-core Zen 4 the kernel costs about 15% less per query and block
  * (AVX-512 four queries a call, AVX2 two; GloVe at nprobe 32 averages 3 per call) and a GloVe
  * batch runs 6-7% faster than one query at a time (nprobe 64: 10%). GloVe's codes (8.6 MB) stay
- * in cache either way: the gain is the shared work, not memory traffic. */
+ * in cache either way: the gain is the shared work, not memory traffic.
+ *
+ * L2 residual codes: each (query, list) probe has its own table. The chunk's queries keep
+ * their float part qt and per-probe biases (l2res_query, at the start of the task), and a
+ * list's tables are quantized just before its scan, for the probes its threshold still
+ * admits, into the space the one-table-per-query paths use for query tables. */
 
 #define SCANN_BATCH_MIN_NQ 64          /* smaller batches: one query at a time (ivffs_scan_list) */
 #define SCANN_CHUNK 512                /* queries per batch task, at most */
@@ -376,7 +485,7 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, coll
 
 typedef struct probe_ref {
     int32_t q;    /* query, within the chunk */
-    float cscore; /* its centre score for the list */
+    int64_t bias; /* the list's bias on the query's integer scale */
 } probe_ref;
 
 typedef struct batch_job {
@@ -393,9 +502,9 @@ typedef struct batch_job {
 
 /* One worker's scratch for a chunk of `chunk` queries, in the order of batch_task's carving;
  * every piece starts 64-byte aligned. */
-static size_t batch_bytes(int m, int nlist, int nprobe, int kk, int chunk)
+static size_t batch_bytes(int m, int nlist, int nprobe, int kk, int chunk, int l2res)
 {
-    size_t a = 0;
+    size_t a = 0, qt = l2res ? (size_t)m * SCANN_KSUB * sizeof(float) : 0;
     a += ((size_t)m * SCANN_KSUB * sizeof(float) + 63) & ~(size_t)63; /* float table */
     a += (size_t)chunk * ((fs_lut_bytes(m) + 63) & ~(size_t)63);      /* tables */
     a += (((size_t)chunk * topk_res_slots(kk) * sizeof(float)) + 63) & ~(size_t)63;   /* scores */
@@ -404,6 +513,9 @@ static size_t batch_bytes(int m, int nlist, int nprobe, int kk, int chunk)
     a += (((size_t)(nlist + 1) * sizeof(int32_t)) + 63) & ~(size_t)63;      /* list runs */
     a += ((size_t)nlist + 63) & ~(size_t)63;                                /* lists done */
     a += (((size_t)chunk * nprobe * sizeof(probe_ref)) + 63) & ~(size_t)63; /* probes */
+    a += (size_t)chunk * ((qt + 63) & ~(size_t)63);                         /* l2res: qt */
+    a += l2res ? (((size_t)chunk * nprobe * 8) + 63) & ~(size_t)63 : 0;     /* l2res: biases */
+    a += l2res ? (((size_t)nprobe * 8) + 63) & ~(size_t)63 : 0;             /* l2res: bases */
     return a;
 }
 
@@ -418,7 +530,8 @@ static void *carve(uint8_t **p, size_t bytes)
  * go through the kernel FS_MAX_QB at a time. A query leaves the list for good once its
  * threshold falls below its bias (thresholds only tighten), as in ivffs_scan_list. */
 static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs, int n,
-                            const uint8_t *tables, size_t tstride, collector *res, int64_t q0)
+                            uint8_t *tables, size_t tstride, collector *res, int64_t q0,
+                            const float *qts, size_t qtstride)
 {
     const ivffs_scan *c = j->c;
     const ivffs_impl *s = c->ix->impl;
@@ -427,11 +540,21 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
     int m = s->pq.m, npairs = fs_m4(m) / 2, nb = blocks_for(L->size);
     size_t bb = fs_block_bytes(m);
     uint32_t tail = L->size % FS_BLOCK ? (1u << (L->size % FS_BLOCK)) - 1 : ~0u;
-    int32_t who[SCANN_CHUNK];  /* queries still scanning this list */
-    int64_t bias[SCANN_CHUNK]; /* their centre scores on their tables' integer scale */
+    int32_t who[SCANN_CHUNK];        /* queries still scanning this list */
+    int64_t bias[SCANN_CHUNK];       /* their list biases on their tables' integer scale */
+    const uint8_t *tab[SCANN_CHUNK]; /* and their tables */
     for (int r = 0; r < n; r++) {
         who[r] = refs[r].q;
-        bias[r] = list_bias(c, c->qscale[q0 + refs[r].q], refs[r].cscore);
+        bias[r] = refs[r].bias;
+        if (!s->l2res) {
+            tab[r] = tables + (size_t)who[r] * tstride;
+        } else if (kernel_threshold(collect_threshold(&res[who[r]]), bias[r]) >= 0) {
+            /* else the first block drops it: thresholds only tighten */
+            uint8_t *t = tables + (size_t)r * tstride;
+            fs_lut_sum_quantize(qts + (size_t)who[r] * qtstride,
+                                s->ltab + (size_t)l * m * SCANN_KSUB, m, c->qscale[q0 + who[r]], t);
+            tab[r] = t;
+        }
     }
     for (int b = 0; b < nb && n > 0; b++) {
         const uint8_t *block = s->codes[l].data + (size_t)b * bb;
@@ -445,8 +568,9 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
             for (; r0 < n && g < FS_MAX_QB; r0++) {
                 int64_t t = kernel_threshold(collect_threshold(&res[who[r0]]), bias[r0]);
                 if (t < 0) continue;
-                who[live] = who[r0], bias[live] = bias[r0]; /* compact: live <= r0 */
-                luts[g] = tables + (size_t)who[live] * tstride;
+                /* compact: live <= r0 */
+                who[live] = who[r0], bias[live] = bias[r0], tab[live] = tab[r0];
+                luts[g] = tab[live];
                 thr[g] = (uint16_t)t;
                 at[g++] = live++;
             }
@@ -469,8 +593,10 @@ static void batch_task(void *ctx, int64_t task, int worker)
     int64_t q0 = task * j->chunk;
     int nq = (int)(j->nq - q0 < j->chunk ? j->nq - q0 : j->chunk);
     if (nlist < 1) return; /* never (a trained index has lists); tells GCC the sizes are sane */
-    uint8_t *w = j->scratch + (size_t)worker * batch_bytes(m, nlist, nprobe, kk, j->chunk);
+    uint8_t *w =
+        j->scratch + (size_t)worker * batch_bytes(m, nlist, nprobe, kk, j->chunk, s->l2res);
     size_t tstride = (fs_lut_bytes(m) + 63) & ~(size_t)63, slots = (size_t)topk_res_slots(kk);
+    size_t qtstride = s->l2res ? (size_t)m * SCANN_KSUB : 0; /* floats; 64-byte multiple */
     float *flut = carve(&w, (size_t)m * SCANN_KSUB * sizeof(float));
     uint8_t *tables = carve(&w, (size_t)j->chunk * tstride);
     float *rs = carve(&w, (size_t)j->chunk * slots * sizeof(float));
@@ -479,10 +605,20 @@ static void batch_task(void *ctx, int64_t task, int worker)
     int32_t *start = carve(&w, (size_t)(nlist + 1) * sizeof(int32_t));
     uint8_t *done = carve(&w, (size_t)nlist);
     probe_ref *refs = carve(&w, (size_t)j->chunk * nprobe * sizeof(probe_ref));
+    float *qts = carve(&w, (size_t)j->chunk * qtstride * sizeof(float));
+    int64_t *pbias = s->l2res ? carve(&w, (size_t)j->chunk * nprobe * 8) : NULL;
+    double *pbase = s->l2res ? carve(&w, (size_t)nprobe * 8) : NULL;
+    const int32_t *pl = j->lists + (size_t)q0 * nprobe;
+    const float *pc = j->cscore + (size_t)q0 * nprobe;
     for (int i = 0; i < nq; i++) {
         int64_t qi = q0 + i;
-        query_table(s, c->q + (size_t)qi * s->pq.d, flut, tables + (size_t)i * tstride,
-                    &c->qscale[qi], &c->qbias[qi]);
+        const float *qv = c->q + (size_t)qi * s->pq.d;
+        if (s->l2res)
+            l2res_query(s, c->ix->dk, qv, pl + (size_t)i * nprobe, nprobe,
+                        qts + (size_t)i * qtstride, pbase, pbias + (size_t)i * nprobe,
+                        &c->qscale[qi], &c->qbias[qi]);
+        else
+            query_table(s, qv, flut, tables + (size_t)i * tstride, &c->qscale[qi], &c->qbias[qi]);
         collect_init_res(&res[i], kk, rs + (size_t)i * slots, ri + (size_t)i * slots, c->sc);
     }
     /* Waves of probe ranks [0, 1), [1, 2), [2, 4), [4, 8), ...: a query meets its lists in
@@ -490,8 +626,6 @@ static void batch_task(void *ctx, int64_t task, int worker)
      * query's (one pass in list order let 35% more candidates through on GloVe). Within a
      * wave, the probes are grouped by list (counting sort; a list's queries stay in order),
      * and lists go in the order their best-ranked probe comes. */
-    const int32_t *pl = j->lists + (size_t)q0 * nprobe;
-    const float *pc = j->cscore + (size_t)q0 * nprobe;
     for (int w0 = 0, w1 = 1; w0 < nprobe; w0 = w1, w1 = 2 * w1 < nprobe ? 2 * w1 : nprobe) {
         memset(start, 0, (size_t)(nlist + 1) * sizeof(int32_t));
         for (int i = 0; i < nq; i++)
@@ -500,7 +634,8 @@ static void batch_task(void *ctx, int64_t task, int worker)
         for (int i = 0; i < nq; i++)
             for (int p = w0; p < w1; p++) {
                 size_t e = (size_t)i * nprobe + p;
-                refs[start[pl[e]]++] = (probe_ref){i, pc[e]};
+                int64_t b = s->l2res ? pbias[e] : list_bias(c, c->qscale[q0 + i], pc[e]);
+                refs[start[pl[e]]++] = (probe_ref){i, b};
             }
         /* start[l] is now the end of list l's run and start[l - 1] its beginning. */
         memset(done, 0, (size_t)nlist);
@@ -510,7 +645,8 @@ static void batch_task(void *ctx, int64_t task, int worker)
                 if (done[l]) continue;
                 done[l] = 1;
                 int from = l > 0 ? start[l - 1] : 0;
-                scan_list_multi(j, l, refs + from, start[l] - from, tables, tstride, res, q0);
+                scan_list_multi(j, l, refs + from, start[l] - from, tables, tstride, res, q0, qts,
+                                qtstride);
             }
     }
     for (int i = 0; i < nq; i++)
@@ -533,7 +669,10 @@ static scann_status search_batch(const ivffs_scan *c, int64_t nq, int nprobe, in
     /* Large chunks put more queries on each list (more sharing), within the budgets, but at
      * least 4 chunks per thread so the threads balance. */
     int64_t chunk = SCANN_CHUNK;
-    int64_t by_tables = SCANN_CHUNK_TABLES / (int64_t)fs_lut_bytes(s->pq.m);
+    /* L2 residual: a query keeps its float part qt (4x its uint8 table) and nprobe biases. */
+    int64_t per_query = (int64_t)fs_lut_bytes(s->pq.m) +
+                        (s->l2res ? (int64_t)s->pq.m * SCANN_KSUB * 4 + 8 * nprobe : 0);
+    int64_t by_tables = SCANN_CHUNK_TABLES / per_query;
     int64_t by_res = SCANN_CHUNK_RES / ((int64_t)topk_res_slots(kk) * 12);
     if (chunk > by_tables) chunk = by_tables;
     if (chunk > by_res) chunk = by_res;
@@ -541,7 +680,7 @@ static scann_status search_batch(const ivffs_scan *c, int64_t nq, int nprobe, in
     if (chunk < 16) chunk = 16;
     int64_t ntasks = (nq + chunk - 1) / chunk;
     if (nt > ntasks) nt = (int)ntasks;
-    size_t per = batch_bytes(s->pq.m, s->v.nlist, nprobe, kk, (int)chunk);
+    size_t per = batch_bytes(s->pq.m, s->v.nlist, nprobe, kk, (int)chunk, s->l2res);
     uint8_t *scratch = aligned_alloc(64, (size_t)nt * per);
     if (!scratch) return err_nomem("SCANN batch scratch", (size_t)nt * per);
     batch_job j = {c,      nprobe, kk,        (int)chunk, nq,
@@ -576,18 +715,27 @@ static scann_status ivffs_search(const scann_index *ix, int64_t nq, const float 
     int nt = sc->num_threads;
     uint8_t *scratch = aligned_alloc(64, (size_t)nt * worker_bytes(s->pq.m));
     float *qscale = malloc((size_t)nq * sizeof(float)), *qbias = malloc((size_t)nq * sizeof(float));
+    /* L2 residual, one query at a time: per worker, the query's nprobe baselines and biases
+     * (the driver resolves nprobe the same way; on error it fails before any scan). */
+    int nprobe = 0;
+    if (s->l2res && ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, s->v.nlist, &nprobe)) nprobe = 0;
+    double *pbase = s->l2res ? malloc((size_t)nt * nprobe * sizeof(double) + 1) : NULL;
+    int64_t *pbias = s->l2res ? malloc((size_t)nt * nprobe * sizeof(int64_t) + 1) : NULL;
     scann_status st;
-    if (!scratch || !qscale || !qbias) {
-        st = err_nomem("SCANN search scratch", (size_t)nt * worker_bytes(s->pq.m) + nq * 8);
+    if (!scratch || !qscale || !qbias || (s->l2res && (!pbase || !pbias))) {
+        st = err_nomem("SCANN search scratch",
+                       (size_t)nt * (worker_bytes(s->pq.m) + 16 * nprobe) + nq * 8);
     } else {
-        ivffs_scan ctx = {ix, q, s->rr.kind != SCANN_REORDER_NONE, scratch, qscale, qbias, sc};
+        ivffs_scan ctx = {
+            ix,    q,    s->rr.kind != SCANN_REORDER_NONE, scratch, qscale, qbias, sc, nprobe,
+            pbase, pbias};
         ivf_codec codec = {&ctx,        COLLECT_RES, ivffs_begin, ivffs_scan_list, ivffs_scan_batch,
                            ivffs_finish};
         ivf_rerank_base base = {(void *)s, rerank_base_add};
         st = ivf_search(ix, &s->v, &s->rr, s->rr_error ? &base : NULL, &codec, nq, q, k, sc, score,
                         ids);
     }
-    free(scratch), free(qscale), free(qbias);
+    free(scratch), free(qscale), free(qbias), free(pbase), free(pbias);
     return st;
 }
 
@@ -595,6 +743,7 @@ static size_t ivffs_memory(const scann_index *ix)
 {
     const ivffs_impl *s = ix->impl;
     size_t b = sizeof *s + ivf_memory(&s->v) + pq_memory(&s->pq);
+    if (s->ltab) b += (size_t)s->v.nlist * s->pq.m * SCANN_KSUB * sizeof(float);
     if (s->codes)
         for (int l = 0; l < s->v.nlist; l++)
             b += sizeof(fs_blocks) + (size_t)s->codes[l].cap * fs_block_bytes(s->pq.m);
@@ -703,7 +852,9 @@ static scann_status ivffs_load(scann_index *ix, fmt_reader *r)
     ivffs_impl *s = ix->impl;
     int d = ix->p.dim, m = (d + ix->p.dims_per_block - 1) / ix->p.dims_per_block;
     scann_status st;
-    s->residual = index_uses_ip(ix);
+    /* Files from before l2_residual have no header flag: their L2 codes are raw x. */
+    s->residual = index_uses_ip(ix) || ix->p.l2_residual;
+    s->l2res = !index_uses_ip(ix) && ix->p.l2_residual;
     if ((st = pq_init(&s->pq, d, m, SCANN_KSUB)) ||
         (st = fmt_take_floats(r, FMT_CDBK, (size_t)SCANN_KSUB * d, s->pq.codebooks)) ||
         (st = rerank_init(&s->rr, ix->p.reorder, d, NULL, 0)) ||
@@ -731,5 +882,5 @@ static scann_status ivffs_load(scann_index *ix, fmt_reader *r)
         }
         blk += nb * bb;
     }
-    return SCANN_OK;
+    return s->l2res ? build_ltab(s) : SCANN_OK;
 }

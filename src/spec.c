@@ -121,6 +121,8 @@ static scann_status apply_kv(scann_index_params *p, const char *key, const char 
             return err_set(SCANN_ERR_INVALID_ARGUMENT,
                            "spec: aq_threshold=%s is not a number a float can hold", v);
         p->aq_threshold = t;
+    } else if (!strcmp(key, "l2_residual")) {
+        if (!(st = parse_int(key, v, 0, 1, &x))) p->l2_residual = (int)x;
     } else if (!strcmp(key, "reorder")) {
         int found = 0;
         for (int i = 0; i < 4; i++)
@@ -206,6 +208,9 @@ scann_status spec_describe(const scann_index_params *p, char *buf, size_t len)
     if (p->kind == SCANN_INDEX_SCANN ||
         (p->kind == SCANN_INDEX_IVF_PQ && p->reorder != def.reorder))
         put(buf, len, &w, ",reorder=%s", spec_reorder_name(p->reorder));
+    if (p->kind == SCANN_INDEX_SCANN && p->metric == SCANN_METRIC_L2 &&
+        p->l2_residual != def.l2_residual)
+        put(buf, len, &w, ",l2_residual=%d", p->l2_residual);
     if (w < 0 || (size_t)w >= len)
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "describe: buffer of %zu bytes is too small",
                        len);

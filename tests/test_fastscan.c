@@ -226,6 +226,67 @@ static void test_lut_flat_and_byte_bound(void **state)
     check_quantized(lut, 6, q, a, bias, NULL);
 }
 
+/* The two-pass quantization of a sum qt + lt (SCANN's L2 residual tables, one per probed list
+ * sharing one scale) writes exactly the bytes fs_lut_quantize writes for the summed table with
+ * the same scale, and its statistics give that table's scale and bias: so the shared-scale
+ * tables inherit every bound checked above. Lists whose spans differ share the largest. */
+static void test_lut_sum_matches_quantize(void **state)
+{
+    (void)state;
+    uint64_t s = 11;
+    enum { MAXM = 300, NL = 3 };
+    float *qt = malloc(16 * MAXM * sizeof(float)), *lt = malloc(NL * 16 * MAXM * sizeof(float));
+    float *sum = malloc(16 * MAXM * sizeof(float));
+    uint8_t *q1 = malloc(fs_lut_bytes(MAXM)), *q2 = malloc(fs_lut_bytes(MAXM));
+    const int ms[] = {1, 5, 64, 196, 257, 258, 300};
+    for (size_t mi = 0; mi < sizeof ms / sizeof ms[0]; mi++) {
+        int m = ms[mi];
+        for (int i = 0; i < 16 * m; i++) qt[i] = 1e3f * (rng_unit(&s) - 0.5f);
+        for (int l = 0; l < NL; l++) /* large opposite parts that cancel, as -2<q,C> + 2<c,C> */
+            for (int i = 0; i < 16 * m; i++)
+                lt[l * 16 * m + i] = -qt[i] + (float)(l + 1) * rng_unit(&s) + 5.0f * l;
+        float max_span = 0.0f;
+        double max_sum = 0.0, ss[NL], sm[NL];
+        for (int l = 0; l < NL; l++) {
+            fs_lut_sum_stats(qt, lt + l * 16 * m, m, &max_span, &ss[l], &sm[l]);
+            max_sum = ss[l] > max_sum ? ss[l] : max_sum;
+        }
+        float a = fs_lut_scale(m, max_span, max_sum);
+        for (int l = 0; l < NL; l++) {
+            for (int i = 0; i < 16 * m; i++) sum[i] = qt[i] + lt[l * 16 * m + i];
+            float a1, bias1, one_span = 0.0f;
+            double one_sum, one_min;
+            fs_lut_quantize(sum, m, q1, &a1, &bias1);
+            fs_lut_sum_stats(qt, lt + l * 16 * m, m, &one_span, &one_sum, &one_min);
+            /* one list alone: the same scale and bias as quantizing its summed table */
+            assert_true(fs_lut_scale(m, one_span, one_sum) == a1);
+            assert_true((float)one_min == bias1);
+            /* with the shared scale: fs_lut_quantize's bytes for that scale */
+            fs_lut_sum_quantize(qt, lt + l * 16 * m, m, a, q2);
+            for (int j = 0; j < m; j++) {
+                float lo = sum[16 * j];
+                for (int k = 1; k < 16; k++) lo = sum[16 * j + k] < lo ? sum[16 * j + k] : lo;
+                for (int k = 0; k < 16; k++) {
+                    float t = (sum[16 * j + k] - lo) * a + 0.5f;
+                    int want = t < 255.0f ? (int)t : 255;
+                    if (q2[16 * j + k] != want)
+                        fail_msg("m=%d list %d row %d k %d: %d, want %d", m, l, j, k,
+                                 q2[16 * j + k], want);
+                }
+            }
+            long sum_max = 0;
+            for (int j = 0; j < m; j++) {
+                int mx = 0;
+                for (int k = 0; k < 16; k++) mx = q2[16 * j + k] > mx ? q2[16 * j + k] : mx;
+                sum_max += mx;
+            }
+            assert_true(sum_max <= 65535); /* the uint16 bound holds for every list */
+            for (size_t i = (size_t)16 * m; i < fs_lut_bytes(m); i++) assert_int_equal(q2[i], 0);
+        }
+    }
+    free(qt), free(lt), free(sum), free(q1), free(q2);
+}
+
 static void test_kernels_match_scalar_random(void **state)
 {
     (void)state;
@@ -625,6 +686,7 @@ int main(void)
         cmocka_unit_test(test_pack_matches_layout),
         cmocka_unit_test(test_lut_bounds_adversarial),
         cmocka_unit_test(test_lut_flat_and_byte_bound),
+        cmocka_unit_test(test_lut_sum_matches_quantize),
         cmocka_unit_test(test_kernels_match_scalar_random),
         cmocka_unit_test(test_real_tables),
         cmocka_unit_test(test_report_timings),

@@ -114,6 +114,91 @@ static void test_scann_l2(void **state)
     scann_index_free(ix);
 }
 
+/* L2 with residual codes (l2_residual=1: a table per probed list, one scale per query): a
+ * recall floor, at least raw codes' recall at few rerank candidates (where the codes matter),
+ * the spec round trip, and persistence: a saved file says its codes are residual (header flag)
+ * and loads to the same answers; a raw L2 file has no flag, as files from before l2_residual,
+ * and loads as raw. */
+static void test_scann_l2_residual(void **state)
+{
+    fixture *f = *state;
+    scann_index *res = build("SCANN,nlist=64,dims_per_block=4,reorder=float,l2_residual=1",
+                             SCANN_METRIC_L2, f->base, 2);
+    scann_index *raw = build("SCANN,nlist=64,dims_per_block=4,reorder=float,l2_residual=0",
+                             SCANN_METRIC_L2, f->base, 2);
+    double r = recall(f, res, f->gt_l2, 8, 100, NULL);
+    double r20 = recall(f, res, f->gt_l2, 8, 20, NULL),
+           raw20 = recall(f, raw, f->gt_l2, 8, 20, NULL);
+    print_message("SCANN L2 residual recall@10 %.3f (reorder_k 100); reorder_k 20: residual %.3f, "
+                  "raw %.3f\n",
+                  r, r20, raw20);
+    assert_true(r >= 0.95);
+    assert_true(r20 >= raw20 - 0.005);
+    /* Without rerank the integer scores, back on the float scale, are close to exact L2. */
+    float dist[NQ * K];
+    int64_t ids[NQ * K], ids2[NQ * K];
+    char desc[160];
+    scann_index *idx[2] = {res, raw};
+    for (int w = 0; w < 2; w++) {
+        scann_index *ix = idx[w];
+        assert_int_equal(scann_index_describe(ix, desc, sizeof desc), SCANN_OK);
+        scann_index *again;
+        assert_int_equal(scann_index_create_from_spec(desc, D, SCANN_METRIC_L2, &again), SCANN_OK);
+        char desc2[160];
+        assert_int_equal(scann_index_describe(again, desc2, sizeof desc2), SCANN_OK);
+        assert_string_equal(desc, desc2);
+        scann_index_free(again);
+        void *buf;
+        size_t len;
+        assert_int_equal(scann_index_save_buffer(ix, &buf, &len), SCANN_OK);
+        uint32_t flags;
+        memcpy(&flags, (const uint8_t *)buf + 36, 4); /* FORMAT.md: header flags */
+        assert_int_equal(flags, w == 0 ? 1 : 0);
+        scann_index *back;
+        assert_int_equal(scann_index_load_buffer(buf, len, &back), SCANN_OK);
+        assert_int_equal(scann_index_describe(back, desc2, sizeof desc2), SCANN_OK);
+        assert_string_equal(desc, desc2);
+        scann_search_params sp = {.nprobe = 8, .reorder_k = 30};
+        assert_int_equal(scann_index_search(ix, NQ, D, f->query, K, &sp, dist, ids), SCANN_OK);
+        float dist2[NQ * K];
+        assert_int_equal(scann_index_search(back, NQ, D, f->query, K, &sp, dist2, ids2), SCANN_OK);
+        assert_memory_equal(ids, ids2, sizeof ids);
+        assert_memory_equal(dist, dist2, sizeof dist);
+        /* The same file bytes again: load + save is the identity. */
+        void *buf2;
+        size_t len2;
+        assert_int_equal(scann_index_save_buffer(back, &buf2, &len2), SCANN_OK);
+        assert_int_equal(len, len2);
+        assert_memory_equal(buf, buf2, len);
+        scann_buffer_free(buf2);
+        scann_buffer_free(buf);
+        scann_index_free(back);
+    }
+    scann_index_free(res), scann_index_free(raw);
+    /* Codes only (no rerank): scores, back on the float scale (ref + (S + bias) / a), estimate
+     * the exact distances of what they return, better than raw codes do. */
+    double rel[2] = {0, 0};
+    for (int w = 0; w < 2; w++) {
+        scann_index *ix = build(w ? "SCANN,nlist=64,dims_per_block=4,reorder=none,l2_residual=1"
+                                  : "SCANN,nlist=64,dims_per_block=4,reorder=none,l2_residual=0",
+                                SCANN_METRIC_L2, f->base, 2);
+        scann_search_params sp = {.nprobe = 8};
+        assert_int_equal(scann_index_search(ix, NQ, D, f->query, K, &sp, dist, ids), SCANN_OK);
+        for (int q = 0; q < NQ; q++)
+            for (int i = 0; i < K; i++) {
+                const float *x = f->base + ids[q * K + i] * D, *qv = f->query + q * D;
+                double e = 0;
+                for (int t = 0; t < D; t++) e += ((double)qv[t] - x[t]) * ((double)qv[t] - x[t]);
+                rel[w] += fabs(dist[q * K + i] - e) / e / (NQ * K);
+            }
+        scann_index_free(ix);
+    }
+    print_message("no rerank: mean relative error of the returned scores: raw %.4f, residual "
+                  "%.4f\n",
+                  rel[0], rel[1]);
+    assert_true(rel[1] < rel[0]);
+}
+
 /* The whole pipeline gives identical ids and scores whatever the ISA and the thread count. */
 static void test_scann_same_answers_everywhere(void **state)
 {
@@ -262,6 +347,12 @@ static void test_scann_batch_matches_single(void **state)
                                 NULL, 5, 0, NULL);
     expect_batch_matches_single(f, "SCANN,nlist=48,dims_per_block=4,reorder=float", SCANN_METRIC_L2,
                                 NULL, 12, 150, NULL);
+    /* L2 residual: a table per (query, list), built per list inside a chunk in the batch path */
+    for (int i = 0; i < 3; i++)
+        expect_batch_matches_single(f, "SCANN,nlist=48,dims_per_block=4,reorder=none,l2_residual=1",
+                                    SCANN_METRIC_L2, isas[i], 5, 0, NULL);
+    expect_batch_matches_single(f, "SCANN,nlist=48,reorder=float,l2_residual=1", SCANN_METRIC_L2,
+                                NULL, 12, 150, NULL);
     /* A filter (ids that are not multiples of 3) applies in both paths alike. */
     uint64_t allow[(NB + 63) / 64] = {0};
     for (int i = 0; i < NB; i++)
@@ -335,6 +426,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scann_cosine_stores),
         cmocka_unit_test(test_scann_l2),
+        cmocka_unit_test(test_scann_l2_residual),
         cmocka_unit_test(test_scann_same_answers_everywhere),
         cmocka_unit_test(test_scann_anisotropic_helps_inner_product),
         cmocka_unit_test(test_scann_bad_parameters),

@@ -68,6 +68,25 @@ void fs_unpack_one(const uint8_t *block, int m, int i, uint8_t *codes);
  * all 0 gets a = 1. */
 void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float *bias);
 
+/* The scale a for tables of m rows whose largest row span is max_span and whose sum of row
+ * spans is at most sum_span: min(255 / max_span, (65535 - m) / sum_span), 1 when max_span is 0.
+ * fs_lut_quantize uses it for one table; several tables that must share one integer scale
+ * (SCANN's L2 residual tables, one per probed list of a query) take the maxima over all of
+ * them, which keeps every invariant of each table (lut.c). */
+float fs_lut_scale(int m, float max_span, double sum_span);
+
+/*
+ * Two-pass quantization of tables given as a sum T = qt + lt of two m x 16 float tables
+ * (summed entry by entry in float, the same values in both passes): a query's part and a
+ * list's part, so no float T is ever stored. fs_lut_sum_stats raises *max_span to T's largest
+ * row span and returns the sum of its row spans and of its row minima; fs_lut_sum_quantize
+ * writes q[j][k] = round((T[j][k] - min_k T[j][k]) * a) into out (fs_lut_bytes(m)), exactly as
+ * fs_lut_quantize would with that a. Score ~ sum_min + S / a.
+ */
+void fs_lut_sum_stats(const float *qt, const float *lt, int m, float *max_span, double *sum_span,
+                      double *sum_min);
+void fs_lut_sum_quantize(const float *qt, const float *lt, int m, float a, uint8_t *out);
+
 /* Sums and threshold mask of one block; npairs = fs_m4(m) / 2. */
 typedef uint32_t (*fs_block_fn)(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
                                 uint16_t *sums);

@@ -91,6 +91,18 @@ static void quantize_row(const float *row, float lo, float a, uint8_t *out)
 }
 #endif
 
+float fs_lut_scale(int m, float max_span, double sum_span)
+{
+    /* All spans 0: every q is 0 whatever a is; 1 keeps bias + S / a well defined. */
+    float a = 1.0f;
+    if (max_span > 0.0f) {
+        float a_byte = 255.0f / max_span;
+        float a_sum = (float)((65535.0 - m) / sum_span); /* sum_span >= max_span > 0 */
+        a = a_byte < a_sum ? a_byte : a_sum;
+    }
+    return a;
+}
+
 void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float *bias)
 {
     float max_span = 0.0f;
@@ -104,14 +116,7 @@ void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float 
         sum_min += lo;
     }
 
-    /* All spans 0: every q is 0 whatever a is; 1 keeps bias + S / a well defined. */
-    float a = 1.0f;
-    if (max_span > 0.0f) {
-        float a_byte = 255.0f / max_span;
-        float a_sum = (float)((65535.0 - m) / sum_span); /* sum_span >= max_span > 0 */
-        a = a_byte < a_sum ? a_byte : a_sum;
-    }
-
+    float a = fs_lut_scale(m, max_span, sum_span);
     for (int j = 0; j < m; j++) {
         float lo, hi;
         row_range4(lut + 16 * j, &lo, &hi);
@@ -120,4 +125,41 @@ void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float 
     memset(out + (size_t)16 * m, 0, (size_t)16 * (fs_m4(m) - m));
     *scale = a;
     *bias = (float)sum_min;
+}
+
+/* Row j of qt + lt, summed in float: both passes below form the same values. */
+static void sum_row(const float *qt, const float *lt, int j, float *row)
+{
+    for (int k = 0; k < 16; k++) row[k] = qt[16 * j + k] + lt[16 * j + k];
+}
+
+void fs_lut_sum_stats(const float *qt, const float *lt, int m, float *max_span, double *sum_span,
+                      double *sum_min)
+{
+    float mx = *max_span, row[16];
+    double ss = 0.0, sm = 0.0;
+    for (int j = 0; j < m; j++) {
+        float lo, hi;
+        sum_row(qt, lt, j, row);
+        row_range4(row, &lo, &hi);
+        float span = hi - lo;
+        mx = span > mx ? span : mx;
+        ss += span;
+        sm += lo;
+    }
+    *max_span = mx;
+    *sum_span = ss;
+    *sum_min = sm;
+}
+
+void fs_lut_sum_quantize(const float *qt, const float *lt, int m, float a, uint8_t *out)
+{
+    float row[16];
+    for (int j = 0; j < m; j++) {
+        float lo, hi;
+        sum_row(qt, lt, j, row);
+        row_range4(row, &lo, &hi);
+        quantize_row(row, lo, a, out + 16 * j);
+    }
+    memset(out + (size_t)16 * m, 0, (size_t)16 * (fs_m4(m) - m));
 }
