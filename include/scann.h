@@ -120,10 +120,10 @@ typedef struct scann_index_params {
                            * (the default for ip/cosine), 0 or NaN = plain PQ; see docs */
     scann_reorder reorder; /* SCANN rerank store */
     int l2_residual;       /* SCANN with the L2 metric: 1 = encode each vector's residual to
-                           * its partition centre, x - c (a lookup table per probed list), 0 =
-                           * encode x (one table per query, ScaNN's choice for L2); see
-                           * README. Inner product and cosine always encode residuals.
-                           * scann_index_params_init sets the default */
+                           * its partition centre, x - c (a lookup table per probed list: more
+                           * recall per candidate, fewer queries per second), 0 = encode x (one
+                           * table per query, ScaNN's choice for L2; the default, see README).
+                           * Inner product and cosine always encode residuals */
 
     scann_progress_fn progress; /* optional; NULL = silent */
     void *progress_user_data;   /* passed back to progress */

@@ -57,8 +57,8 @@ static void ivfflat_begin(void *ctx, int64_t qi, int worker, collector *c, const
 {
 }
 
-static void ivfflat_scan_list(void *ctx, int64_t qi, int probe, int32_t l, float cscore,
-                              collector *c, int worker)
+static void ivfflat_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, collector *c,
+                              int worker)
 {
     const ivfflat_scan *s = ctx;
     const scann_index *ix = s->ix;

@@ -170,7 +170,7 @@ static void ivfpq_begin(void *ctx, int64_t qi, int worker, collector *c, const i
     for (size_t i = 0; i < n; i++) lut[i] *= mul;
 }
 
-static void ivfpq_scan_list(void *ctx, int64_t qi, int probe, int32_t l, float cscore, collector *c,
+static void ivfpq_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, collector *c,
                             int worker)
 {
     const ivfpq_scan *s = ctx;

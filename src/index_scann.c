@@ -5,12 +5,15 @@
  * block of dims_per_block dimensions, learned on a sample of what the lists will encode;
  * the rerank store (int8 scales need the sample too).
  * Add: nearest partition by L2; encode with the anisotropic loss (avq.c) the residual x - c for
- * inner product / cosine, or x itself for L2 (ScaNN's choice: one table per query then serves
- * every list, where L2 residuals would need a table per probed list); pack into 32-vector
- * blocks (fastscan.h); keep the external id and the rerank row at the same list offset.
- * Search (the IVF driver, ivf_search.c, with this file's codec): probe nprobe lists; one float table per query, quantized to uint8 with scale a; per
- * list the centre score becomes an integer bias round(a * cscore) (DESIGN.md 2.5) added to
- * the uint16 block sums, so scores of all lists share one integer scale. The heap's k-th
+ * inner product / cosine, and for L2 either x itself (ScaNN's choice: one table per query then
+ * serves every list) or, with l2_residual, x - c too (a table per probed list, l2res_query);
+ * pack into 32-vector blocks (fastscan.h); keep the external id and the rerank row at the same
+ * list offset.
+ * Search (the IVF driver, ivf_search.c, with this file's codec): probe nprobe lists; one float
+ * table per query, quantized to uint8 with scale a; per list the centre score becomes an
+ * integer bias round(a * cscore) (DESIGN.md 2.5) added to the uint16 block sums, so scores of
+ * all lists share one integer scale (L2 residual: per-list tables on one scale per query, and
+ * per-list biases, l2res_query). The heap's k-th
  * score, minus the list's bias, is the kernel's threshold: a list whose bias alone exceeds
  * it is skipped, and most blocks return an empty mask without touching the heap. The best
  * reorder_k candidates are re-scored exactly by the driver, or, with reorder=none, their
@@ -285,9 +288,6 @@ typedef struct ivffs_scan {
     float *qscale;        /* per query: table scale a */
     float *qbias;         /* per query: sum of table row minima (L2 residual: ref, l2res_query) */
     const search_ctx *sc; /* the batch path's filter */
-    int nprobe;           /* L2 residual, one-query path: probes per query, and per worker */
-    double *pbase;        /* nprobe baselines (l2res_query's scratch) */
-    int64_t *pbias;       /* nprobe list biases of the worker's current query */
 } ivffs_scan;
 
 /* A worker's scratch on the one-query path: float table, uint8 table, then the query's scale
@@ -352,44 +352,64 @@ static inline int64_t list_bias(const ivffs_scan *c, float qscale, float cscore)
 /*
  * L2 with residual codes (DESIGN.md 2.2): each probed list l needs its own table
  * T_l = qt + ltab[l] with qt[j][k] = -2<q_j, C_jk>, and scores of all the query's lists must
- * share one integer scale to meet in one collector (faiss quantizes a query's nprobe tables
- * together in the same way). First pass, here: the row spans of every T_l give one scale a
- * (fs_lut_scale over the maxima, so each T_l keeps lut.c's byte and uint16 bounds); list l's
- * float baseline, ||q - c_l||^2 plus the sum of T_l's row minima, becomes the integer bias
- * round(a * (baseline - ref)), ref the smallest baseline, which keeps biases small and
- * non-negative. Scores are then ref + (S + bias) / a, as the raw path's qbias + (S + bias) / a.
- * Second pass, per scanned list: fs_lut_sum_quantize(qt, ltab[l], a). Empty lists get the
- * largest bias and no say in the scale. Writes qt (m x 16), base and bias (nprobe each).
+ * share one integer scale a to meet in one collector (faiss quantizes a query's nprobe tables
+ * together for the same reason). Per list, the float baseline ||q - c_l||^2 + sum of T_l's row
+ * minima becomes the integer bias round(a * (baseline - ref)) (l2res_list), ref being the
+ * baseline of the query's first non-empty probe; scores are then ref + (S + bias) / a, as the
+ * one-table paths' qbias + (S + bias) / a.
  *
- * ||q - c||^2 is formed here with the row kernel, not taken from the probe: a batch's probe
- * expands it through sgemm (||q||^2 + ||c||^2 - 2<q, c>), which on Fashion-MNIST's norms is
- * off by about one integer step, so batch and lone queries would score differently.
+ * The scale: exact over every probed list would take a second pass over all nprobe tables
+ * before any scan (it doubled the table work, which costs as much as scanning a Fashion-MNIST
+ * list). Spans grow with ||q - c||, so the first and the last probe (nearest and farthest
+ * centre) give the scale, and the rare row of another list that spans more saturates at 255
+ * (fs_lut_sum_quantize): its vectors then score lower than they should in that sub-space,
+ * which costs a candidate slot, never a uint16 overflow, as long as 255 * m <= 65535. Above
+ * 256 sub-spaces the sum bound matters, and every probed list sets the scale. Measured against
+ * the exact scale over all lists: recall@10 equal within 0.0004 (Fashion-MNIST, SIFT-250k,
+ * nprobe 8-32, reorder_k 20-40), with one pass over each table instead of two.
+ *
+ * ||q - c||^2 is formed with the row kernel, not taken from the probe: a batch's probe expands
+ * it through sgemm (||q||^2 + ||c||^2 - 2<q, c>), which on Fashion-MNIST's norms is off by
+ * about one integer step, and batch and lone queries must score alike.
  */
+#define L2RES_ALL_ABOVE_M 256
+
+/* Query q's part qt (m x 16 floats), its scale and ref. */
 static void l2res_query(const ivffs_impl *s, const dist_kernels *dk, const float *q,
-                        const int32_t *lists, int nprobe, float *qt, double *base, int64_t *bias,
-                        float *scale, float *ref)
+                        const int32_t *lists, int nprobe, float *qt, float *scale, float *ref)
 {
     const pq *p = &s->pq;
     size_t n = (size_t)p->m * SCANN_KSUB;
     pq_lut_ip(p, q, qt);
     for (size_t i = 0; i < n; i++) qt[i] *= -2.0f;
     float max_span = 0.0f;
-    double max_sum = 0.0, lo = INFINITY;
-    for (int i = 0; i < nprobe; i++) {
-        double sum_span, sum_min;
-        base[i] = INFINITY;
-        if (s->v.lists[lists[i]].size == 0) continue;
-        fs_lut_sum_stats(qt, s->ltab + (size_t)lists[i] * n, p->m, &max_span, &sum_span, &sum_min);
-        max_sum = sum_span > max_sum ? sum_span : max_sum;
-        float cscore = dk->l2(q, s->v.centres + (size_t)lists[i] * p->d, (size_t)p->d);
-        base[i] = (double)cscore + sum_min;
-        lo = base[i] < lo ? base[i] : lo;
-    }
-    if (lo == INFINITY) lo = 0.0; /* every probed list is empty */
-    float a = fs_lut_scale(p->m, max_span, max_sum);
-    for (int i = 0; i < nprobe; i++) bias[i] = bias_clamp((float)((base[i] - lo) * a));
-    *scale = a;
-    *ref = (float)lo;
+    double max_sum = 0.0, first = 0.0;
+    int seen = 0;
+    /* Every probed list when m needs it, or when the first and last are both empty. */
+    for (int all = p->m > L2RES_ALL_ABOVE_M; all < 2 && !seen; all++)
+        for (int i = 0; i < nprobe; i++) {
+            if (!all && i > 0 && i < nprobe - 1) i = nprobe - 1;
+            const float *lt = s->ltab + (size_t)lists[i] * n;
+            double sum_span, sum_min;
+            if (s->v.lists[lists[i]].size == 0) continue;
+            fs_lut_sum_stats(qt, lt, p->m, &max_span, &sum_span, &sum_min);
+            max_sum = sum_span > max_sum ? sum_span : max_sum;
+            if (!seen++)
+                first = (double)dk->l2(q, s->v.centres + (size_t)lists[i] * p->d, (size_t)p->d) +
+                        sum_min;
+        }
+    *scale = fs_lut_scale(p->m, max_span, max_sum);
+    *ref = (float)first;
+}
+
+/* List l's table for query q (qt, scale a, ref) into out; returns its bias. */
+static int64_t l2res_list(const ivffs_impl *s, const dist_kernels *dk, const float *q,
+                          const float *qt, int32_t l, float a, float ref, uint8_t *out)
+{
+    const pq *p = &s->pq;
+    double sum_min = fs_lut_sum_quantize(qt, s->ltab + (size_t)l * p->m * SCANN_KSUB, p->m, a, out);
+    double base = (double)dk->l2(q, s->v.centres + (size_t)l * p->d, (size_t)p->d) + sum_min;
+    return bias_clamp((float)((base - ref) * a));
 }
 
 static void ivffs_begin(void *ctx, int64_t qi, int worker, collector *col, const int32_t *lists,
@@ -401,9 +421,8 @@ static void ivffs_begin(void *ctx, int64_t qi, int worker, collector *col, const
     uint8_t *w = c->scratch + (size_t)worker * worker_bytes(p->m);
     float *sb = worker_scale(c, worker);
     if (s->l2res) /* the float table keeps qt; scan_list quantizes each list's table */
-        l2res_query(s, c->ix->dk, c->q + (size_t)qi * p->d, lists, nprobe, (float *)w,
-                    c->pbase + (size_t)worker * c->nprobe, c->pbias + (size_t)worker * c->nprobe,
-                    &sb[0], &sb[1]);
+        l2res_query(s, c->ix->dk, c->q + (size_t)qi * p->d, lists, nprobe, (float *)w, &sb[0],
+                    &sb[1]);
     else
         query_table(s, c->q + (size_t)qi * p->d, (float *)w,
                     w + (size_t)p->m * SCANN_KSUB * sizeof(float), &sb[0], &sb[1]);
@@ -426,8 +445,8 @@ static inline int64_t kernel_threshold(float thr_f, int64_t bias)
     return thr > 65535 ? 65535 : thr;
 }
 
-static void ivffs_scan_list(void *ctx, int64_t qi, int probe, int32_t l, float cscore,
-                            collector *col, int worker)
+static void ivffs_scan_list(void *ctx, int64_t qi, int32_t l, float cscore, collector *col,
+                            int worker)
 {
     const ivffs_scan *c = ctx;
     const ivffs_impl *s = c->ix->impl;
@@ -438,11 +457,9 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int probe, int32_t l, float c
     uint8_t *lut = w + (size_t)m * SCANN_KSUB * sizeof(float);
     int64_t bias;
     if (s->l2res) {
-        bias = c->pbias[(size_t)worker * c->nprobe + probe];
-        /* A list the threshold already excludes costs no table. */
-        if (kernel_threshold(collect_threshold(col), bias) < 0) return;
-        fs_lut_sum_quantize((const float *)w, s->ltab + (size_t)l * m * SCANN_KSUB, m,
-                            worker_scale(c, worker)[0], lut);
+        const float *sb = worker_scale(c, worker);
+        bias = l2res_list(s, c->ix->dk, c->q + (size_t)qi * s->pq.d, (const float *)w, l, sb[0],
+                          sb[1], lut);
     } else {
         bias = list_bias(c, worker_scale(c, worker)[0], cscore);
     }
@@ -474,9 +491,9 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int probe, int32_t l, float c
  * in cache either way: the gain is the shared work, not memory traffic.
  *
  * L2 residual codes: each (query, list) probe has its own table. The chunk's queries keep
- * their float part qt and per-probe biases (l2res_query, at the start of the task), and a
- * list's tables are quantized just before its scan, for the probes its threshold still
- * admits, into the space the one-table-per-query paths use for query tables. */
+ * their float part qt (l2res_query, at the start of the task), and a list's tables and biases
+ * are made just before its scan (l2res_list), into the space the one-table-per-query paths
+ * use for query tables. */
 
 #define SCANN_BATCH_MIN_NQ 64          /* smaller batches: one query at a time (ivffs_scan_list) */
 #define SCANN_CHUNK 512                /* queries per batch task, at most */
@@ -485,7 +502,7 @@ static void ivffs_scan_list(void *ctx, int64_t qi, int probe, int32_t l, float c
 
 typedef struct probe_ref {
     int32_t q;    /* query, within the chunk */
-    int64_t bias; /* the list's bias on the query's integer scale */
+    int64_t bias; /* the list's bias on the query's integer scale (L2 residual: scan time) */
 } probe_ref;
 
 typedef struct batch_job {
@@ -514,8 +531,6 @@ static size_t batch_bytes(int m, int nlist, int nprobe, int kk, int chunk, int l
     a += ((size_t)nlist + 63) & ~(size_t)63;                                /* lists done */
     a += (((size_t)chunk * nprobe * sizeof(probe_ref)) + 63) & ~(size_t)63; /* probes */
     a += (size_t)chunk * ((qt + 63) & ~(size_t)63);                         /* l2res: qt */
-    a += l2res ? (((size_t)chunk * nprobe * 8) + 63) & ~(size_t)63 : 0;     /* l2res: biases */
-    a += l2res ? (((size_t)nprobe * 8) + 63) & ~(size_t)63 : 0;             /* l2res: bases */
     return a;
 }
 
@@ -545,15 +560,15 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
     const uint8_t *tab[SCANN_CHUNK]; /* and their tables */
     for (int r = 0; r < n; r++) {
         who[r] = refs[r].q;
-        bias[r] = refs[r].bias;
-        if (!s->l2res) {
+        if (s->l2res) {
+            int64_t qi = q0 + who[r];
+            tab[r] = tables + (size_t)r * tstride;
+            bias[r] = l2res_list(s, c->ix->dk, c->q + (size_t)qi * s->pq.d,
+                                 qts + (size_t)who[r] * qtstride, l, c->qscale[qi], c->qbias[qi],
+                                 tables + (size_t)r * tstride);
+        } else {
             tab[r] = tables + (size_t)who[r] * tstride;
-        } else if (kernel_threshold(collect_threshold(&res[who[r]]), bias[r]) >= 0) {
-            /* else the first block drops it: thresholds only tighten */
-            uint8_t *t = tables + (size_t)r * tstride;
-            fs_lut_sum_quantize(qts + (size_t)who[r] * qtstride,
-                                s->ltab + (size_t)l * m * SCANN_KSUB, m, c->qscale[q0 + who[r]], t);
-            tab[r] = t;
+            bias[r] = refs[r].bias;
         }
     }
     for (int b = 0; b < nb && n > 0; b++) {
@@ -606,8 +621,6 @@ static void batch_task(void *ctx, int64_t task, int worker)
     uint8_t *done = carve(&w, (size_t)nlist);
     probe_ref *refs = carve(&w, (size_t)j->chunk * nprobe * sizeof(probe_ref));
     float *qts = carve(&w, (size_t)j->chunk * qtstride * sizeof(float));
-    int64_t *pbias = s->l2res ? carve(&w, (size_t)j->chunk * nprobe * 8) : NULL;
-    double *pbase = s->l2res ? carve(&w, (size_t)nprobe * 8) : NULL;
     const int32_t *pl = j->lists + (size_t)q0 * nprobe;
     const float *pc = j->cscore + (size_t)q0 * nprobe;
     for (int i = 0; i < nq; i++) {
@@ -615,8 +628,7 @@ static void batch_task(void *ctx, int64_t task, int worker)
         const float *qv = c->q + (size_t)qi * s->pq.d;
         if (s->l2res)
             l2res_query(s, c->ix->dk, qv, pl + (size_t)i * nprobe, nprobe,
-                        qts + (size_t)i * qtstride, pbase, pbias + (size_t)i * nprobe,
-                        &c->qscale[qi], &c->qbias[qi]);
+                        qts + (size_t)i * qtstride, &c->qscale[qi], &c->qbias[qi]);
         else
             query_table(s, qv, flut, tables + (size_t)i * tstride, &c->qscale[qi], &c->qbias[qi]);
         collect_init_res(&res[i], kk, rs + (size_t)i * slots, ri + (size_t)i * slots, c->sc);
@@ -634,7 +646,7 @@ static void batch_task(void *ctx, int64_t task, int worker)
         for (int i = 0; i < nq; i++)
             for (int p = w0; p < w1; p++) {
                 size_t e = (size_t)i * nprobe + p;
-                int64_t b = s->l2res ? pbias[e] : list_bias(c, c->qscale[q0 + i], pc[e]);
+                int64_t b = s->l2res ? 0 : list_bias(c, c->qscale[q0 + i], pc[e]);
                 refs[start[pl[e]]++] = (probe_ref){i, b};
             }
         /* start[l] is now the end of list l's run and start[l - 1] its beginning. */
@@ -715,27 +727,18 @@ static scann_status ivffs_search(const scann_index *ix, int64_t nq, const float 
     int nt = sc->num_threads;
     uint8_t *scratch = aligned_alloc(64, (size_t)nt * worker_bytes(s->pq.m));
     float *qscale = malloc((size_t)nq * sizeof(float)), *qbias = malloc((size_t)nq * sizeof(float));
-    /* L2 residual, one query at a time: per worker, the query's nprobe baselines and biases
-     * (the driver resolves nprobe the same way; on error it fails before any scan). */
-    int nprobe = 0;
-    if (s->l2res && ivf_resolve_nprobe(sc->nprobe, ix->p.nprobe, s->v.nlist, &nprobe)) nprobe = 0;
-    double *pbase = s->l2res ? malloc((size_t)nt * nprobe * sizeof(double) + 1) : NULL;
-    int64_t *pbias = s->l2res ? malloc((size_t)nt * nprobe * sizeof(int64_t) + 1) : NULL;
     scann_status st;
-    if (!scratch || !qscale || !qbias || (s->l2res && (!pbase || !pbias))) {
-        st = err_nomem("SCANN search scratch",
-                       (size_t)nt * (worker_bytes(s->pq.m) + 16 * nprobe) + nq * 8);
+    if (!scratch || !qscale || !qbias) {
+        st = err_nomem("SCANN search scratch", (size_t)nt * worker_bytes(s->pq.m) + nq * 8);
     } else {
-        ivffs_scan ctx = {
-            ix,    q,    s->rr.kind != SCANN_REORDER_NONE, scratch, qscale, qbias, sc, nprobe,
-            pbase, pbias};
+        ivffs_scan ctx = {ix, q, s->rr.kind != SCANN_REORDER_NONE, scratch, qscale, qbias, sc};
         ivf_codec codec = {&ctx,        COLLECT_RES, ivffs_begin, ivffs_scan_list, ivffs_scan_batch,
                            ivffs_finish};
         ivf_rerank_base base = {(void *)s, rerank_base_add};
         st = ivf_search(ix, &s->v, &s->rr, s->rr_error ? &base : NULL, &codec, nq, q, k, sc, score,
                         ids);
     }
-    free(scratch), free(qscale), free(qbias), free(pbase), free(pbias);
+    free(scratch), free(qscale), free(qbias);
     return st;
 }
 

@@ -155,8 +155,7 @@ struct search_ctx;
  *   on the kind's float scale, and a kind that scans on another scale (FastScan's integers)
  *   converts it here.
  * - scan_list offers the list's vectors to the collector (collect.h), keys = ivf_loc when the
- *   driver reranks (the kind's rerank store is not NONE), else external ids; probe is the
- *   list's rank among the query's probes (lists[probe] in begin_query).
+ *   driver reranks (the kind's rerank store is not NONE), else external ids.
  * - scan_batch (optional, k-NN only): serves all queries at once when it pays (several queries
  *   per pass over a list); returns 0 to decline, else 1 with *st set and out filled as
  *   scan_list would (nq * kk keys, best first).
@@ -167,8 +166,8 @@ typedef struct ivf_codec {
     int mode; /* collect_mode for k-NN: COLLECT_HEAP, or COLLECT_RES when many candidates enter */
     void (*begin_query)(void *ctx, int64_t qi, int worker, struct collector *c,
                         const int32_t *lists, int nprobe);
-    void (*scan_list)(void *ctx, int64_t qi, int probe, int32_t list, float cscore,
-                      struct collector *c, int worker);
+    void (*scan_list)(void *ctx, int64_t qi, int32_t list, float cscore, struct collector *c,
+                      int worker);
     int (*scan_batch)(void *ctx, int64_t nq, int kk, int nprobe, int nthreads, const int32_t *lists,
                       const float *cscore, float *out_score, int64_t *out_key, scann_status *st);
     void (*finish)(void *ctx, int64_t qi, float *score, const int64_t *key, int64_t n);

@@ -62,7 +62,7 @@ static void scan_task(void *ctx, int64_t task, int worker)
     }
     cd->begin_query(cd->ctx, qi, worker, &c, lists, j->nprobe);
     for (int p = part; p < j->nprobe; p += j->parts)
-        cd->scan_list(cd->ctx, qi, p, lists[p], cscore[p], &c, worker);
+        cd->scan_list(cd->ctx, qi, lists[p], cscore[p], &c, worker);
     collect_finish(&c, out_score, out_key);
 }
 

@@ -353,6 +353,9 @@ static void test_scann_batch_matches_single(void **state)
                                     SCANN_METRIC_L2, isas[i], 5, 0, NULL);
     expect_batch_matches_single(f, "SCANN,nlist=48,reorder=float,l2_residual=1", SCANN_METRIC_L2,
                                 NULL, 12, 150, NULL);
+    /* 392 sub-spaces: every probed list sets the scale (the uint16 sum bound binds) */
+    expect_batch_matches_single(f, "SCANN,nlist=48,dims_per_block=2,reorder=none,l2_residual=1",
+                                SCANN_METRIC_L2, NULL, 7, 0, NULL);
     /* A filter (ids that are not multiples of 3) applies in both paths alike. */
     uint64_t allow[(NB + 63) / 64] = {0};
     for (int i = 0; i < NB; i++)

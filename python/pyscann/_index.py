@@ -32,7 +32,7 @@ __version__ = scann_version
 # Spec keys a keyword argument may set (scann.h, scann_index_create_from_spec). "threads" is a
 # separate argument of Index because it is also a property.
 SPEC_KEYS = ("nlist", "nprobe", "reorder_k", "train_size", "iters", "seed", "m",
-             "dims_per_block", "aq_threshold", "reorder")
+             "dims_per_block", "aq_threshold", "reorder", "l2_residual")
 
 
 def _spec_value(key, value):
@@ -55,7 +55,7 @@ def build_spec(spec="FLAT", **params):
     build_spec("SCANN,nlist=1024", nprobe=32, reorder="int8")
         -> "SCANN,nlist=1024,nprobe=32,reorder=int8"
     Keys: nlist, nprobe, reorder_k, train_size, iters, seed, m, dims_per_block, aq_threshold,
-    reorder.
+    reorder, l2_residual.
     None values are left out. The C parser validates the result (ValueError when it is wrong).
     """
     if not isinstance(spec, str):

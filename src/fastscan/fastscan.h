@@ -81,11 +81,13 @@ float fs_lut_scale(int m, float max_span, double sum_span);
  * list's part, so no float T is ever stored. fs_lut_sum_stats raises *max_span to T's largest
  * row span and returns the sum of its row spans and of its row minima; fs_lut_sum_quantize
  * writes q[j][k] = round((T[j][k] - min_k T[j][k]) * a) into out (fs_lut_bytes(m)), exactly as
- * fs_lut_quantize would with that a. Score ~ sum_min + S / a.
+ * fs_lut_quantize would with that a, saturating at 255 where a exceeds 255 / span (a scale
+ * taken from other tables), and returns the sum of row minima (the same value the stats
+ * give). Score ~ sum_min + S / a.
  */
 void fs_lut_sum_stats(const float *qt, const float *lt, int m, float *max_span, double *sum_span,
                       double *sum_min);
-void fs_lut_sum_quantize(const float *qt, const float *lt, int m, float a, uint8_t *out);
+double fs_lut_sum_quantize(const float *qt, const float *lt, int m, float a, uint8_t *out);
 
 /* Sums and threshold mask of one block; npairs = fs_m4(m) / 2. */
 typedef uint32_t (*fs_block_fn)(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,

@@ -127,21 +127,77 @@ void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float 
     *bias = (float)sum_min;
 }
 
-/* Row j of qt + lt, summed in float: both passes below form the same values. */
-static void sum_row(const float *qt, const float *lt, int j, float *row)
+/* Two-pass quantization of qt + lt (fastscan.h). Each row is summed entry by entry in float
+ * and used at once: these run once per (query, probed list) for SCANN's L2 residual tables,
+ * where building a table costs as much as scanning the list, so the SSE2 path keeps the row in
+ * registers; it computes the same values and bytes as the scalar path (same float ops, exact
+ * min / max, the conversion instruction's truncation, NaN to 0 as above). */
+#if defined(__SSE2__)
+static inline void sum_row4(const float *qr, const float *lr, __m128 r[4])
 {
-    for (int k = 0; k < 16; k++) row[k] = qt[16 * j + k] + lt[16 * j + k];
+    for (int i = 0; i < 4; i++)
+        r[i] = _mm_add_ps(_mm_loadu_ps(qr + 4 * i), _mm_loadu_ps(lr + 4 * i));
 }
+
+/* The minimum of 16 floats in every lane. */
+static inline __m128 min16(const __m128 r[4])
+{
+    __m128 mn = _mm_min_ps(_mm_min_ps(r[0], r[1]), _mm_min_ps(r[2], r[3]));
+    mn = _mm_min_ps(mn, _mm_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm_min_ps(mn, _mm_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+static inline void sum_range(const float *qr, const float *lr, float *lo, float *hi)
+{
+    __m128 r[4];
+    sum_row4(qr, lr, r);
+    __m128 mx = _mm_max_ps(_mm_max_ps(r[0], r[1]), _mm_max_ps(r[2], r[3]));
+    mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(1, 0, 3, 2)));
+    mx = _mm_max_ps(mx, _mm_shuffle_ps(mx, mx, _MM_SHUFFLE(2, 3, 0, 1)));
+    *lo = _mm_cvtss_f32(min16(r));
+    *hi = _mm_cvtss_f32(mx);
+}
+
+static inline float sum_quantize_row(const float *qr, const float *lr, float a, uint8_t *out)
+{
+    __m128 r[4];
+    sum_row4(qr, lr, r);
+    __m128 mn = min16(r), va = _mm_set1_ps(a), half = _mm_set1_ps(0.5f), zero = _mm_setzero_ps();
+    __m128i q[4];
+    for (int i = 0; i < 4; i++) {
+        __m128 t = _mm_mul_ps(_mm_sub_ps(r[i], mn), va);
+        q[i] = _mm_cvttps_epi32(_mm_add_ps(_mm_max_ps(t, zero), half));
+    }
+    __m128i w = _mm_packus_epi16(_mm_packs_epi32(q[0], q[1]), _mm_packs_epi32(q[2], q[3]));
+    _mm_storeu_si128((__m128i *)out, w);
+    return _mm_cvtss_f32(mn);
+}
+#else
+static void sum_range(const float *qr, const float *lr, float *lo, float *hi)
+{
+    float row[16];
+    for (int k = 0; k < 16; k++) row[k] = qr[k] + lr[k];
+    row_range(row, lo, hi);
+}
+
+static float sum_quantize_row(const float *qr, const float *lr, float a, uint8_t *out)
+{
+    float row[16], lo, hi;
+    for (int k = 0; k < 16; k++) row[k] = qr[k] + lr[k];
+    row_range(row, &lo, &hi);
+    quantize_row(row, lo, a, out);
+    return lo;
+}
+#endif
 
 void fs_lut_sum_stats(const float *qt, const float *lt, int m, float *max_span, double *sum_span,
                       double *sum_min)
 {
-    float mx = *max_span, row[16];
+    float mx = *max_span;
     double ss = 0.0, sm = 0.0;
     for (int j = 0; j < m; j++) {
         float lo, hi;
-        sum_row(qt, lt, j, row);
-        row_range4(row, &lo, &hi);
+        sum_range(qt + 16 * j, lt + 16 * j, &lo, &hi);
         float span = hi - lo;
         mx = span > mx ? span : mx;
         ss += span;
@@ -152,14 +208,10 @@ void fs_lut_sum_stats(const float *qt, const float *lt, int m, float *max_span, 
     *sum_min = sm;
 }
 
-void fs_lut_sum_quantize(const float *qt, const float *lt, int m, float a, uint8_t *out)
+double fs_lut_sum_quantize(const float *qt, const float *lt, int m, float a, uint8_t *out)
 {
-    float row[16];
-    for (int j = 0; j < m; j++) {
-        float lo, hi;
-        sum_row(qt, lt, j, row);
-        row_range4(row, &lo, &hi);
-        quantize_row(row, lo, a, out + 16 * j);
-    }
+    double sm = 0.0;
+    for (int j = 0; j < m; j++) sm += sum_quantize_row(qt + 16 * j, lt + 16 * j, a, out + 16 * j);
     memset(out + (size_t)16 * m, 0, (size_t)16 * (fs_m4(m) - m));
+    return sm;
 }
