@@ -86,6 +86,7 @@ test-neon:
 test-postgres: build
 	@scripts/install-deps.sh postgres
 	@$(MAKE) -C postgres SCANN_BUILD=$(abspath $(BUILD))
+	@postgres/test/untrained.sh
 	@postgres/test/run.sh
 	@ROWS=10000 QUERIES=50 SECONDS_EACH=2 postgres/test/shard.sh
 

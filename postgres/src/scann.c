@@ -123,7 +123,9 @@ static void scanncostestimate(PlannerInfo *root, IndexPath *path, double loop_co
     if (RelationGetNumberOfBlocks(index) > 0) {
         ScannMetaPageData meta;
         ScannReadMeta(index, &meta);
-        if (meta.nlist > 0)
+        if (meta.nlist == 0) /* untrained: every TID, ordered from the heap */
+            ratio = 1.0;
+        else
             ratio = Min(1.0, (double)(scann_probes > 0 ? scann_probes : meta.default_probes) /
                                  meta.nlist);
     }

@@ -13,6 +13,24 @@
  *                     ScannGroup: up to 32 heap TIDs and their 32-vector FastScan block, so the
  *                     kernel scans straight from shared buffers
  *
+ *
+ * Untrained state (meta nlist = 0). The codec needs at least 16 rows (and one per list) to
+ * train, so CREATE INDEX on an empty or tiny table, TRUNCATE (which rebuilds the index on an
+ * empty heap) and an unlogged table's init fork all make an untrained index instead of failing:
+ *
+ *   block 0           meta page, nlist = 0, dims = the first vector's (0 while empty),
+ *                     raw_start / raw_insert: the first and (a hint of) the last raw page
+ *   raw pages         a chain of pages whose items are bare heap TIDs (ItemPointerData)
+ *
+ * Inserts append their TID to the chain's last page (dims is set under the meta page's lock by
+ * the first one); VACUUM deletes dead TIDs' items (PageIndexMultiDelete); a scan returns every
+ * TID with xs_recheckorderby and a lower bound of -infinity, so the executor computes each
+ * distance from the heap tuple and the answer is exact (brute force: fine for the few rows it
+ * is meant for). The index stays untrained until REINDEX (or VACUUM FULL, CLUSTER) rebuilds it
+ * from a table with enough rows; training in place on some insert would have to rewrite every
+ * page under concurrent scans in one WAL-logged step, which GenericXLog (4 pages a record)
+ * cannot do atomically. Every change is one GenericXLog record, as for trained indexes.
+ *
  * Every page change goes through GenericXLog. Rerank is exact and needs no copy in the index:
  * the scan returns its best reorder_k candidates with xs_recheckorderby and a lower bound of
  * -infinity, so the executor re-computes the ORDER BY distance from each heap tuple and
@@ -73,6 +91,9 @@ typedef struct ScannMetaPageData {
     BlockNumber dir_start;
     int32 dir_per_page;
     float4 build_recall; /* the recall the defaults reached on the build's held-out rows */
+    /* untrained indexes (nlist = 0) only: the chain of raw TID pages */
+    BlockNumber raw_start;
+    BlockNumber raw_insert; /* at or before the chain's last page */
 } ScannMetaPageData;
 typedef ScannMetaPageData *ScannMetaPage;
 
@@ -139,6 +160,11 @@ IndexScanDesc scannbeginscan(Relation index, int nkeys, int norderbys);
 void scannrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
 bool scanngettuple(IndexScanDesc scan, ScanDirection dir);
 void scannendscan(IndexScanDesc scan);
+
+/* Untrained indexes (scaninsert.c): append a heap TID to the raw chain; record the first
+ * vector's dimension in the meta page (or check it). */
+void ScannRawAppend(Relation index, ItemPointer tid);
+void ScannRawCheckDims(Relation index, int dims);
 
 /* Append one encoded vector to list `list` (scaninsert.c; also used by nothing else yet). */
 void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 *code,

@@ -80,6 +80,15 @@ static void SampleCallback(Relation index, ItemPointer tid, Datum *values, bool 
     MemoryContextReset(bs->tmpctx);
 }
 
+static void RawCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+                        bool tupleIsAlive, void *state)
+{
+    BuildState *bs = state;
+    if (isnull[0]) return;
+    ScannRawAppend(index, tid);
+    bs->seen += 1;
+}
+
 static void EncodeCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
                            bool tupleIsAlive, void *state)
 {
@@ -268,7 +277,8 @@ static BlockNumber WriteBytePages(Relation index, ForkNumber fork, const char *b
     return first;
 }
 
-/* Meta page, codec pages, directory pages, and one empty data page per list. */
+/* Meta page, codec pages, directory pages, and one empty data page per list; or, untrained
+ * (nlist = 0), the meta page and the first raw page. */
 static void WriteLayout(Relation index, ForkNumber fork, ScannMetaPageData *meta,
                         const char *codec_bytes)
 {
@@ -298,6 +308,13 @@ static void WriteLayout(Relation index, ForkNumber fork, ScannMetaPageData *meta
             UnlockReleaseBuffer(buf);
         }
         pfree(dir);
+    } else {
+        Buffer buf = ScannNewBuffer(index, fork);
+        Page p;
+        ScannInitRegisterPage(index, &buf, &p, &state);
+        GenericXLogFinish(state);
+        meta->raw_start = meta->raw_insert = BufferGetBlockNumber(buf);
+        UnlockReleaseBuffer(buf);
     }
     ScannInitRegisterPage(index, &metabuf, &page, &state);
     memcpy(PageGetContents(page), meta, sizeof *meta);
@@ -323,14 +340,29 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
     table_index_build_scan(heap, index, indexInfo, true, true, SampleCallback, &bs, NULL);
     nlist = ScannOptionLists(index);
     if (nlist == 0) nlist = (int)Max(1, Min(sqrt(bs.seen), bs.nsample / 16));
-    if (bs.nsample < Max(16, nlist))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("scann: %.0f rows, need at least %d to train %d lists", bs.seen,
-                               Max(16, nlist), nlist),
-                        errhint("Create the index after loading data, or lower lists.")));
     meta.magic = SCANN_MAGIC;
     meta.version = SCANN_VERSION;
     meta.dims = bs.dims;
+    if (bs.nsample < Max(16, nlist)) {
+        /* Too few rows to train (an empty table, TRUNCATE, a tiny table): an untrained index
+         * whose scans are exact over a raw list of TIDs (scann_am.h), as pgvector's IVFFlat
+         * builds on an empty table; REINDEX trains it once the table has rows. */
+        ereport(NOTICE,
+                (errmsg("scann: index \"%s\" created untrained on %.0f rows (%d needed for %d "
+                        "lists)",
+                        RelationGetRelationName(index), bs.seen, Max(16, nlist), nlist),
+                 errdetail("Scans compute exact distances from the table rows until the index "
+                           "is trained, which is slow for many rows."),
+                 errhint("REINDEX the index once the table has its data.")));
+        WriteLayout(index, MAIN_FORKNUM, &meta, NULL);
+        if (bs.sample) pfree(bs.sample);
+        bs.seen = 0;
+        table_index_build_scan(heap, index, indexInfo, true, true, RawCallback, &bs, NULL);
+        MemoryContextDelete(bs.tmpctx);
+        result->heap_tuples = bs.seen;
+        result->index_tuples = bs.seen;
+        return result;
+    }
     meta.nlist = nlist;
     meta.metric = ScannGetMetric(index);
     meta.reorder = ScannOptionReorder(index);
@@ -385,7 +417,7 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
     return result;
 }
 
-/* An unlogged table's init fork: a meta page only (not trained; REINDEX after loading). */
+/* An unlogged table's init fork: an untrained index (meta page and one raw page). */
 void scannbuildempty(Relation index)
 {
     ScannMetaPageData meta = {0};

@@ -31,6 +31,7 @@ typedef struct ScannCand {
 
 typedef struct ScannScanOpaqueData {
     bool first;
+    bool untrained;  /* every TID of the raw list, ordered by the executor's recheck */
     int ncand, next; /* candidates of this batch sorted best first; next to return */
     ScannCand *cand;
     MemoryContext ctx; /* per rescan */
@@ -129,23 +130,68 @@ static void ScanBatch(IndexScanDesc scan, const ScannCache *cache, int nlists, i
     so->more = nlists < so->max_lists || n == cap;
 }
 
+/* An untrained index: every TID of the raw chain (the executor orders them exactly). */
+static void RawScan(IndexScanDesc scan, const ScannMetaPageData *meta)
+{
+    ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
+    int dims, cap = 1024;
+    ScannDatumToFloats(scan->indexRelation, scan->orderByData->sk_argument, &dims);
+    if (meta->dims != 0 && dims != meta->dims)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                        errmsg("scann: expected %d dimensions, not %d", meta->dims, dims)));
+    so->cand = palloc(sizeof(ScannCand) * cap);
+    for (BlockNumber blk = meta->raw_start; BlockNumberIsValid(blk);) {
+        Buffer buf = ReadBuffer(scan->indexRelation, blk);
+        Page page;
+        OffsetNumber maxoff;
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        maxoff = PageGetMaxOffsetNumber(page);
+        for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
+            if (so->ncand == cap) {
+                if ((Size)cap * 2 * sizeof(ScannCand) > MaxAllocHugeSize) elog(ERROR, "too many");
+                cap *= 2;
+                so->cand = repalloc_huge(so->cand, sizeof(ScannCand) * cap);
+            }
+            so->cand[so->ncand].score = 0;
+            so->cand[so->ncand++].tid = *(ItemPointer)PageGetItem(page, PageGetItemId(page, off));
+        }
+        blk = ScannPageGetOpaque(page)->nextblkno;
+        UnlockReleaseBuffer(buf);
+        CHECK_FOR_INTERRUPTS();
+    }
+}
+
 static void RunScan(IndexScanDesc scan)
 {
     ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
-    ScannCache *cache = ScannGetCache(scan->indexRelation);
-    const ScannMetaPageData *meta = &cache->meta;
-    int probes = scann_probes > 0 ? scann_probes : meta->default_probes;
-    int cap = scann_reorder_k > 0 ? scann_reorder_k : meta->default_reorder_k;
-    int dims, nprobe;
+    ScannCache *cache;
+    const ScannMetaPageData *meta;
+    int probes, cap, dims, nprobe;
     float *q;
     MemoryContext old = MemoryContextSwitchTo(so->ctx);
 
     so->ncand = so->next = 0;
     so->more = false;
+    so->untrained = false;
     if (scan->orderByData->sk_flags & SK_ISNULL) { /* ORDER BY emb <-> NULL: nothing to order */
         MemoryContextSwitchTo(old);
         return;
     }
+    if (scan->indexRelation->rd_amcache == NULL) { /* not read yet, or untrained */
+        ScannMetaPageData m;
+        ScannReadMeta(scan->indexRelation, &m);
+        if (m.nlist == 0) {
+            so->untrained = true;
+            RawScan(scan, &m);
+            MemoryContextSwitchTo(old);
+            return;
+        }
+    }
+    cache = ScannGetCache(scan->indexRelation);
+    meta = &cache->meta;
+    probes = scann_probes > 0 ? scann_probes : meta->default_probes;
+    cap = scann_reorder_k > 0 ? scann_reorder_k : meta->default_reorder_k;
     q = ScannDatumToFloats(scan->indexRelation, scan->orderByData->sk_argument, &dims);
     if (dims != meta->dims)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
@@ -249,6 +295,7 @@ bool scanngettuple(IndexScanDesc scan, ScanDirection dir)
     }
     scan->xs_heaptid = so->cand[so->next++].tid;
     scan->xs_recheck = false;
+    heap = heap || so->untrained;
     scan->xs_recheckorderby = heap;
     if (heap) {
         scan->xs_orderbyvals[0] = Float8GetDatum(-get_float8_infinity());
