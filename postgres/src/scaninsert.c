@@ -10,15 +10,17 @@
 #include "utils/rel.h"
 
 /* Put (code, tid) into a new group on page; false when the page has no room for one. */
-static bool AddGroup(const ScannCache *cache, Page page, const uint8 *code, ItemPointer tid)
+static bool AddGroup(const ScannCache *cache, Page page, const uint8 *code, const uint8 *row,
+                     ItemPointer tid)
 {
-    Size size = SCANN_GROUP_SIZE(cache->info.block_bytes);
+    Size size = cache->group_size;
     ScannGroup g;
     if (PageGetFreeSpace(page) < MAXALIGN(size)) return false;
     g = palloc0(size);
     g->count = 1;
     g->tids[0] = *tid;
     ScannCheckStatus(scann_codec_block_set(cache->codec, g->block, 0, code), "packing a code");
+    if (row) memcpy(ScannGroupRow(cache, g, 0), row, cache->info.row_bytes);
     if (PageAddItem(page, (Item)g, size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
         elog(ERROR, "scann: failed to add a group to an index page");
     pfree(g);
@@ -26,7 +28,7 @@ static bool AddGroup(const ScannCache *cache, Page page, const uint8 *code, Item
 }
 
 void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 *code,
-                 ItemPointer tid)
+                 const uint8 *row, ItemPointer tid)
 {
     ScannListEntry e;
     BlockNumber blk;
@@ -49,17 +51,18 @@ void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 
         maxoff = PageGetMaxOffsetNumber(page);
         if (maxoff >= FirstOffsetNumber) {
             ScannGroup g = (ScannGroup)PageGetItem(page, PageGetItemId(page, maxoff));
-            if (g->count < SCANN_CODEC_BLOCK) {
+            if (g->count < cache->group_cap) {
                 g->tids[g->count] = *tid;
                 ScannCheckStatus(scann_codec_block_set(cache->codec, g->block, g->count, code),
                                  "packing a code");
+                if (row) memcpy(ScannGroupRow(cache, g, g->count), row, cache->info.row_bytes);
                 g->count++;
                 GenericXLogFinish(state);
                 UnlockReleaseBuffer(buf);
                 return;
             }
         }
-        if (AddGroup(cache, page, code, tid)) {
+        if (AddGroup(cache, page, code, row, tid)) {
             GenericXLogFinish(state);
             UnlockReleaseBuffer(buf);
             return;
@@ -68,7 +71,7 @@ void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 
             Page npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
             BlockNumber nblk = BufferGetBlockNumber(nbuf);
             ScannInitPage(npage);
-            if (!AddGroup(cache, npage, code, tid))
+            if (!AddGroup(cache, npage, code, row, tid))
                 elog(ERROR, "scann: a group does not fit a page");
             ScannPageGetOpaque(page)->nextblkno = nblk;
             GenericXLogFinish(state);
@@ -169,7 +172,7 @@ static void InsertValue(Relation index, Datum value, ItemPointer tid)
     int dims;
     float *x = ScannDatumToFloats(index, value, &dims);
     void *scratch;
-    uint8 *code;
+    uint8 *code, *row = NULL;
     int32 list;
     if (index->rd_amcache == NULL) { /* not read yet, or untrained */
         ScannMetaPageData meta;
@@ -186,9 +189,10 @@ static void InsertValue(Relation index, Datum value, ItemPointer tid)
                         errmsg("scann: expected %d dimensions, not %d", cache->meta.dims, dims)));
     scratch = palloc(cache->info.encode_bytes);
     code = palloc(cache->info.m);
-    ScannCheckStatus(scann_codec_encode(cache->codec, dims, x, scratch, &list, code, NULL),
+    if (ScannReorderInIndex(cache->meta.reorder)) row = palloc(cache->info.row_bytes);
+    ScannCheckStatus(scann_codec_encode(cache->codec, dims, x, scratch, &list, code, row),
                      "encoding a vector");
-    ScannAppend(index, cache, list, code, tid);
+    ScannAppend(index, cache, list, code, row, tid);
     pfree(scratch);
     pfree(code);
 }

@@ -59,6 +59,12 @@
 
 #define SCANN_REORDER_HEAP 0  /* exact rerank by the executor from the heap (default) */
 #define SCANN_REORDER_CODES 1 /* 'none': approximate order from the 4-bit codes */
+/* 'int8' / 'bf16': each group also holds a rerank row per slot (the codec's INT8 / BF16 row of
+ * the code's error); the scan re-ranks its candidates from the index pages and the order it
+ * returns is final (no heap fetch for ordering; the executor does no recheck). */
+#define SCANN_PG_REORDER_INT8 2
+#define SCANN_PG_REORDER_BF16 3
+#define ScannReorderInIndex(r) ((r) == SCANN_PG_REORDER_INT8 || (r) == SCANN_PG_REORDER_BF16)
 
 /* reloptions */
 typedef struct ScannOptions {
@@ -94,6 +100,8 @@ typedef struct ScannMetaPageData {
     /* untrained indexes (nlist = 0) only: the chain of raw TID pages */
     BlockNumber raw_start;
     BlockNumber raw_insert; /* at or before the chain's last page */
+    /* slots a group fills (0 = 32): fewer when rerank rows make 32 a poor fit for a page */
+    int32 group_cap;
 } ScannMetaPageData;
 typedef ScannMetaPageData *ScannMetaPage;
 
@@ -102,7 +110,8 @@ typedef struct ScannListEntry {
     BlockNumber insert; /* a page at or before the list's last page: inserts start there */
 } ScannListEntry;
 
-/* One item of a data page: up to 32 vectors, their heap TIDs and their FastScan block. */
+/* One item of a data page: up to 32 (group_cap) vectors, their heap TIDs and their FastScan
+ * block, then (reorder int8 / bf16) group_cap rerank rows of row_bytes, slot by slot. */
 typedef struct ScannGroupData {
     uint16 count; /* live slots 0..count-1 */
     uint16 unused;
@@ -112,6 +121,7 @@ typedef struct ScannGroupData {
 typedef ScannGroupData *ScannGroup;
 
 #define SCANN_GROUP_SIZE(bb) (offsetof(ScannGroupData, block) + (bb))
+#define SCANN_GROUP_SIZE_ROWS(bb, cap, rb) (SCANN_GROUP_SIZE(bb) + (Size)(cap) * (rb))
 /* Raw bytes a codec or directory page holds. */
 #define SCANN_PAGE_CONTENT                                                                         \
     (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(ScannPageOpaqueData)))
@@ -121,6 +131,8 @@ typedef struct ScannCache {
     ScannMetaPageData meta;
     scann_codec_info info;
     scann_codec *codec;
+    int group_cap;   /* slots per group (meta group_cap, 32 when 0) */
+    Size group_size; /* bytes of a group item */
     /* the codec's memory follows */
 } ScannCache;
 
@@ -168,6 +180,10 @@ void ScannRawCheckDims(Relation index, int dims);
 
 /* Append one encoded vector to list `list` (scaninsert.c; also used by nothing else yet). */
 void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 *code,
-                 ItemPointer tid);
+                 const uint8 *row, ItemPointer tid);
+/* A group's rerank row of a slot. */
+#define ScannGroupRow(cache, g, slot)                                                              \
+    ((g)->block + (cache)->info.block_bytes + (Size)(slot) * (cache)->info.row_bytes)
+void ScannCacheSetGroup(ScannCache *cache);
 
 #endif

@@ -27,6 +27,11 @@
 typedef struct ScannCand {
     float score;
     ItemPointerData tid;
+    /* where its code (and rerank row) sits: for reorder = 'int8' / 'bf16' */
+    OffsetNumber off;
+    BlockNumber blk;
+    int32 list;
+    int32 slot;
 } ScannCand;
 
 typedef struct ScannScanOpaqueData {
@@ -48,9 +53,10 @@ typedef struct ScannScanOpaqueData {
 typedef ScannScanOpaqueData *ScannScanOpaque;
 
 /* A bounded max-heap of candidates (root = worst kept = the scan bound). */
-static void HeapPush(ScannCand *h, int *n, int cap, float s, ItemPointer tid)
+static void HeapPush(ScannCand *h, int *n, int cap, const ScannCand *c)
 {
     int i;
+    float s = c->score;
     if (*n == cap) {
         if (!(s < h[0].score)) return;
         /* replace the root and sift down */
@@ -64,7 +70,7 @@ static void HeapPush(ScannCand *h, int *n, int cap, float s, ItemPointer tid)
             h[i] = h[w];
             i = w;
         }
-        h[i].score = s, h[i].tid = *tid;
+        h[i] = *c;
         return;
     }
     i = (*n)++;
@@ -72,7 +78,7 @@ static void HeapPush(ScannCand *h, int *n, int cap, float s, ItemPointer tid)
         h[i] = h[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    h[i].score = s, h[i].tid = *tid;
+    h[i] = *c;
 }
 
 static int CompareCand(const void *a, const void *b)
@@ -105,15 +111,65 @@ static void ScanList(IndexScanDesc scan, const ScannCache *cache, const scann_co
                              "scanning a block");
             while (mask) {
                 int i = __builtin_ctz(mask);
+                ScannCand c;
                 mask &= mask - 1;
                 if (skip && hash_search(skip, &g->tids[i], HASH_FIND, NULL)) continue;
-                HeapPush(h, n, cap, sc[i], &g->tids[i]);
+                c.score = sc[i], c.tid = g->tids[i];
+                c.blk = blk, c.off = off, c.list = list, c.slot = i;
+                HeapPush(h, n, cap, &c);
             }
         }
         blk = ScannPageGetOpaque(page)->nextblkno;
         UnlockReleaseBuffer(buf);
         CHECK_FOR_INTERRUPTS();
     }
+}
+
+static int CompareLocation(const void *a, const void *b)
+{
+    const ScannCand *x = a, *y = b;
+    if (x->blk != y->blk) return x->blk < y->blk ? -1 : 1;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    return x->slot - y->slot;
+}
+
+/*
+ * reorder = 'int8' / 'bf16': re-score the candidates from the rerank rows next to their codes,
+ * page by page (each page read once), and drop those VACUUM removed meanwhile. VACUUM may have
+ * moved a slot within its group since the scan (it fills holes from the group's end; groups
+ * never leave their page): the TID says which slot is the candidate's now.
+ */
+static int RerankInIndex(IndexScanDesc scan, const ScannCache *cache, ScannCand *cand, int n)
+{
+    ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
+    int kept = 0;
+    qsort(cand, n, sizeof(ScannCand), CompareLocation);
+    for (int i = 0; i < n;) {
+        BlockNumber blk = cand[i].blk;
+        Buffer buf = ReadBuffer(scan->indexRelation, blk);
+        Page page;
+        LockBuffer(buf, BUFFER_LOCK_SHARE);
+        page = BufferGetPage(buf);
+        for (; i < n && cand[i].blk == blk; i++) {
+            ScannCand c = cand[i];
+            ScannGroup g;
+            int slot = -1;
+            if (c.off > PageGetMaxOffsetNumber(page)) continue;
+            g = (ScannGroup)PageGetItem(page, PageGetItemId(page, c.off));
+            if (c.slot < g->count && ItemPointerEquals(&g->tids[c.slot], &c.tid))
+                slot = c.slot;
+            else
+                for (int s = 0; s < g->count && slot < 0; s++)
+                    if (ItemPointerEquals(&g->tids[s], &c.tid)) slot = s;
+            if (slot < 0) continue;
+            ScannCheckStatus(scann_codec_score_row(cache->codec, so->Q, c.list, g->block, slot,
+                                                   ScannGroupRow(cache, g, slot), &c.score),
+                             "re-ranking a candidate");
+            cand[kept++] = c;
+        }
+        UnlockReleaseBuffer(buf);
+    }
+    return kept;
 }
 
 /* One batch of candidates: the best `cap` of the best `nlists` lists, not returned before. */
@@ -124,10 +180,11 @@ static void ScanBatch(IndexScanDesc scan, const ScannCache *cache, int nlists, i
     so->cand = palloc(sizeof(ScannCand) * cap);
     for (int p = 0; p < nlists; p++)
         ScanList(scan, cache, so->Q, so->lists[p], so->cscores[p], so->cand, &n, cap, skip);
+    so->more = nlists < so->max_lists || n == cap;
+    if (ScannReorderInIndex(cache->meta.reorder)) n = RerankInIndex(scan, cache, so->cand, n);
     qsort(so->cand, n, sizeof(ScannCand), CompareCand);
     so->ncand = n;
     so->next = 0;
-    so->more = nlists < so->max_lists || n == cap;
 }
 
 /* An untrained index: every TID of the raw chain (the executor orders them exactly). */
@@ -279,6 +336,7 @@ bool scanngettuple(IndexScanDesc scan, ScanDirection dir)
 {
     ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
     bool heap = ScannOptionReorder(scan->indexRelation) == SCANN_REORDER_HEAP;
+    /* (the index's option and its meta page agree: a changed option takes a REINDEX) */
     if (so->first) {
         pgstat_count_index_scan(scan->indexRelation);
         if (scan->orderByData == NULL) elog(ERROR, "scann: an index scan needs ORDER BY");

@@ -26,6 +26,11 @@ static int CompactGroup(const ScannCache *cache, ScannGroup g, IndexBulkDeleteCa
         ItemPointerSetInvalid(&g->tids[g->count]);
         ScannCheckStatus(scann_codec_block_move(cache->codec, g->block, i, g->block, g->count),
                          "moving a code");
+        if (ScannReorderInIndex(cache->meta.reorder)) { /* its rerank row goes with it */
+            memmove(ScannGroupRow(cache, g, i), ScannGroupRow(cache, g, g->count),
+                    cache->info.row_bytes);
+            memset(ScannGroupRow(cache, g, g->count), 0, cache->info.row_bytes);
+        }
         removed++;
     }
     return removed;
