@@ -31,10 +31,13 @@
  * page under concurrent scans in one WAL-logged step, which GenericXLog (4 pages a record)
  * cannot do atomically. Every change is one GenericXLog record, as for trained indexes.
  *
- * Every page change goes through GenericXLog. Rerank is exact and needs no copy in the index:
- * the scan returns its best reorder_k candidates with xs_recheckorderby and a lower bound of
- * -infinity, so the executor re-computes the ORDER BY distance from each heap tuple and
- * returns them in exact order (its reorder queue, as for GiST's lossy distances).
+ * Every page change goes through GenericXLog. The default rerank (reorder = 'heap') is exact
+ * and needs no copy in the index: the scan returns its best reorder_k candidates with
+ * xs_recheckorderby and a lower bound of -infinity, so the executor re-computes the ORDER BY
+ * distance from each heap tuple and returns them in exact order (its reorder queue, as for
+ * GiST's lossy distances). reorder = 'int8' / 'bf16' keeps the codec's rerank row of each
+ * vector in its group instead (after the block, group_cap rows): the scan re-ranks from the
+ * index pages and its order is final.
  * Invariants: groups only grow at the end of a list's last page; a group's live slots are
  * 0..count-1 (VACUUM fills holes from the group's last slot); slots >= count hold code 0.
  */

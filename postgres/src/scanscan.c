@@ -7,7 +7,11 @@
  * Order. With reorder = 'heap' (the default) each candidate goes out with xs_recheckorderby
  * and -infinity as its distance lower bound: the executor computes the true distance from the
  * heap tuple and returns the candidates in exact order once the scan ends (nodeIndexscan's
- * reorder queue). With reorder = 'none' the 4-bit order is final (no recheck; approximate).
+ * reorder queue). With reorder = 'int8' / 'bf16' the candidates are re-scored from the rerank
+ * rows beside their codes (RerankInIndex: each page read once more, no heap access) and that
+ * order is final: no recheck, the executor streams rows as they come. With reorder = 'none' the
+ * 4-bit order is final (no recheck; approximate). An untrained index (scann_am.h) hands out
+ * every TID for the executor to order exactly.
  * Probes and reorder_k default to what the build learned (meta page); scann.probes and
  * scann.reorder_k override them.
  */
@@ -43,9 +47,10 @@ typedef struct ScannScanOpaqueData {
     /* Iterative scan: batch b >= 1 rescans the best min(nlist, probes << b) lists and keeps
      * the best reorder_k << b candidates not returned before (the TIDs in `returned`). */
     int batch, probes, cap, max_lists;
-    bool more;      /* lists remain, or the last batch was full: another batch may find rows */
-    HTAB *returned; /* ItemPointerData set, iterative batches only */
-    void *qmem;     /* the prepared query (lives in ctx) */
+    bool heap_order; /* the executor orders by the heap tuples' distances (recheck) */
+    bool more;       /* lists remain, or the last batch was full: another batch may find rows */
+    HTAB *returned;  /* ItemPointerData set, iterative batches only */
+    void *qmem;      /* the prepared query (lives in ctx) */
     scann_codec_query *Q;
     int32 *lists; /* all lists in probe order, and their centre scores */
     float *cscores;
@@ -231,6 +236,7 @@ static void RunScan(IndexScanDesc scan)
     so->ncand = so->next = 0;
     so->more = false;
     so->untrained = false;
+    so->heap_order = false;
     if (scan->orderByData->sk_flags & SK_ISNULL) { /* ORDER BY emb <-> NULL: nothing to order */
         MemoryContextSwitchTo(old);
         return;
@@ -239,7 +245,7 @@ static void RunScan(IndexScanDesc scan)
         ScannMetaPageData m;
         ScannReadMeta(scan->indexRelation, &m);
         if (m.nlist == 0) {
-            so->untrained = true;
+            so->untrained = so->heap_order = true;
             RawScan(scan, &m);
             MemoryContextSwitchTo(old);
             return;
@@ -247,6 +253,9 @@ static void RunScan(IndexScanDesc scan)
     }
     cache = ScannGetCache(scan->indexRelation);
     meta = &cache->meta;
+    /* the build's choice (meta page), not the reloption: ALTER INDEX SET (reorder) takes a
+     * REINDEX to change the pages */
+    so->heap_order = meta->reorder == SCANN_REORDER_HEAP;
     probes = scann_probes > 0 ? scann_probes : meta->default_probes;
     cap = scann_reorder_k > 0 ? scann_reorder_k : meta->default_reorder_k;
     q = ScannDatumToFloats(scan->indexRelation, scan->orderByData->sk_argument, &dims);
@@ -335,8 +344,7 @@ void scannrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, 
 bool scanngettuple(IndexScanDesc scan, ScanDirection dir)
 {
     ScannScanOpaque so = (ScannScanOpaque)scan->opaque;
-    bool heap = ScannOptionReorder(scan->indexRelation) == SCANN_REORDER_HEAP;
-    /* (the index's option and its meta page agree: a changed option takes a REINDEX) */
+    bool heap;
     if (so->first) {
         pgstat_count_index_scan(scan->indexRelation);
         if (scan->orderByData == NULL) elog(ERROR, "scann: an index scan needs ORDER BY");
@@ -353,7 +361,7 @@ bool scanngettuple(IndexScanDesc scan, ScanDirection dir)
     }
     scan->xs_heaptid = so->cand[so->next++].tid;
     scan->xs_recheck = false;
-    heap = heap || so->untrained;
+    heap = so->heap_order;
     scan->xs_recheckorderby = heap;
     if (heap) {
         scan->xs_orderbyvals[0] = Float8GetDatum(-get_float8_infinity());
