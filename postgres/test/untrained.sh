@@ -85,6 +85,19 @@ n=$(psql -At -c "SET enable_seqscan = off" -c "SET scann.probes = 1000" -c "SET 
     -c "SELECT count(*) FROM (SELECT id FROM big ORDER BY emb <#> vec(1000) LIMIT 10) s")
 [ "$n" = 10 ] || fail "trained index after REINDEX returned $n rows"
 echo "ok: REINDEX after growth trains the index"
+# reorder = 'bf16' (and int8 in run.sh): rows re-ranked from the index; each row's nearest
+# neighbour is itself, also after DELETE + VACUUM moved slots within their groups.
+self_nn() {
+    psql -At -c "SET enable_seqscan = off" -c "SELECT count(*) FROM (SELECT * FROM b16 WHERE id % 25 = 1) c
+        CROSS JOIN LATERAL (SELECT id FROM b16 ORDER BY emb <-> c.emb LIMIT 1) n WHERE n.id = c.id"
+}
+psql -c "CREATE TABLE b16 AS TABLE big" -c "CREATE INDEX ON b16 USING scann (emb real_l2_ops) WITH (reorder = 'bf16')"
+n=$(self_nn) && total=$(psql -At -c "SELECT count(*) FROM b16 WHERE id % 25 = 1")
+[ $((n * 100)) -ge $((total * 95)) ] || fail "bf16: $n of $total rows are their own nearest neighbour"
+psql -c "DELETE FROM b16 WHERE id % 5 = 0" -c "VACUUM b16"
+n=$(self_nn)
+[ $((n * 100)) -ge $((total * 95)) ] || fail "bf16 after VACUUM: $n of $total"
+echo "ok: reorder = 'bf16': $n of $total rows their own nearest neighbour (after DELETE + VACUUM)"
 # An unlogged table: the init fork is an untrained index too.
 psql -c "CREATE UNLOGGED TABLE ul (id int, emb real[])" -c "CREATE INDEX ON ul USING scann (emb)" \
     -c "INSERT INTO ul SELECT i, vec(i) FROM generate_series(1, 20) i" 2>/dev/null
