@@ -105,6 +105,7 @@ test-postgres:
 	@cmake --build $(BUILD)-test -j$(JOBS) --target scann_static
 	@$(MAKE) -s -C postgres SCANN_BUILD=$(abspath $(BUILD))-test
 	@postgres/install-pgvector.sh || echo "test-postgres: the pgvector tests will be skipped" >&2
+	@SCANN_BUILD=$(abspath $(BUILD))-test postgres/test/untrained.sh
 	@SCANN_BUILD=$(abspath $(BUILD))-test postgres/test/run.sh
 	@SCANN_BUILD=$(abspath $(BUILD))-test ROWS=10000 QUERIES=50 SECONDS_EACH=2 postgres/test/shard.sh
 

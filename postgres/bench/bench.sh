@@ -8,6 +8,8 @@
 # pgvector; queries: the first QUERIES rows of query.fvecs in both types; gt: their exact top 10
 # from gt-cosine.ivecs (ids are base row numbers = id). Indexes, built one after the other:
 #   scann (emb real_cosine_ops) WITH (lists = SCANN_LISTS)
+#   scann8: the same WITH (reorder = 'int8') on a copy of glove_r (glove_s): rerank from an int8
+#           copy in the index instead of the table rows
 #   hnsw (emb vector_cosine_ops) WITH (m = 16, ef_construction = 64)     (as ../shared/PEERS.md)
 #   ivfflat (emb vector_cosine_ops) WITH (lists = 1000)
 # Each gets build time, pg_relation_size, then for each setting: recall@10 over QUERIES queries
@@ -16,7 +18,7 @@
 # SECONDS each. Every index is built first, each on its own table (IVFFlat on a copy of
 # glove_v), then the settings are measured interleaved across the indexes.
 #   QUERIES=1000 SECONDS=10 SCANN_LISTS=1000 SHARED_BUFFERS=2GB PGVECTOR=<tar.gz> OUT=<file.md>
-#   SCANN_SETTINGS="probes:reorder_k ..." HNSW_EF="..." IVF_PROBES="..." ONLY="scann hnsw ivfflat"
+#   SCANN_SETTINGS="probes:reorder_k ..." HNSW_EF="..." IVF_PROBES="..." ONLY="scann scann8 hnsw ivfflat"
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 repo=$(cd "$here/.." && pwd)
@@ -28,7 +30,7 @@ SHARED_BUFFERS=${SHARED_BUFFERS:-2GB}
 SCANN_SETTINGS=${SCANN_SETTINGS:-"0:0 8:40 12:60 16:80 24:100 32:150"}
 HNSW_EF=${HNSW_EF:-"40 80 120 200"}
 IVF_PROBES=${IVF_PROBES:-"10 20 40"}
-ONLY=${ONLY:-"scann hnsw ivfflat"}
+ONLY=${ONLY:-"scann scann8 hnsw ivfflat"}
 PGVECTOR=${PGVECTOR:-$repo/../shared/peers/pgvector-0.8.6.tar.gz}
 DATA=${SCANN_TEST_DATA:-$repo/data}
 OUT=${OUT:-$repo/out/bench-postgres.md}
@@ -170,6 +172,12 @@ for what in $ONLY; do
         build glove_scann "CREATE INDEX glove_scann ON glove_r USING scann (emb real_cosine_ops) WITH (lists = $SCANN_LISTS)"
         bs[scann]=$build_s sz[scann]=$size_mb
         ;;
+    scann8)
+        psql -c "CREATE TABLE glove_s AS TABLE glove_r" -c "CREATE TABLE queries_s AS TABLE queries_r" \
+            -c "ALTER TABLE queries_s ADD PRIMARY KEY (id)" -c "VACUUM ANALYZE glove_s, queries_s"
+        build glove_scann8 "CREATE INDEX glove_scann8 ON glove_s USING scann (emb real_cosine_ops) WITH (lists = $SCANN_LISTS, reorder = 'int8')"
+        bs[scann8]=$build_s sz[scann8]=$size_mb
+        ;;
     hnsw)
         build glove_hnsw "CREATE INDEX glove_hnsw ON glove_v USING hnsw (emb vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
         bs[hnsw]=$build_s sz[hnsw]=$size_mb
@@ -184,11 +192,12 @@ for what in $ONLY; do
     echo "$what: build ${bs[$what]} s, ${sz[$what]} MB" >&2
 done
 # One list per index of (table, label, GUCs), consumed round-robin.
-sc=() hn=() iv=()
+sc=() s8=() hn=() iv=()
 for s in $SCANN_SETTINGS; do
     p=${s%%:*} k=${s##*:}
     if [ "$p" = 0 ]; then label="defaults (no SET)"; else label="probes $p, reorder_k $k"; fi
     sc+=("r|$label|scann.probes=$p scann.reorder_k=$k")
+    s8+=("s|$label|scann.probes=$p scann.reorder_k=$k")
 done
 for ef in $HNSW_EF; do hn+=("v|ef_search $ef|hnsw.ef_search=$ef"); done
 for pr in $IVF_PROBES; do iv+=("w|probes $pr|ivfflat.probes=$pr"); done
@@ -197,7 +206,7 @@ i=0
 while :; do
     any=0
     for what in $ONLY; do
-        case $what in scann) list=("${sc[@]}") ;; hnsw) list=("${hn[@]}") ;; ivfflat) list=("${iv[@]}") ;; esac
+        case $what in scann) list=("${sc[@]}") ;; scann8) list=("${s8[@]}") ;; hnsw) list=("${hn[@]}") ;; ivfflat) list=("${iv[@]}") ;; esac
         [ "$i" -lt "${#list[@]}" ] || continue
         any=1
         IFS='|' read -r t label g <<<"${list[$i]}"
@@ -210,6 +219,7 @@ done
 for what in $ONLY; do
     case $what in
     scann) name="scann lists=$SCANN_LISTS" n=${#sc[@]} ;;
+    scann8) name="scann lists=$SCANN_LISTS reorder=int8" n=${#s8[@]} ;;
     hnsw) name="pgvector HNSW m=16 efc=64" n=${#hn[@]} ;;
     ivfflat) name="pgvector IVFFlat lists=1000" n=${#iv[@]} ;;
     esac

@@ -5,19 +5,22 @@
  */
 #include "scann_am.h"
 
+#include "access/itup.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
 /* Put (code, tid) into a new group on page; false when the page has no room for one. */
-static bool AddGroup(const ScannCache *cache, Page page, const uint8 *code, ItemPointer tid)
+static bool AddGroup(const ScannCache *cache, Page page, const uint8 *code, const uint8 *row,
+                     ItemPointer tid)
 {
-    Size size = SCANN_GROUP_SIZE(cache->info.block_bytes);
+    Size size = cache->group_size;
     ScannGroup g;
     if (PageGetFreeSpace(page) < MAXALIGN(size)) return false;
     g = palloc0(size);
     g->count = 1;
     g->tids[0] = *tid;
     ScannCheckStatus(scann_codec_block_set(cache->codec, g->block, 0, code), "packing a code");
+    if (row) memcpy(ScannGroupRow(cache, g, 0), row, cache->info.row_bytes);
     if (PageAddItem(page, (Item)g, size, InvalidOffsetNumber, false, false) == InvalidOffsetNumber)
         elog(ERROR, "scann: failed to add a group to an index page");
     pfree(g);
@@ -25,7 +28,7 @@ static bool AddGroup(const ScannCache *cache, Page page, const uint8 *code, Item
 }
 
 void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 *code,
-                 ItemPointer tid)
+                 const uint8 *row, ItemPointer tid)
 {
     ScannListEntry e;
     BlockNumber blk;
@@ -48,17 +51,18 @@ void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 
         maxoff = PageGetMaxOffsetNumber(page);
         if (maxoff >= FirstOffsetNumber) {
             ScannGroup g = (ScannGroup)PageGetItem(page, PageGetItemId(page, maxoff));
-            if (g->count < SCANN_CODEC_BLOCK) {
+            if (g->count < cache->group_cap) {
                 g->tids[g->count] = *tid;
                 ScannCheckStatus(scann_codec_block_set(cache->codec, g->block, g->count, code),
                                  "packing a code");
+                if (row) memcpy(ScannGroupRow(cache, g, g->count), row, cache->info.row_bytes);
                 g->count++;
                 GenericXLogFinish(state);
                 UnlockReleaseBuffer(buf);
                 return;
             }
         }
-        if (AddGroup(cache, page, code, tid)) {
+        if (AddGroup(cache, page, code, row, tid)) {
             GenericXLogFinish(state);
             UnlockReleaseBuffer(buf);
             return;
@@ -67,7 +71,7 @@ void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 
             Page npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
             BlockNumber nblk = BufferGetBlockNumber(nbuf);
             ScannInitPage(npage);
-            if (!AddGroup(cache, npage, code, tid))
+            if (!AddGroup(cache, npage, code, row, tid))
                 elog(ERROR, "scann: a group does not fit a page");
             ScannPageGetOpaque(page)->nextblkno = nblk;
             GenericXLogFinish(state);
@@ -79,23 +83,116 @@ void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 
     }
 }
 
+/* The meta page, exclusively locked and registered in state (the caller finishes or aborts). */
+static ScannMetaPage LockMeta(Relation index, Buffer *buf, GenericXLogState **state)
+{
+    Page page;
+    *buf = ReadBuffer(index, SCANN_METAPAGE_BLKNO);
+    LockBuffer(*buf, BUFFER_LOCK_EXCLUSIVE);
+    *state = GenericXLogStart(index);
+    page = GenericXLogRegisterBuffer(*state, *buf, 0);
+    return (ScannMetaPage)PageGetContents(page);
+}
+
+void ScannRawCheckDims(Relation index, int dims)
+{
+    ScannMetaPageData meta;
+    Buffer buf;
+    GenericXLogState *state;
+    ScannMetaPage m;
+    ScannReadMeta(index, &meta);
+    if (meta.dims == 0) { /* the first vector of an empty index: record its dimension */
+        m = LockMeta(index, &buf, &state);
+        if (m->dims == 0) {
+            m->dims = dims;
+            GenericXLogFinish(state);
+        } else
+            GenericXLogAbort(state);
+        meta.dims = m->dims;
+        UnlockReleaseBuffer(buf);
+    }
+    if (dims != meta.dims)
+        ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
+                        errmsg("scann: expected %d dimensions, not %d", meta.dims, dims)));
+}
+
+void ScannRawAppend(Relation index, ItemPointer tid)
+{
+    ScannMetaPageData meta;
+    BlockNumber blk;
+    ScannReadMeta(index, &meta);
+    blk = meta.raw_insert;
+    for (;;) {
+        Buffer buf = ReadBuffer(index, blk), nbuf, mbuf;
+        GenericXLogState *state;
+        Page page, npage;
+        BlockNumber nblk;
+        ScannMetaPage m;
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        if (BlockNumberIsValid(ScannPageGetOpaque(BufferGetPage(buf))->nextblkno)) {
+            blk = ScannPageGetOpaque(BufferGetPage(buf))->nextblkno;
+            UnlockReleaseBuffer(buf);
+            continue;
+        }
+        state = GenericXLogStart(index);
+        page = GenericXLogRegisterBuffer(state, buf, 0);
+        /* At most MaxIndexTuplesPerPage items: VACUUM's PageIndexMultiDelete assumes it. */
+        if (PageGetMaxOffsetNumber(page) < MaxIndexTuplesPerPage &&
+            PageAddItem(page, (Item)tid, sizeof(ItemPointerData), InvalidOffsetNumber, false,
+                        false) != InvalidOffsetNumber) {
+            GenericXLogFinish(state);
+            UnlockReleaseBuffer(buf);
+            return;
+        }
+        /* Full: a new last page, linked from this one in the same record. */
+        nbuf = ScannNewBuffer(index, MAIN_FORKNUM);
+        npage = GenericXLogRegisterBuffer(state, nbuf, GENERIC_XLOG_FULL_IMAGE);
+        nblk = BufferGetBlockNumber(nbuf);
+        ScannInitPage(npage);
+        if (PageAddItem(npage, (Item)tid, sizeof(ItemPointerData), InvalidOffsetNumber, false,
+                        false) == InvalidOffsetNumber)
+            elog(ERROR, "scann: failed to add a TID to a new page");
+        ScannPageGetOpaque(page)->nextblkno = nblk;
+        GenericXLogFinish(state);
+        UnlockReleaseBuffer(nbuf);
+        UnlockReleaseBuffer(buf);
+        /* Move the insert hint forward (a hint: a crash before this only costs a walk). */
+        m = LockMeta(index, &mbuf, &state);
+        m->raw_insert = nblk;
+        GenericXLogFinish(state);
+        UnlockReleaseBuffer(mbuf);
+        return;
+    }
+}
+
 /* Encode value and append it; NULLs are not indexed (no ORDER BY distance can use them). */
 static void InsertValue(Relation index, Datum value, ItemPointer tid)
 {
-    ScannCache *cache = ScannGetCache(index);
+    ScannCache *cache;
     int dims;
     float *x = ScannDatumToFloats(index, value, &dims);
     void *scratch;
-    uint8 *code;
+    uint8 *code, *row = NULL;
     int32 list;
+    if (index->rd_amcache == NULL) { /* not read yet, or untrained */
+        ScannMetaPageData meta;
+        ScannReadMeta(index, &meta);
+        if (meta.nlist == 0) {
+            ScannRawCheckDims(index, dims);
+            ScannRawAppend(index, tid);
+            return;
+        }
+    }
+    cache = ScannGetCache(index);
     if (dims != cache->meta.dims)
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                         errmsg("scann: expected %d dimensions, not %d", cache->meta.dims, dims)));
     scratch = palloc(cache->info.encode_bytes);
     code = palloc(cache->info.m);
-    ScannCheckStatus(scann_codec_encode(cache->codec, dims, x, scratch, &list, code, NULL),
+    if (ScannReorderInIndex(cache->meta.reorder)) row = palloc(cache->info.row_bytes);
+    ScannCheckStatus(scann_codec_encode(cache->codec, dims, x, scratch, &list, code, row),
                      "encoding a vector");
-    ScannAppend(index, cache, list, code, tid);
+    ScannAppend(index, cache, list, code, row, tid);
     pfree(scratch);
     pfree(code);
 }

@@ -30,15 +30,18 @@ static relopt_kind scann_relopt_kind;
 
 static void ValidateReorder(const char *value)
 {
-    if (value == NULL || strcmp(value, "heap") == 0 || strcmp(value, "none") == 0) return;
-    if (strcmp(value, "int8") == 0 || strcmp(value, "bf16") == 0 || strcmp(value, "float") == 0)
+    if (value == NULL || strcmp(value, "heap") == 0 || strcmp(value, "none") == 0 ||
+        strcmp(value, "int8") == 0 || strcmp(value, "bf16") == 0)
+        return;
+    if (strcmp(value, "float") == 0)
         ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
                         errmsg("scann: reorder = '%s' (a rerank copy in the index) is not "
                                "supported yet",
                                value),
-                        errhint("Use 'heap' (exact, from the table: the default) or 'none'.")));
+                        errhint("Use 'heap' (exact, from the table: the default), 'int8', "
+                                "'bf16' or 'none'.")));
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                    errmsg("scann: invalid reorder '%s': heap or none", value)));
+                    errmsg("scann: invalid reorder '%s': heap, int8, bf16 or none", value)));
 }
 
 void _PG_init(void);
@@ -51,8 +54,9 @@ void _PG_init(void)
                       "Dimensions per 4-bit sub-space (0 = 2, or what fits a page)", 0, 0, 65536,
                       AccessExclusiveLock);
     add_string_reloption(scann_relopt_kind, "reorder",
-                         "Rerank: heap (exact, from the table) or none (4-bit order)", "heap",
-                         ValidateReorder, AccessExclusiveLock);
+                         "Rerank: heap (exact, from the table), int8 or bf16 (a copy in the "
+                         "index), or none (4-bit order)",
+                         "heap", ValidateReorder, AccessExclusiveLock);
     DefineCustomIntVariable("scann.probes", "Lists a scan visits (0 = the index's default)",
                             "The default is learned at build time for recall@10 of about 0.95.",
                             &scann_probes, 0, 0, 1 << 20, PGC_USERSET, 0, NULL, NULL, NULL);
@@ -98,7 +102,10 @@ int ScannOptionReorder(Relation index)
 {
     ScannOptions *o = (ScannOptions *)index->rd_options;
     const char *v = o && o->reorder_offset ? (const char *)o + o->reorder_offset : "heap";
-    return strcmp(v, "none") == 0 ? SCANN_REORDER_CODES : SCANN_REORDER_HEAP;
+    return strcmp(v, "none") == 0   ? SCANN_REORDER_CODES
+           : strcmp(v, "int8") == 0 ? SCANN_PG_REORDER_INT8
+           : strcmp(v, "bf16") == 0 ? SCANN_PG_REORDER_BF16
+                                    : SCANN_REORDER_HEAP;
 }
 
 /* As pgvector's ivfflat: usable only for ORDER BY; the share of lists visited scales the cost. */
@@ -123,7 +130,9 @@ static void scanncostestimate(PlannerInfo *root, IndexPath *path, double loop_co
     if (RelationGetNumberOfBlocks(index) > 0) {
         ScannMetaPageData meta;
         ScannReadMeta(index, &meta);
-        if (meta.nlist > 0)
+        if (meta.nlist == 0) /* untrained: every TID, ordered from the heap */
+            ratio = 1.0;
+        else
             ratio = Min(1.0, (double)(scann_probes > 0 ? scann_probes : meta.default_probes) /
                                  meta.nlist);
     }

@@ -13,10 +13,31 @@
  *                     ScannGroup: up to 32 heap TIDs and their 32-vector FastScan block, so the
  *                     kernel scans straight from shared buffers
  *
- * Every page change goes through GenericXLog. Rerank is exact and needs no copy in the index:
- * the scan returns its best reorder_k candidates with xs_recheckorderby and a lower bound of
- * -infinity, so the executor re-computes the ORDER BY distance from each heap tuple and
- * returns them in exact order (its reorder queue, as for GiST's lossy distances).
+ *
+ * Untrained state (meta nlist = 0). The codec needs at least 16 rows (and one per list) to
+ * train, so CREATE INDEX on an empty or tiny table, TRUNCATE (which rebuilds the index on an
+ * empty heap) and an unlogged table's init fork all make an untrained index instead of failing:
+ *
+ *   block 0           meta page, nlist = 0, dims = the first vector's (0 while empty),
+ *                     raw_start / raw_insert: the first and (a hint of) the last raw page
+ *   raw pages         a chain of pages whose items are bare heap TIDs (ItemPointerData)
+ *
+ * Inserts append their TID to the chain's last page (dims is set under the meta page's lock by
+ * the first one); VACUUM deletes dead TIDs' items (PageIndexMultiDelete); a scan returns every
+ * TID with xs_recheckorderby and a lower bound of -infinity, so the executor computes each
+ * distance from the heap tuple and the answer is exact (brute force: fine for the few rows it
+ * is meant for). The index stays untrained until REINDEX (or VACUUM FULL, CLUSTER) rebuilds it
+ * from a table with enough rows; training in place on some insert would have to rewrite every
+ * page under concurrent scans in one WAL-logged step, which GenericXLog (4 pages a record)
+ * cannot do atomically. Every change is one GenericXLog record, as for trained indexes.
+ *
+ * Every page change goes through GenericXLog. The default rerank (reorder = 'heap') is exact
+ * and needs no copy in the index: the scan returns its best reorder_k candidates with
+ * xs_recheckorderby and a lower bound of -infinity, so the executor re-computes the ORDER BY
+ * distance from each heap tuple and returns them in exact order (its reorder queue, as for
+ * GiST's lossy distances). reorder = 'int8' / 'bf16' keeps the codec's rerank row of each
+ * vector in its group instead (after the block, group_cap rows): the scan re-ranks from the
+ * index pages and its order is final.
  * Invariants: groups only grow at the end of a list's last page; a group's live slots are
  * 0..count-1 (VACUUM fills holes from the group's last slot); slots >= count hold code 0.
  */
@@ -41,6 +62,12 @@
 
 #define SCANN_REORDER_HEAP 0  /* exact rerank by the executor from the heap (default) */
 #define SCANN_REORDER_CODES 1 /* 'none': approximate order from the 4-bit codes */
+/* 'int8' / 'bf16': each group also holds a rerank row per slot (the codec's INT8 / BF16 row of
+ * the code's error); the scan re-ranks its candidates from the index pages and the order it
+ * returns is final (no heap fetch for ordering; the executor does no recheck). */
+#define SCANN_PG_REORDER_INT8 2
+#define SCANN_PG_REORDER_BF16 3
+#define ScannReorderInIndex(r) ((r) == SCANN_PG_REORDER_INT8 || (r) == SCANN_PG_REORDER_BF16)
 
 /* reloptions */
 typedef struct ScannOptions {
@@ -73,6 +100,11 @@ typedef struct ScannMetaPageData {
     BlockNumber dir_start;
     int32 dir_per_page;
     float4 build_recall; /* the recall the defaults reached on the build's held-out rows */
+    /* untrained indexes (nlist = 0) only: the chain of raw TID pages */
+    BlockNumber raw_start;
+    BlockNumber raw_insert; /* at or before the chain's last page */
+    /* slots a group fills (0 = 32): fewer when rerank rows make 32 a poor fit for a page */
+    int32 group_cap;
 } ScannMetaPageData;
 typedef ScannMetaPageData *ScannMetaPage;
 
@@ -81,7 +113,8 @@ typedef struct ScannListEntry {
     BlockNumber insert; /* a page at or before the list's last page: inserts start there */
 } ScannListEntry;
 
-/* One item of a data page: up to 32 vectors, their heap TIDs and their FastScan block. */
+/* One item of a data page: up to 32 (group_cap) vectors, their heap TIDs and their FastScan
+ * block, then (reorder int8 / bf16) group_cap rerank rows of row_bytes, slot by slot. */
 typedef struct ScannGroupData {
     uint16 count; /* live slots 0..count-1 */
     uint16 unused;
@@ -91,6 +124,7 @@ typedef struct ScannGroupData {
 typedef ScannGroupData *ScannGroup;
 
 #define SCANN_GROUP_SIZE(bb) (offsetof(ScannGroupData, block) + (bb))
+#define SCANN_GROUP_SIZE_ROWS(bb, cap, rb) (SCANN_GROUP_SIZE(bb) + (Size)(cap) * (rb))
 /* Raw bytes a codec or directory page holds. */
 #define SCANN_PAGE_CONTENT                                                                         \
     (BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(ScannPageOpaqueData)))
@@ -100,6 +134,8 @@ typedef struct ScannCache {
     ScannMetaPageData meta;
     scann_codec_info info;
     scann_codec *codec;
+    int group_cap;   /* slots per group (meta group_cap, 32 when 0) */
+    Size group_size; /* bytes of a group item */
     /* the codec's memory follows */
 } ScannCache;
 
@@ -140,8 +176,17 @@ void scannrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, 
 bool scanngettuple(IndexScanDesc scan, ScanDirection dir);
 void scannendscan(IndexScanDesc scan);
 
+/* Untrained indexes (scaninsert.c): append a heap TID to the raw chain; record the first
+ * vector's dimension in the meta page (or check it). */
+void ScannRawAppend(Relation index, ItemPointer tid);
+void ScannRawCheckDims(Relation index, int dims);
+
 /* Append one encoded vector to list `list` (scaninsert.c; also used by nothing else yet). */
 void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 *code,
-                 ItemPointer tid);
+                 const uint8 *row, ItemPointer tid);
+/* A group's rerank row of a slot. */
+#define ScannGroupRow(cache, g, slot)                                                              \
+    ((g)->block + (cache)->info.block_bytes + (Size)(slot) * (cache)->info.row_bytes)
+void ScannCacheSetGroup(ScannCache *cache);
 
 #endif

@@ -41,7 +41,7 @@ typedef struct BuildState {
     pg_prng_state prng;
     ScannCache *cache; /* pass 2 */
     void *scratch;
-    uint8 *code;
+    uint8 *code, *row; /* row: reorder int8 / bf16 only */
     MemoryContext tmpctx;
 } BuildState;
 
@@ -80,6 +80,15 @@ static void SampleCallback(Relation index, ItemPointer tid, Datum *values, bool 
     MemoryContextReset(bs->tmpctx);
 }
 
+static void RawCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+                        bool tupleIsAlive, void *state)
+{
+    BuildState *bs = state;
+    if (isnull[0]) return;
+    ScannRawAppend(index, tid);
+    bs->seen += 1;
+}
+
 static void EncodeCallback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
                            bool tupleIsAlive, void *state)
 {
@@ -95,9 +104,9 @@ static void EncodeCallback(Relation index, ItemPointer tid, Datum *values, bool 
         ereport(ERROR, (errcode(ERRCODE_DATA_EXCEPTION),
                         errmsg("scann: expected %d dimensions, not %d", bs->dims, dims)));
     ScannCheckStatus(
-        scann_codec_encode(bs->cache->codec, dims, x, bs->scratch, &list, bs->code, NULL),
+        scann_codec_encode(bs->cache->codec, dims, x, bs->scratch, &list, bs->code, bs->row),
         "encoding a vector");
-    ScannAppend(index, bs->cache, list, bs->code, tid);
+    ScannAppend(index, bs->cache, list, bs->code, bs->row, tid);
     bs->seen += 1;
     MemoryContextSwitchTo(old);
     MemoryContextReset(bs->tmpctx);
@@ -114,6 +123,20 @@ static int AutoDimsPerBlock(int dims)
         if (MAXALIGN(SCANN_GROUP_SIZE((Size)16 * m4)) <= fit && (m - 1) * dpb < dims) return dpb;
         if (dpb >= dims) return dims;
     }
+}
+
+/* Slots per group with rerank rows: the count (<= 32) that puts the most vectors on a page
+ * (GloVe-100 int8: 58 in two groups of 29, where groups of 32 fit only one a page). */
+static int GroupCap(Size block_bytes, Size row_bytes)
+{
+    Size fit = BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(ScannPageOpaqueData));
+    int best = 0, best_per_page = 0;
+    for (int c = 1; c <= SCANN_CODEC_BLOCK; c++) {
+        int per_page = c * (int)(fit / (MAXALIGN(SCANN_GROUP_SIZE_ROWS(block_bytes, c, row_bytes)) +
+                                        sizeof(ItemIdData)));
+        if (per_page >= best_per_page && per_page > 0) best = c, best_per_page = per_page;
+    }
+    return best;
 }
 
 static int CompareInt(const void *a, const void *b)
@@ -268,7 +291,8 @@ static BlockNumber WriteBytePages(Relation index, ForkNumber fork, const char *b
     return first;
 }
 
-/* Meta page, codec pages, directory pages, and one empty data page per list. */
+/* Meta page, codec pages, directory pages, and one empty data page per list; or, untrained
+ * (nlist = 0), the meta page and the first raw page. */
 static void WriteLayout(Relation index, ForkNumber fork, ScannMetaPageData *meta,
                         const char *codec_bytes)
 {
@@ -298,6 +322,13 @@ static void WriteLayout(Relation index, ForkNumber fork, ScannMetaPageData *meta
             UnlockReleaseBuffer(buf);
         }
         pfree(dir);
+    } else {
+        Buffer buf = ScannNewBuffer(index, fork);
+        Page p;
+        ScannInitRegisterPage(index, &buf, &p, &state);
+        GenericXLogFinish(state);
+        meta->raw_start = meta->raw_insert = BufferGetBlockNumber(buf);
+        UnlockReleaseBuffer(buf);
     }
     ScannInitRegisterPage(index, &metabuf, &page, &state);
     memcpy(PageGetContents(page), meta, sizeof *meta);
@@ -323,14 +354,29 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
     table_index_build_scan(heap, index, indexInfo, true, true, SampleCallback, &bs, NULL);
     nlist = ScannOptionLists(index);
     if (nlist == 0) nlist = (int)Max(1, Min(sqrt(bs.seen), bs.nsample / 16));
-    if (bs.nsample < Max(16, nlist))
-        ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-                        errmsg("scann: %.0f rows, need at least %d to train %d lists", bs.seen,
-                               Max(16, nlist), nlist),
-                        errhint("Create the index after loading data, or lower lists.")));
     meta.magic = SCANN_MAGIC;
     meta.version = SCANN_VERSION;
     meta.dims = bs.dims;
+    if (bs.nsample < Max(16, nlist)) {
+        /* Too few rows to train (an empty table, TRUNCATE, a tiny table): an untrained index
+         * whose scans are exact over a raw list of TIDs (scann_am.h), as pgvector's IVFFlat
+         * builds on an empty table; REINDEX trains it once the table has rows. */
+        ereport(NOTICE,
+                (errmsg("scann: index \"%s\" created untrained on %.0f rows (%d needed for %d "
+                        "lists)",
+                        RelationGetRelationName(index), bs.seen, Max(16, nlist), nlist),
+                 errdetail("Scans compute exact distances from the table rows until the index "
+                           "is trained, which is slow for many rows."),
+                 errhint("REINDEX the index once the table has its data.")));
+        WriteLayout(index, MAIN_FORKNUM, &meta, NULL);
+        if (bs.sample) pfree(bs.sample);
+        bs.seen = 0;
+        table_index_build_scan(heap, index, indexInfo, true, true, RawCallback, &bs, NULL);
+        MemoryContextDelete(bs.tmpctx);
+        result->heap_tuples = bs.seen;
+        result->index_tuples = bs.seen;
+        return result;
+    }
     meta.nlist = nlist;
     meta.metric = ScannGetMetric(index);
     meta.reorder = ScannOptionReorder(index);
@@ -339,6 +385,8 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
     p.dims_per_block = ScannOptionDimsPerBlock(index);
     if (p.dims_per_block == 0) p.dims_per_block = AutoDimsPerBlock(bs.dims);
     p.seed = 42;
+    if (meta.reorder == SCANN_PG_REORDER_INT8) p.reorder = SCANN_REORDER_INT8;
+    if (meta.reorder == SCANN_PG_REORDER_BF16) p.reorder = SCANN_REORDER_BF16;
     PG_TRY();
     {
         scann_codec_info info;
@@ -355,6 +403,16 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
                             errmsg("scann: dims_per_block=%d makes a block of %zu bytes, more "
                                    "than a page holds",
                                    p.dims_per_block, info.block_bytes)));
+        meta.group_cap = SCANN_CODEC_BLOCK;
+        if (ScannReorderInIndex(meta.reorder)) {
+            meta.group_cap = GroupCap(info.block_bytes, info.row_bytes);
+            if (meta.group_cap == 0)
+                ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                                errmsg("scann: a block of %zu bytes and a rerank row of %zu do not "
+                                       "fit a page",
+                                       info.block_bytes, info.row_bytes),
+                                errhint("Raise dims_per_block, or use reorder = 'heap'.")));
+        }
         TuneDefaults(codec, &info, bs.sample, bs.nsample, bs.seen, &meta);
         scann_codec_save(codec, NULL, 0, &len);
         bytes = palloc(len);
@@ -364,7 +422,9 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
         cache.meta = meta;
         cache.info = info;
         cache.codec = codec;
+        ScannCacheSetGroup(&cache);
         bs.cache = &cache;
+        if (ScannReorderInIndex(meta.reorder)) bs.row = palloc(info.row_bytes);
         bs.scratch = palloc(info.encode_bytes);
         bs.code = palloc(info.m);
         bs.seen = 0;
@@ -385,7 +445,7 @@ IndexBuildResult *scannbuild(Relation heap, Relation index, IndexInfo *indexInfo
     return result;
 }
 
-/* An unlogged table's init fork: a meta page only (not trained; REINDEX after loading). */
+/* An unlogged table's init fork: an untrained index (meta page and one raw page). */
 void scannbuildempty(Relation index)
 {
     ScannMetaPageData meta = {0};

@@ -180,9 +180,18 @@ ScannCache *ScannGetCache(Relation index)
     if (st != SCANN_OK) pfree(cache);
     ScannCheckStatus(st, "reading the codec");
     scann_codec_get_info(cache->codec, &cache->info);
+    ScannCacheSetGroup(cache);
     pfree(bytes);
     index->rd_amcache = cache;
     return cache;
+}
+
+void ScannCacheSetGroup(ScannCache *cache)
+{
+    cache->group_cap = cache->meta.group_cap > 0 ? cache->meta.group_cap : SCANN_CODEC_BLOCK;
+    cache->group_size = SCANN_GROUP_SIZE_ROWS(
+        cache->info.block_bytes, ScannReorderInIndex(cache->meta.reorder) ? cache->group_cap : 0,
+        cache->info.row_bytes);
 }
 
 void ScannReadListEntry(Relation index, const ScannMetaPageData *meta, int list, ScannListEntry *e)

@@ -3,6 +3,7 @@
  * dense: a dead slot is filled with the group's last live slot (its TID and its code, through
  * the codec's block_move), so scans never see holes. Groups emptied this way keep their place
  * and are filled again only if they are the last of their list; REINDEX compacts everything.
+ * An untrained index's raw pages lose their dead TIDs' items (the chain keeps its pages).
  */
 #include "scann_am.h"
 
@@ -25,9 +26,48 @@ static int CompactGroup(const ScannCache *cache, ScannGroup g, IndexBulkDeleteCa
         ItemPointerSetInvalid(&g->tids[g->count]);
         ScannCheckStatus(scann_codec_block_move(cache->codec, g->block, i, g->block, g->count),
                          "moving a code");
+        if (ScannReorderInIndex(cache->meta.reorder)) { /* its rerank row goes with it */
+            memmove(ScannGroupRow(cache, g, i), ScannGroupRow(cache, g, g->count),
+                    cache->info.row_bytes);
+            memset(ScannGroupRow(cache, g, g->count), 0, cache->info.row_bytes);
+        }
         removed++;
     }
     return removed;
+}
+
+/* An untrained index: delete the items of dead TIDs from the raw chain's pages. */
+static void RawBulkDelete(Relation index, const ScannMetaPageData *meta,
+                          IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
+                          void *callback_state, BufferAccessStrategy bas)
+{
+    OffsetNumber dead[MaxOffsetNumber];
+    for (BlockNumber blk = meta->raw_start; BlockNumberIsValid(blk);) {
+        Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
+        GenericXLogState *state;
+        Page page;
+        OffsetNumber maxoff;
+        int ndead = 0;
+        vacuum_delay_point();
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        state = GenericXLogStart(index);
+        page = GenericXLogRegisterBuffer(state, buf, 0);
+        maxoff = PageGetMaxOffsetNumber(page);
+        for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
+            if (callback((ItemPointer)PageGetItem(page, PageGetItemId(page, off)), callback_state))
+                dead[ndead++] = off;
+            else
+                stats->num_index_tuples += 1;
+        }
+        stats->tuples_removed += ndead;
+        blk = ScannPageGetOpaque(page)->nextblkno;
+        if (ndead > 0) {
+            PageIndexMultiDelete(page, dead, ndead);
+            GenericXLogFinish(state);
+        } else
+            GenericXLogAbort(state);
+        UnlockReleaseBuffer(buf);
+    }
 }
 
 IndexBulkDeleteResult *scannbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
@@ -39,7 +79,11 @@ IndexBulkDeleteResult *scannbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteRes
     BufferAccessStrategy bas = GetAccessStrategy(BAS_BULKREAD);
     if (stats == NULL) stats = palloc0(sizeof(IndexBulkDeleteResult));
     ScannReadMeta(index, &meta);
-    if (meta.nlist == 0) return stats;
+    if (meta.nlist == 0) {
+        RawBulkDelete(index, &meta, stats, callback, callback_state, bas);
+        FreeAccessStrategy(bas);
+        return stats;
+    }
     cache = ScannGetCache(index);
     for (int l = 0; l < meta.nlist; l++) {
         ScannListEntry e;
