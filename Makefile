@@ -102,7 +102,8 @@ test-neon:
 test-postgres:
 	@scripts/install-deps.sh test postgres
 	@cmake -S . -B $(BUILD)-test -DCMAKE_BUILD_TYPE=Release -DSCANN_BUILD_TESTS=ON >/dev/null
-	@cmake --build $(BUILD)-test -j$(JOBS) --target scann_static
+	@cmake --build $(BUILD)-test -j$(JOBS) --target scann_static scann_cli
+	@SCANN_BIN=$(abspath $(BUILD))-test/scann scripts/get-data.sh fashion-mnist >/dev/null
 	@$(MAKE) -s -C postgres SCANN_BUILD=$(abspath $(BUILD))-test
 	@postgres/install-pgvector.sh || echo "test-postgres: the pgvector tests will be skipped" >&2
 	@SCANN_BUILD=$(abspath $(BUILD))-test postgres/test/untrained.sh
