@@ -240,7 +240,7 @@ scann_status ivf_search(const scann_index *ix, const ivf *v, const rerank_store 
             }
         }
     }
-    /* Range: converted scores may cross the radius by a rounding; results go best first. */
+    /* Range: a converted score may cross the radius by a rounding (api.c sorts the rest). */
     if (range)
         for (int64_t qi = 0; qi < nq; qi++) {
             range_list *l = &range->out[qi];
