@@ -39,6 +39,15 @@ start_server() {
 }
 start_server
 psql() { as_pg /usr/bin/psql -X -q -v ON_ERROR_STOP=1 -h "$tmp" -p "$port" -d postgres "$@"; }
+
+# The pg_regress suite (sql/scann.sql against expected/scann.out) on this cluster.
+if ! make -s -C "$here" installcheck REGRESS_OPTS="--host=$tmp --port=$port --user=postgres \
+        --outputdir=$tmp/regress" >"$tmp/regress.log" 2>&1; then
+    cat "$tmp/regress.log" "$tmp/regress/regression.diffs" 2>/dev/null | tail -40
+    echo "FAIL: pg_regress"
+    exit 1
+fi
+echo "ok: pg_regress (sql/scann.sql)"
 fail() { echo "FAIL: $*"; tail -20 "$tmp/log"; exit 1; }
 
 # fvecs -> COPY text ({v1,v2,...} per row, id first)
