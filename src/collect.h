@@ -118,6 +118,17 @@ static inline void collect_offer(collector *c, float s, int64_t key, int64_t id)
 static inline void collect_block(collector *c, uint32_t mask, const uint16_t *sums, int64_t bias,
                                  const int64_t *ids, int64_t off0, int64_t loc0)
 {
+    /* With location keys and no filter the id is never looked at: not reading it matters, as
+     * the ids of a large index are out of cache and one miss per candidate cost about a tenth
+     * of a SIFT-1M search (perf: the load was two thirds of the scan loop's own time). */
+    if (loc0 >= 0 && !c->sc->filter) {
+        while (mask) {
+            int i = __builtin_ctz(mask);
+            mask &= mask - 1;
+            collect_push(c, (float)(sums[i] + bias), loc0 + off0 + i, -1);
+        }
+        return;
+    }
     while (mask) {
         int i = __builtin_ctz(mask);
         mask &= mask - 1;
