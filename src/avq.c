@@ -267,20 +267,6 @@ static void encode_task(void *ctx, int64_t task, int worker)
     }
 }
 
-static float *transpose_codebooks(const pq *p)
-{
-    float *ct = malloc((size_t)p->ksub * p->d * sizeof(float));
-    if (!ct) return NULL;
-    for (int j = 0; j < p->m; j++) {
-        int len = pq_len(p, j);
-        const float *c = pq_centre(p, j, 0);
-        float *out = ct + (size_t)p->ksub * pq_off(p, j);
-        for (int k = 0; k < p->ksub; k++)
-            for (int q = 0; q < len; q++) out[(size_t)q * p->ksub + k] = c[(size_t)k * len + q];
-    }
-    return ct;
-}
-
 scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, float threshold,
                         int nthreads, const kernels *dk, uint8_t *codes)
 {
@@ -301,7 +287,7 @@ scann_status avq_encode(const pq *p, const float *v, const float *x, int64_t n, 
     int64_t ntasks = (n + AVQ_CHUNK - 1) / AVQ_CHUNK;
     if (nthreads > ntasks) nthreads = (int)ntasks;
     size_t per = avq_scratch_floats(p);
-    float *ct = transpose_codebooks(p);
+    float *ct = pq_transpose(p);
     float *scratch = malloc((size_t)nthreads * per * sizeof(float));
     scann_status st = SCANN_OK;
     if (!ct || !scratch) {

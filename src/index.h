@@ -80,6 +80,9 @@ typedef struct index_ops {
      * rows, else its best approximation), into out (dim floats); *found = 0 when no vector
      * has the id. May build the id map: called under the write lock. */
     scann_status (*reconstruct)(scann_index *ix, int64_t id, float *out, int *found);
+    /* The lowest format version that describes this index (persist.c), so that files which
+     * need nothing newer stay readable by older readers; NULL: version 2. */
+    uint32_t (*save_version)(const scann_index *ix);
 } index_ops;
 
 struct scann_index {

@@ -383,9 +383,9 @@ static scann_status flat_reconstruct(scann_index *ix, int64_t id, float *out, in
     return st;
 }
 
-static const index_ops flat_ops = {flat_train,       flat_add,        flat_search, flat_memory,
-                                   flat_destroy,     flat_save,       flat_load,   flat_collect,
-                                   flat_remove_locs, flat_reconstruct};
+static const index_ops flat_ops = {flat_train,       flat_add,         flat_search, flat_memory,
+                                   flat_destroy,     flat_save,        flat_load,   flat_collect,
+                                   flat_remove_locs, flat_reconstruct, NULL};
 
 scann_status flat_init(scann_index *ix)
 {

@@ -130,7 +130,8 @@ static scann_status ivfflat_reconstruct(scann_index *ix, int64_t id, float *out,
 
 static const index_ops ivfflat_ops = {
     ivfflat_train, ivfflat_add,  ivfflat_search,  ivfflat_memory,      ivfflat_destroy,
-    ivfflat_save,  ivfflat_load, ivfflat_collect, ivfflat_remove_locs, ivfflat_reconstruct};
+    ivfflat_save,  ivfflat_load, ivfflat_collect, ivfflat_remove_locs, ivfflat_reconstruct,
+    NULL};
 
 scann_status ivfflat_init(scann_index *ix)
 {

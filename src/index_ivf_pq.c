@@ -265,8 +265,8 @@ static scann_status ivfpq_reconstruct(scann_index *ix, int64_t id, float *out, i
 }
 
 static const index_ops ivfpq_ops = {
-    ivfpq_train, ivfpq_add,  ivfpq_search,  ivfpq_memory,      ivfpq_destroy,
-    ivfpq_save,  ivfpq_load, ivfpq_collect, ivfpq_remove_locs, ivfpq_reconstruct};
+    ivfpq_train, ivfpq_add,     ivfpq_search,      ivfpq_memory,      ivfpq_destroy, ivfpq_save,
+    ivfpq_load,  ivfpq_collect, ivfpq_remove_locs, ivfpq_reconstruct, NULL};
 
 scann_status ivfpq_init(scann_index *ix)
 {

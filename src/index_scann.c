@@ -41,10 +41,19 @@ typedef struct ivffs_impl {
     ivf v;          /* partitions; lists carry ids and rerank rows (code_size 0) */
     fs_list *codes; /* nlist packed code arrays */
     pq pq;          /* 16 centres per block */
+    float *ct;      /* the codebooks transposed (pq_transpose), for the query tables */
     rerank_store rr;
     int residual; /* encode x - c (inner product) or x (L2) */
     int rr_error; /* bf16/int8 rows hold x - x~ (x~ = centre + decoded code), not x */
+    int rr_codes; /* and after that payload an L2 term and the packed code (fused_score); 0 in
+                   * files saved before rows carried them, which rebuild x~ from the blocks */
 } ivffs_impl;
+
+/* A narrow row with its code: the payload (rerank.c: x - x~), a float 2<x~, e~> + ||e~||^2 (e~
+ * the decoded payload; L2 only, 0 otherwise) and the m 4-bit codes, two a byte, low nibble
+ * first. Reading the code here instead of from its block keeps a candidate's rerank to one
+ * short row: the block spreads one vector's code over all of its 16m bytes. */
+static size_t coded_row_bytes(size_t payload, int m) { return payload + 4 + (size_t)(m + 1) / 2; }
 
 static void ivffs_release(ivffs_impl *s)
 {
@@ -54,6 +63,8 @@ static void ivffs_release(ivffs_impl *s)
     s->codes = NULL;
     ivf_free(&s->v);
     pq_free(&s->pq);
+    free(s->ct);
+    s->ct = NULL;
     rerank_free(&s->rr);
 }
 
@@ -94,6 +105,8 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
     if (!st) st = ivf_build_train(ix, n, x, &t);
     if (!st && !(fresh.codes = calloc((size_t)fresh.v.nlist, sizeof(fs_list))))
         st = err_nomem("SCANN code lists", (size_t)fresh.v.nlist * sizeof(fs_list));
+    if (!st && !(fresh.ct = pq_transpose(&fresh.pq)))
+        st = err_nomem("SCANN codebooks", pq_memory(&fresh.pq));
     if (st) {
         ivffs_release(&fresh);
         return st;
@@ -101,6 +114,9 @@ static scann_status ivffs_train(scann_index *ix, int64_t n, const float *x)
     /* Narrow stores keep the 4-bit code's error, a third of x's norm or less, so their 8 or 16
      * bits resolve it about 3x finer (GloVe int8: recall gap to float 0.009 -> see notes). */
     fresh.rr_error = fresh.rr.kind == SCANN_REORDER_BF16 || fresh.rr.kind == SCANN_REORDER_INT8;
+    fresh.rr_codes = fresh.rr_error;
+    if (fresh.rr_codes) /* the lists are still empty */
+        fresh.v.extra_size = coded_row_bytes(fresh.rr.row_bytes, m);
     ivffs_release(s);
     *s = fresh;
     ix->p.nlist = fresh.v.nlist;
@@ -127,11 +143,6 @@ static void add_reconstruction(const ivffs_impl *s, int32_t l, int64_t slot, flo
     }
 }
 
-static void rerank_base_add(void *ctx, int64_t loc, float *row)
-{
-    add_reconstruction(ctx, ivf_loc_list(loc), ivf_loc_offset(loc), row);
-}
-
 /* ---- add --------------------------------------------------------------------------------- */
 
 /* Room for every new vector's code slot, before anything is appended. */
@@ -151,7 +162,7 @@ static void move_code(void *ctx, int32_t l, int64_t from, int64_t to);
 
 typedef struct add_ctx {
     ivffs_impl *s;
-    float *err; /* d floats: a vector's quantization error */
+    float *err; /* 2d floats: a vector's quantization error, then x~ */
 } add_ctx;
 
 static scann_status add_reserve(void *ctx, const int32_t *assign, int64_t n)
@@ -177,10 +188,28 @@ static void add_place(void *ctx, int32_t l, int64_t slot, const uint8_t *code, c
     size_t d = (size_t)s->pq.d;
     fs_pack_one(fs_list_block(&s->codes[l], s->pq.m, slot), s->pq.m, (int)(slot % FS_BLOCK), code);
     if (s->rr_error) {
-        for (size_t t = 0; t < d; t++) a->err[t] = -x[t];
-        add_reconstruction(s, l, slot, a->err);
-        for (size_t t = 0; t < d; t++) a->err[t] = -a->err[t];
-        rerank_encode(&s->rr, a->err, row);
+        float *e = a->err, *xr = a->err + d;
+        memset(xr, 0, d * sizeof(float));
+        add_reconstruction(s, l, slot, xr);
+        for (size_t t = 0; t < d; t++) e[t] = x[t] - xr[t];
+        rerank_encode(&s->rr, e, row);
+        if (s->rr_codes) {
+            /* What the row stands for is x~ + e~: the L2 term is taken on the decoded e~, so
+             * fused_score is exactly ||q - (x~ + e~)||^2 but for rounding. */
+            float aux = 0.0f;
+            if (!s->residual) {
+                rerank_decode(&s->rr, row, e);
+                double sum = 0;
+                for (size_t t = 0; t < d; t++) sum += (2.0 * xr[t] + e[t]) * e[t];
+                aux = (float)sum;
+            }
+            uint8_t *cb = row + s->rr.row_bytes;
+            memcpy(cb, &aux, sizeof aux);
+            cb += sizeof aux;
+            memset(cb, 0, (size_t)(s->pq.m + 1) / 2);
+            for (int j = 0; j < s->pq.m; j++)
+                cb[j >> 1] |= (uint8_t)((code[j] & 15) << (4 * (j & 1)));
+        }
     } else if (s->rr.row_bytes) {
         rerank_encode(&s->rr, x, row);
     }
@@ -194,8 +223,8 @@ static void add_move(void *ctx, int32_t l, int64_t from, int64_t to)
 static scann_status ivffs_add(scann_index *ix, int64_t n, const float *x, const int64_t *ids)
 {
     ivffs_impl *s = ix->impl;
-    add_ctx ac = {s, malloc((size_t)ix->p.dim * sizeof(float))};
-    if (!ac.err) return err_nomem("SCANN add scratch", (size_t)ix->p.dim * sizeof(float));
+    add_ctx ac = {s, malloc(2 * (size_t)ix->p.dim * sizeof(float))};
+    if (!ac.err) return err_nomem("SCANN add scratch", 2 * (size_t)ix->p.dim * sizeof(float));
     ivf_adder a = {&ac,         &s->v,      s->residual, (size_t)s->pq.m, &s->rr,
                    add_reserve, add_encode, add_place,   add_move};
     scann_status st = ivf_build_add(ix, n, x, ids, &a);
@@ -233,16 +262,13 @@ static float *worker_scale(const ivffs_scan *c, int worker)
 
 /* Query q's uint8 table into out (fs_lut_bytes(m)), its scale and bias; lut: m * 16 floats of
  * scratch. The one routine behind both search paths, so they scan identical tables. */
-static void query_table(const ivffs_impl *s, const float *q, float *lut, uint8_t *out, float *scale,
-                        float *bias)
+static void query_table(const ivffs_impl *s, const kernels *dk, const float *q, float *lut,
+                        uint8_t *out, float *scale, float *bias)
 {
     const pq *p = &s->pq;
-    if (s->residual) {
-        pq_lut_ip(p, q, lut);
+    pq_lut_fast(p, s->ct, dk->avq_tables, !s->residual, q, lut);
+    if (s->residual)
         for (size_t i = 0; i < (size_t)p->m * SCANN_KSUB; i++) lut[i] = -lut[i];
-    } else {
-        pq_lut_l2(p, q, lut);
-    }
     fs_lut_quantize(lut, p->m, out, scale, bias);
 }
 
@@ -262,7 +288,7 @@ static void ivffs_begin(void *ctx, int64_t qi, int worker, collector *col)
     const pq *p = &s->pq;
     uint8_t *w = c->scratch + (size_t)worker * worker_bytes(p->m);
     float *sb = worker_scale(c, worker);
-    query_table(s, c->q + (size_t)qi * p->d, (float *)w,
+    query_table(s, c->ix->dk, c->q + (size_t)qi * p->d, (float *)w,
                 w + (size_t)p->m * SCANN_KSUB * sizeof(float), &sb[0], &sb[1]);
     /* For the conversion after the scan; workers sharing qi store the same bits. */
     __atomic_store(&c->qscale[qi], &sb[0], __ATOMIC_RELAXED);
@@ -446,7 +472,7 @@ static void batch_task(void *ctx, int64_t task, int worker)
     probe_ref *refs = carve(&w, (size_t)j->chunk * nprobe * sizeof(probe_ref));
     for (int i = 0; i < nq; i++) {
         int64_t qi = q0 + i;
-        query_table(s, c->q + (size_t)qi * s->pq.d, flut, tables + (size_t)i * tstride,
+        query_table(s, c->ix->dk, c->q + (size_t)qi * s->pq.d, flut, tables + (size_t)i * tstride,
                     &c->qscale[qi], &c->qbias[qi]);
         collect_init_res(&res[i], kk, rs + (size_t)i * slots, ri + (size_t)i * slots, c->sc);
     }
@@ -532,6 +558,80 @@ static void ivffs_finish(void *ctx, int64_t qi, float *score, const int64_t *key
         if (key[i] >= 0) score[i] = c->qbias[qi] + score[i] / c->qscale[qi];
 }
 
+/* ---- rerank of narrow rows (ivf_rerank_base) --------------------------------------------- */
+
+typedef struct narrow_ctx {
+    const ivffs_impl *s;
+    const kernels *dk;
+} narrow_ctx;
+
+/* Rows without their code (older files): decode e~, add back x~ from the centre and the
+ * block, then score like a float row. */
+static float rebuilt_score(const void *ctx, const void *scratch, const float *q, int64_t loc,
+                           const uint8_t *row, float *tmp)
+{
+    const narrow_ctx *n = ctx;
+    (void)scratch;
+    size_t d = (size_t)n->s->pq.d;
+    rerank_decode(&n->s->rr, row, tmp);
+    add_reconstruction(n->s, ivf_loc_list(loc), ivf_loc_offset(loc), tmp);
+    return n->s->residual ? -n->dk->ip(q, tmp, d) : n->dk->l2(q, tmp, d);
+}
+
+/* Per query: the float table (m * 16: <q_j, C_jc>, or ||q_j - C_jc||^2 for L2) and, for
+ * residual codes, each probed list's centre score by list number. */
+static size_t fused_scratch_bytes(const ivffs_impl *s)
+{
+    return ((size_t)s->pq.m * SCANN_KSUB + (s->residual ? (size_t)s->v.nlist : 0)) * sizeof(float);
+}
+
+static void fused_begin(const void *ctx, const float *q, const int32_t *lists, const float *cscore,
+                        int nprobe, void *scratch)
+{
+    const narrow_ctx *n = ctx;
+    const ivffs_impl *s = n->s;
+    float *lut = scratch;
+    pq_lut_fast(&s->pq, s->ct, n->dk->avq_tables, !s->residual, q, lut);
+    if (s->residual) {
+        float *cs = lut + (size_t)s->pq.m * SCANN_KSUB;
+        for (int p = 0; p < nprobe; p++) cs[lists[p]] = cscore[p];
+    }
+}
+
+/* x = c + x~ + e~ (c = 0 for L2): the centre's score comes from the probe, x~'s from the table
+ * and the row's code, e~'s from the payload; L2 expands ||q - x~ - e~||^2 with the row's term. */
+static float fused_score(const void *ctx, const void *scratch, const float *q, int64_t loc,
+                         const uint8_t *row, float *tmp)
+{
+    const narrow_ctx *n = ctx;
+    const ivffs_impl *s = n->s;
+    const float *lut = scratch;
+    int m = s->pq.m;
+    float aux;
+    memcpy(&aux, row + s->rr.row_bytes, sizeof aux);
+    const uint8_t *cb = row + s->rr.row_bytes + sizeof aux;
+    /* Four chains: the adds' latency, not the loads, bounds this sum. */
+    float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;
+    int j = 0;
+    for (; j + 3 < m; j += 4) {
+        uint8_t b0 = cb[j >> 1], b1 = cb[(j >> 1) + 1];
+        a0 += lut[(size_t)j * SCANN_KSUB + (b0 & 15)];
+        a1 += lut[(size_t)(j + 1) * SCANN_KSUB + (b0 >> 4)];
+        a2 += lut[(size_t)(j + 2) * SCANN_KSUB + (b1 & 15)];
+        a3 += lut[(size_t)(j + 3) * SCANN_KSUB + (b1 >> 4)];
+    }
+    for (; j < m; j++) a0 += lut[(size_t)j * SCANN_KSUB + (cb[j >> 1] >> (4 * (j & 1)) & 15)];
+    float approx = (a0 + a1) + (a2 + a3);
+    (void)tmp;
+    float qe = rerank_ip(&s->rr, n->dk, q, row);
+    if (s->residual) {
+        const float *cs = lut + (size_t)m * SCANN_KSUB;
+        return cs[ivf_loc_list(loc)] - approx - qe;
+    }
+    float l2 = approx - 2.0f * qe + aux;
+    return l2 > 0.0f ? l2 : 0.0f;
+}
+
 static scann_status ivffs_search(const scann_index *ix, int64_t nq, const float *q, int k,
                                  const search_ctx *sc, float *score, int64_t *ids)
 {
@@ -545,7 +645,10 @@ static scann_status ivffs_search(const scann_index *ix, int64_t nq, const float 
     ivffs_scan ctx = {ix, q, s->rr.kind != SCANN_REORDER_NONE, scratch, qscale, qbias, sc};
     ivf_codec codec = {&ctx,        COLLECT_RES, ivffs_begin, ivffs_scan_list, ivffs_scan_batch,
                        ivffs_finish};
-    ivf_rerank_base base = {(void *)s, rerank_base_add};
+    narrow_ctx nc = {s, ix->dk};
+    ivf_rerank_base base =
+        s->rr_codes ? (ivf_rerank_base){&nc, fused_scratch_bytes(s), fused_begin, fused_score}
+                    : (ivf_rerank_base){&nc, 0, NULL, rebuilt_score};
     return ivf_search(ix, &s->v, &s->rr, s->rr_error ? &base : NULL, &codec, nq, q, k, sc, score,
                       ids);
 }
@@ -553,7 +656,7 @@ static scann_status ivffs_search(const scann_index *ix, int64_t nq, const float 
 static size_t ivffs_memory(const scann_index *ix)
 {
     const ivffs_impl *s = ix->impl;
-    size_t b = sizeof *s + ivf_memory(&s->v) + pq_memory(&s->pq);
+    size_t b = sizeof *s + ivf_memory(&s->v) + 2 * pq_memory(&s->pq); /* codebooks and ct */
     if (s->codes)
         for (int l = 0; l < s->v.nlist; l++)
             b += sizeof(fs_list) + (size_t)s->codes[l].cap * fs_block_bytes(s->pq.m);
@@ -613,9 +716,16 @@ static scann_status ivffs_reconstruct(scann_index *ix, int64_t id, float *out, i
     return SCANN_OK;
 }
 
+/* Rows with their code need version 3; anything else stays readable by version 2 readers (and
+ * a version 2 file saves back to the same bytes). */
+static uint32_t ivffs_save_version(const scann_index *ix)
+{
+    return ((const ivffs_impl *)ix->impl)->rr_codes ? 3u : 2u;
+}
+
 static const index_ops ivffs_ops = {
-    ivffs_train, ivffs_add,  ivffs_search,  ivffs_memory,      ivffs_destroy,
-    ivffs_save,  ivffs_load, ivffs_collect, ivffs_remove_locs, ivffs_reconstruct};
+    ivffs_train, ivffs_add,     ivffs_search,      ivffs_memory,      ivffs_destroy,     ivffs_save,
+    ivffs_load,  ivffs_collect, ivffs_remove_locs, ivffs_reconstruct, ivffs_save_version};
 
 scann_status ivffs_init(scann_index *ix)
 {
@@ -657,11 +767,15 @@ static scann_status ivffs_load(scann_index *ix, ctr_reader *r)
     s->residual = index_uses_ip(ix);
     if ((st = pq_init(&s->pq, d, m, SCANN_KSUB)) ||
         (st = ctr_take_floats(r, SEC_CDBK, (size_t)SCANN_KSUB * d, s->pq.codebooks)) ||
-        (st = rerank_init(&s->rr, ix->p.reorder, d, NULL, 0)) ||
-        (st = ivf_load(r, &s->v, ix->p.nlist, d, ix->ntotal, ix->dk, 0, s->rr.row_bytes)))
+        (st = rerank_init(&s->rr, ix->p.reorder, d, NULL, 0)))
         return st;
-    /* as ivffs_train decides it: narrow stores hold the code's error */
+    if (!(s->ct = pq_transpose(&s->pq))) return err_nomem("SCANN codebooks", pq_memory(&s->pq));
+    /* as ivffs_train decides it: narrow stores hold the code's error, and rows carry the code
+     * from format version 3 on */
     s->rr_error = s->rr.kind == SCANN_REORDER_BF16 || s->rr.kind == SCANN_REORDER_INT8;
+    s->rr_codes = s->rr_error && r->version >= 3;
+    size_t rb = s->rr_codes ? coded_row_bytes(s->rr.row_bytes, m) : s->rr.row_bytes;
+    if ((st = ivf_load(r, &s->v, ix->p.nlist, d, ix->ntotal, ix->dk, 0, rb))) return st;
     size_t bb = fs_block_bytes(m);
     uint64_t nblocks = 0;
     for (int l = 0; l < s->v.nlist; l++) nblocks += (uint64_t)fs_blocks_for(s->v.lists[l].size);

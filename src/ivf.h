@@ -185,12 +185,18 @@ typedef struct ivf_codec {
     void (*finish)(void *ctx, int64_t qi, float *score, const int64_t *key, int64_t n);
 } ivf_codec;
 
-/* When rerank rows store x minus an approximation the index can rebuild (SCANN's narrow
- * stores keep the quantization error), add(ctx, loc, row) adds that approximation of the
- * vector at loc to the decoded row, in place. */
+/* Rerank rows the kind scores itself, because they are not the plain vector (SCANN's narrow
+ * stores keep x's quantization error beside the code). Per query, begin (may be NULL) fills
+ * scratch_bytes of per-worker scratch from the query and its probes (lists, centre scores:
+ * nprobe each); then score(ctx, scratch, q, loc, row, tmp) is the exact score of the vector at
+ * loc, whose row is `row` (tmp: d floats of scratch). */
 typedef struct ivf_rerank_base {
     void *ctx;
-    void (*add)(void *ctx, int64_t loc, float *row);
+    size_t scratch_bytes;
+    void (*begin)(const void *ctx, const float *q, const int32_t *lists, const float *cscore,
+                  int nprobe, void *scratch);
+    float (*score)(const void *ctx, const void *scratch, const float *q, int64_t loc,
+                   const uint8_t *row, float *tmp);
 } ivf_rerank_base;
 
 /*

@@ -115,30 +115,36 @@ typedef struct rerank_job {
     int64_t *ids;
     float *tmp; /* per worker: d floats */
     const ivf_rerank_base *base;
+    uint8_t *bscratch; /* per worker: base->scratch_bytes, rounded up to 64 */
+    const int32_t *lists;
+    const float *cscore;
+    int nprobe;
     range_list *range; /* range search: nq lists, rescored in place */
     float radius;
 } rerank_job;
 
 static const uint8_t *row_at(const rerank_job *j, int64_t loc)
 {
-    return j->v->lists[ivf_loc_list(loc)].extra + (size_t)ivf_loc_offset(loc) * j->rr->row_bytes;
+    return j->v->lists[ivf_loc_list(loc)].extra + (size_t)ivf_loc_offset(loc) * j->v->extra_size;
 }
 
 static void prefetch_row(const rerank_job *j, int64_t loc)
 {
     const uint8_t *row = row_at(j, loc);
-    for (size_t b = 0; b < j->rr->row_bytes; b += 64) __builtin_prefetch(row + b);
+    for (size_t b = 0; b < j->v->extra_size; b += 64) __builtin_prefetch(row + b);
 }
 
-/* Exact score of query vector qv against the vector at loc. */
-static float rerank_one(const rerank_job *j, int64_t loc, const float *qv, float *tmp)
+static size_t base_stride(const ivf_rerank_base *b)
 {
-    size_t d = (size_t)j->v->d;
+    return b ? (b->scratch_bytes + 63) & ~(size_t)63 : 0;
+}
+
+/* Exact score of query vector qv against the vector at loc (bs: the base's query scratch). */
+static float rerank_one(const rerank_job *j, int64_t loc, const float *qv, float *tmp,
+                        const void *bs)
+{
     if (!j->base) return rerank_score(j->rr, j->dk, j->ip, qv, row_at(j, loc), tmp);
-    /* The row holds x minus an approximation the index can rebuild: add it back. */
-    rerank_decode(j->rr, row_at(j, loc), tmp);
-    j->base->add(j->base->ctx, loc, tmp);
-    return j->ip ? -j->dk->ip(qv, tmp, d) : j->dk->l2(qv, tmp, d);
+    return j->base->score(j->base->ctx, bs, qv, loc, row_at(j, loc), tmp);
 }
 
 static void rerank_task(void *ctx, int64_t qi, int worker)
@@ -147,12 +153,16 @@ static void rerank_task(void *ctx, int64_t qi, int worker)
     size_t d = (size_t)j->v->d;
     const float *qv = j->q + (size_t)qi * d;
     float *tmp = j->tmp + worker * d;
+    void *bs = j->base ? j->bscratch + (size_t)worker * base_stride(j->base) : NULL;
+    if (j->base && j->base->begin)
+        j->base->begin(j->base->ctx, qv, j->lists + (size_t)qi * j->nprobe,
+                       j->cscore + (size_t)qi * j->nprobe, j->nprobe, bs);
     if (j->range) { /* every candidate, kept when its exact score is within the radius */
         range_list *l = &j->range[qi];
         int64_t n = 0;
         for (int64_t c = 0; c < l->n; c++) {
             if (c + 1 < l->n) prefetch_row(j, l->key[c + 1]);
-            float s = rerank_one(j, l->key[c], qv, tmp);
+            float s = rerank_one(j, l->key[c], qv, tmp, bs);
             if (s <= j->radius) {
                 l->score[n] = s;
                 l->key[n++] = j->v->lists[ivf_loc_list(l->key[c])].ids[ivf_loc_offset(l->key[c])];
@@ -171,7 +181,7 @@ static void rerank_task(void *ctx, int64_t qi, int worker)
         /* Rows are scattered over the lists (3 KB each at d = 784): fetching the next one
          * while this one is scored hides most of the memory latency. */
         if (c + 1 < j->kk && cand[c + 1] >= 0) prefetch_row(j, cand[c + 1]);
-        topk_push(&h, rerank_one(j, loc, qv, tmp),
+        topk_push(&h, rerank_one(j, loc, qv, tmp, bs),
                   j->v->lists[ivf_loc_list(loc)].ids[ivf_loc_offset(loc)]);
     }
     topk_finish(&h, h.score, h.id);
@@ -214,7 +224,9 @@ scann_status ivf_search(const scann_index *ix, const ivf *v, const rerank_store 
     if (st) return st;
     if (rerank) {
         float *tmp = scratch_alloc(sc->mem, (size_t)nt * v->d * sizeof(float));
-        if (!tmp) return err_nomem("rerank scratch", (size_t)nt * v->d * 4);
+        uint8_t *bs = base ? scratch_alloc(sc->mem, (size_t)nt * base_stride(base)) : NULL;
+        if (!tmp || (base && !bs))
+            return err_nomem("rerank scratch", (size_t)nt * (v->d * 4 + base_stride(base)));
         rerank_job j = {v,
                         rr,
                         ix->dk,
@@ -227,6 +239,10 @@ scann_status ivf_search(const scann_index *ix, const ivf *v, const rerank_store 
                         ids,
                         tmp,
                         base,
+                        bs,
+                        lists,
+                        cscore,
+                        nprobe,
                         range ? range->out : NULL,
                         range ? range->radius : 0};
         par_for(sc->pool, nt, nq, rerank_task, &j);

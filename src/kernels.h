@@ -37,6 +37,8 @@ typedef struct kernels {
     dist_fn ip; /* sum a_i * b_i */
     dist_rows_fn l2_rows;
     dist_rows_fn ip_rows;
+    dist_narrow_fn ip_i8; /* <q, x> over int8 / bf16 values (rerank rows) */
+    dist_narrow_fn ip_bf16;
     fs_block_fn fs_block; /* fastscan.h: one query's table over one 32-vector block */
     fs_multi_fn fs_multi; /* up to FS_MAX_QB queries' tables over one block */
     avq_tables_fn avq_tables;

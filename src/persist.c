@@ -24,7 +24,14 @@
 #include "sections.h"
 #include "spec.h"
 
-#define VERSION 2u /* 2 added NXID and SRCH; version 1 files still load */
+/* 2 added NXID and SRCH; 3 SCANN's narrow rerank rows with their code (index_scann.c). A file
+ * is written with the lowest version that describes it; every older version still loads. */
+#define VERSION 3u
+
+static uint32_t save_version(const scann_index *ix)
+{
+    return ix->trained && ix->ops->save_version ? ix->ops->save_version(ix) : 2u;
+}
 
 /* The index's header fields (docs/FORMAT.md, "Header"); container.c owns the others. */
 enum {
@@ -107,7 +114,7 @@ scann_status scann_index_save_buffer(const scann_index *ix, void **buf, size_t *
     /* One read lock over both passes: an add in between would change the size. */
     pthread_rwlock_rdlock(lock_of(ix));
     encode_header(ix, h);
-    scann_status st = ctr_write_buffer(VERSION, h, save_sections, ix, buf, len);
+    scann_status st = ctr_write_buffer(save_version(ix), h, save_sections, ix, buf, len);
     pthread_rwlock_unlock(lock_of(ix));
     return st;
 }
@@ -122,7 +129,7 @@ scann_status scann_index_save(const scann_index *ix, const char *path)
     uint8_t h[CTR_HEADER_BYTES];
     pthread_rwlock_rdlock(lock_of(ix));
     encode_header(ix, h);
-    st = ctr_write_fd(f.fd, path, VERSION, h, save_sections, ix);
+    st = ctr_write_fd(f.fd, path, save_version(ix), h, save_sections, ix);
     pthread_rwlock_unlock(lock_of(ix));
     return atomic_commit(&f, st);
 }

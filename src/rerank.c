@@ -179,6 +179,16 @@ void rerank_decode(const rerank_store *s, const uint8_t *row, float *out)
     }
 }
 
+float rerank_ip(const rerank_store *s, const kernels *dk, const float *q, const uint8_t *row)
+{
+    assert(s->kind == SCANN_REORDER_BF16 || s->kind == SCANN_REORDER_INT8);
+    if (s->kind == SCANN_REORDER_BF16) return dk->ip_bf16(q, row, (size_t)s->d);
+    if (s->kind != SCANN_REORDER_INT8) return 0.0f;
+    float step;
+    memcpy(&step, row, sizeof step);
+    return step * dk->ip_i8(q, row + sizeof step, (size_t)s->d);
+}
+
 float rerank_score(const rerank_store *s, const kernels *dk, int ip, const float *q,
                    const uint8_t *row, float *tmp)
 {

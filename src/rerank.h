@@ -34,6 +34,10 @@ void rerank_encode(const rerank_store *s, const float *x, uint8_t *out);
 void rerank_decode(const rerank_store *s, const uint8_t *row, float *out);
 /* Internal score (smaller is better) of query q against a stored row: squared L2, or minus the
  * inner product when ip is set. tmp is d floats of scratch. */
+/* <q, x~> for a bf16 or int8 row x~, straight from its bytes (no decode): the SIMD kernels
+ * widen the values in registers. int8 takes step * <q, codes>, one rounding more than
+ * decoding first. */
+float rerank_ip(const rerank_store *s, const kernels *dk, const float *q, const uint8_t *row);
 float rerank_score(const rerank_store *s, const kernels *dk, int ip, const float *q,
                    const uint8_t *row, float *tmp);
 

@@ -59,6 +59,11 @@ static void check_distance(const kernels *k, const kernels *s)
             const float *xr = x + r * d;
             EXPECT(same(k->l2(q, xr, d), s->l2(q, xr, d)), "l2 d=%zu", d);
             EXPECT(same(k->ip(q, xr, d), s->ip(q, xr, d)), "ip d=%zu", d);
+            /* narrow rows from this row's bytes: int8 any value, bf16 whatever finite or not */
+            const uint8_t *xb = (const uint8_t *)(const void *)xr + r % 3;
+            EXPECT(same(k->ip_i8(q, xb, d), s->ip_i8(q, xb, d)), "ip_i8 d=%zu", d);
+            float bk = k->ip_bf16(q, xb, d), bs = s->ip_bf16(q, xb, d);
+            EXPECT(same(bk, bs) || (bk != bk && bs != bs), "ip_bf16 d=%zu", d);
         }
         for (size_t n = 0; n <= ROWS; n++) {
             k->l2_rows(q, x, n, d, ok), s->l2_rows(q, x, n, d, os);

@@ -76,6 +76,40 @@ static void test_kernels_match_scalar_random(void **state)
     }
 }
 
+/* The narrow-row kernels (int8, bf16 read from bytes) at every tail length, from odd byte
+ * offsets (rows are unaligned), on random bytes: every int8 value and finite bf16 patterns
+ * (exponent bits kept below the top so no value is inf or NaN). */
+static void test_narrow_kernels_match_scalar(void **state)
+{
+    (void)state;
+    cpu_isa best = cpu_detect();
+    if (best == ISA_SCALAR) skip();
+    const kernels *s = kernels_for(ISA_SCALAR);
+    enum { MAXD = 300 };
+    uint8_t *buf = malloc(2 * MAXD + 8);
+    uint64_t z = 12345;
+    for (size_t d = 1; d <= MAXD; d++) {
+        float *q = td_random(1, (int)d, d + 7);
+        for (size_t i = 0; i < 2 * d + 8; i++) {
+            z = z * 6364136223846793005ull + 1442695040888963407ull;
+            buf[i] = (uint8_t)(z >> 56);
+            if (i % 2 == 0) buf[i] &= 0xbf; /* bf16's high byte (odd offset below) kept finite */
+        }
+        for (int isa = ISA_AVX2; isa <= (int)best; isa++) {
+            const kernels *k = kernels_for((cpu_isa)isa);
+            for (size_t off = 0; off < 3; off++) {
+                expect_same_bits(k->ip_i8(q, buf + off, d), s->ip_i8(q, buf + off, d), "ip_i8", isa,
+                                 d);
+                /* bf16 high bytes sit at odd positions from buf + 1 + 2i (kept finite above) */
+                expect_same_bits(k->ip_bf16(q, buf + 1, d), s->ip_bf16(q, buf + 1, d), "ip_bf16",
+                                 isa, d);
+            }
+        }
+        free(q);
+    }
+    free(buf);
+}
+
 static void test_scalar_is_accurate(void **state)
 {
     (void)state;
@@ -113,6 +147,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kernels_match_scalar_on_fashion),
         cmocka_unit_test(test_kernels_match_scalar_random),
+        cmocka_unit_test(test_narrow_kernels_match_scalar),
         cmocka_unit_test(test_scalar_is_accurate),
         cmocka_unit_test(test_force_isa_caps_level),
     };

@@ -417,7 +417,7 @@ static void m_kind(uint8_t *b, size_t n) { put32(b + H_KIND, 9); }
 static void m_metric(uint8_t *b, size_t n) { put32(b + H_METRIC, 0x7fffffff); }
 static void m_nlist(uint8_t *b, size_t n) { put32(b + H_NLIST, 1 << 30); }
 static void m_nlist_zero(uint8_t *b, size_t n) { put32(b + H_NLIST, 0); }
-static void m_version(uint8_t *b, size_t n) { put32(b + H_VERSION, 3); }
+static void m_version(uint8_t *b, size_t n) { put32(b + H_VERSION, 4); }
 static void m_untrained(uint8_t *b, size_t n) { put32(b + H_TRAINED, 0); }
 static void m_trained2(uint8_t *b, size_t n) { put32(b + H_TRAINED, 2); }
 static void m_reorder_none(uint8_t *b, size_t n) { put32(b + H_REORDER, 3); }
@@ -489,7 +489,7 @@ static void test_hostile_valid_checksums(void **state)
         {"FLAT", "dim 0", "dim", m_dim_zero},
         {"FLAT", "kind 9", "kind", m_kind},
         {"FLAT", "metric", "metric", m_metric},
-        {"FLAT", "version 3", "version", m_version},
+        {"FLAT", "version 4", "version", m_version},
         {"FLAT", "FLAT untrained", "trained", m_untrained},
         {"FLAT", "infinite vector", "VECS", m_inf_vector},
         {"FLAT", "negative id", "IDS", m_neg_id},

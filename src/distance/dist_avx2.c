@@ -3,6 +3,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <string.h>
 
 #define AVX2 __attribute__((target("avx2,fma")))
 
@@ -115,5 +116,65 @@ AVX2 void dist_l2_rows_avx2(const float *q, const float *x, size_t n, size_t d, 
 AVX2 void dist_ip_rows_avx2(const float *q, const float *x, size_t n, size_t d, float *out)
 {
     rows(q, x, n, d, out, 0);
+}
+/* Narrow rows: 16 values a step, lanes 0-7 into lo and 8-15 into hi; a tail is copied into a
+ * zeroed buffer, so lanes past d add q * 0 (q masked to 0 too), as the scalar twin adds nothing:
+ * an accumulator is never -0, so adding +0 leaves it unchanged. */
+AVX2 static inline void narrow_step(__m256 *lo, __m256 *hi, const float *q, __m256i mlo,
+                                    __m256i mhi, __m256 xlo, __m256 xhi)
+{
+    *lo = _mm256_fmadd_ps(_mm256_maskload_ps(q, mlo), xlo, *lo);
+    *hi = _mm256_fmadd_ps(_mm256_maskload_ps(q + 8, mhi), xhi, *hi);
+}
+
+AVX2 float dist_ip_i8_avx2(const float *q, const uint8_t *x, size_t d)
+{
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    const __m256i all = _mm256_set1_epi32(-1);
+    size_t i = 0;
+    for (; i <= d; i += 16) {
+        __m128i b;
+        __m256i mlo = all, mhi = all;
+        if (i + 16 <= d) {
+            b = _mm_loadu_si128((const __m128i *)(const void *)(x + i));
+        } else {
+            if (i == d) break;
+            uint8_t t[16] = {0};
+            memcpy(t, x + i, d - i);
+            b = _mm_loadu_si128((const __m128i *)(const void *)t);
+            tail_masks(d - i, &mlo, &mhi);
+        }
+        __m256 xlo = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+        __m256 xhi = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(b, 8)));
+        narrow_step(&lo, &hi, q + i, mlo, mhi, xlo, xhi);
+    }
+    return reduce(lo, hi);
+}
+
+AVX2 static inline __m256 widen_bf16_8(__m128i h)
+{
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+AVX2 float dist_ip_bf16_avx2(const float *q, const uint8_t *x, size_t d)
+{
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    const __m256i all = _mm256_set1_epi32(-1);
+    size_t i = 0;
+    for (; i <= d; i += 16) {
+        const uint8_t *src = x + 2 * i;
+        uint8_t t[32] = {0};
+        __m256i mlo = all, mhi = all;
+        if (i + 16 > d) {
+            if (i == d) break;
+            memcpy(t, src, 2 * (d - i));
+            src = t;
+            tail_masks(d - i, &mlo, &mhi);
+        }
+        __m256 xlo = widen_bf16_8(_mm_loadu_si128((const __m128i *)(const void *)src));
+        __m256 xhi = widen_bf16_8(_mm_loadu_si128((const __m128i *)(const void *)(src + 16)));
+        narrow_step(&lo, &hi, q + i, mlo, mhi, xlo, xhi);
+    }
+    return reduce(lo, hi);
 }
 #endif

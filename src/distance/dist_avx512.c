@@ -76,4 +76,46 @@ AVX512 void dist_ip_rows_avx512(const float *q, const float *x, size_t n, size_t
 {
     rows(q, x, n, d, out, 0);
 }
+/* Narrow rows: 16 values widened to the 16 lanes; a tail loads zeros past d (masked). */
+AVX512 static inline __m512 widen_i8(__m128i b)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b));
+}
+
+AVX512 static inline __m512 widen_bf16(__m256i h)
+{
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+
+AVX512 float dist_ip_i8_avx512(const float *q, const uint8_t *x, size_t d)
+{
+    __m512 acc = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16)
+        acc =
+            _mm512_fmadd_ps(_mm512_loadu_ps(q + i),
+                            widen_i8(_mm_loadu_si128((const __m128i *)(const void *)(x + i))), acc);
+    if (i < d) {
+        __mmask16 m = (__mmask16)((1u << (d - i)) - 1);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i),
+                              widen_i8(_mm_maskz_loadu_epi8(m, x + i)), acc);
+    }
+    return reduce(acc);
+}
+
+AVX512 float dist_ip_bf16_avx512(const float *q, const uint8_t *x, size_t d)
+{
+    __m512 acc = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16)
+        acc = _mm512_fmadd_ps(
+            _mm512_loadu_ps(q + i),
+            widen_bf16(_mm256_loadu_si256((const __m256i *)(const void *)(x + 2 * i))), acc);
+    if (i < d) {
+        __mmask16 m = (__mmask16)((1u << (d - i)) - 1);
+        acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q + i),
+                              widen_bf16(_mm256_maskz_loadu_epi16(m, x + 2 * i)), acc);
+    }
+    return reduce(acc);
+}
 #endif

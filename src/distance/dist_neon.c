@@ -83,4 +83,69 @@ void dist_ip_rows_neon(const float *q, const float *x, size_t n, size_t d, float
 {
     rows(q, x, n, d, out, 0);
 }
+/* Narrow rows: 16 values widened per step into the four lane groups; a tail is copied into
+ * zeroed buffers (q too), as the float kernels do. */
+static inline void narrow_step(float32x4_t *a, const float *q, const float32x4_t *x)
+{
+    for (int g = 0; g < 4; g++) a[g] = vfmaq_f32(a[g], vld1q_f32(q + 4 * g), x[g]);
+}
+
+static inline void widen_i8(const uint8_t *p, float32x4_t *x)
+{
+    int8x16_t b = vreinterpretq_s8_u8(vld1q_u8(p));
+    int16x8_t lo = vmovl_s8(vget_low_s8(b)), hi = vmovl_s8(vget_high_s8(b));
+    x[0] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo)));
+    x[1] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(lo)));
+    x[2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi)));
+    x[3] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(hi)));
+}
+
+static inline void widen_bf16(const uint8_t *p, float32x4_t *x)
+{
+    for (int g = 0; g < 2; g++) {
+        uint16x8_t h = vld1q_u16((const uint16_t *)(const void *)(p + 16 * g));
+        x[2 * g] = vreinterpretq_f32_u32(vshll_n_u16(vget_low_u16(h), 16));
+        x[2 * g + 1] = vreinterpretq_f32_u32(vshll_n_u16(vget_high_u16(h), 16));
+    }
+}
+
+float dist_ip_i8_neon(const float *q, const uint8_t *x, size_t d)
+{
+    float32x4_t a[4], xv[4];
+    for (int g = 0; g < 4; g++) a[g] = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        widen_i8(x + i, xv);
+        narrow_step(a, q + i, xv);
+    }
+    if (i < d) {
+        float qt[16] = {0};
+        uint8_t xt[16] = {0};
+        memcpy(qt, q + i, (d - i) * sizeof(float));
+        memcpy(xt, x + i, d - i);
+        widen_i8(xt, xv);
+        narrow_step(a, qt, xv);
+    }
+    return reduce(a);
+}
+
+float dist_ip_bf16_neon(const float *q, const uint8_t *x, size_t d)
+{
+    float32x4_t a[4], xv[4];
+    for (int g = 0; g < 4; g++) a[g] = vdupq_n_f32(0.0f);
+    size_t i = 0;
+    for (; i + 16 <= d; i += 16) {
+        widen_bf16(x + 2 * i, xv);
+        narrow_step(a, q + i, xv);
+    }
+    if (i < d) {
+        float qt[16] = {0};
+        uint8_t xt[32] = {0};
+        memcpy(qt, q + i, (d - i) * sizeof(float));
+        memcpy(xt, x + 2 * i, 2 * (d - i));
+        widen_bf16(xt, xv);
+        narrow_step(a, qt, xv);
+    }
+    return reduce(a);
+}
 #endif

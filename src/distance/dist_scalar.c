@@ -1,6 +1,7 @@
 /* dist_scalar.c - reference kernels: the specification the SIMD twins must match bit for bit.
  * fmaf is exact (one rounding) whether the compiler emits an instruction or calls libm. */
 #include <math.h>
+#include <string.h>
 
 #include "distance.h"
 
@@ -38,4 +39,29 @@ void dist_l2_rows_scalar(const float *q, const float *x, size_t n, size_t d, flo
 void dist_ip_rows_scalar(const float *q, const float *x, size_t n, size_t d, float *out)
 {
     for (size_t i = 0; i < n; i++) out[i] = dist_ip_scalar(q, x + i * d, d);
+}
+
+float dist_ip_i8_scalar(const float *q, const uint8_t *x, size_t d)
+{
+    float acc[16] = {0};
+    for (size_t i = 0; i < d; i++) {
+        int8_t v;
+        memcpy(&v, x + i, 1);
+        acc[i & 15] = fmaf(q[i], (float)v, acc[i & 15]);
+    }
+    return reduce16(acc);
+}
+
+float dist_ip_bf16_scalar(const float *q, const uint8_t *x, size_t d)
+{
+    float acc[16] = {0};
+    for (size_t i = 0; i < d; i++) {
+        uint16_t h;
+        memcpy(&h, x + 2 * i, sizeof h);
+        uint32_t u = (uint32_t)h << 16;
+        float v;
+        memcpy(&v, &u, sizeof v);
+        acc[i & 15] = fmaf(q[i], v, acc[i & 15]);
+    }
+    return reduce16(acc);
 }

@@ -21,11 +21,17 @@
 
 typedef float (*dist_fn)(const float *a, const float *b, size_t d);
 typedef void (*dist_rows_fn)(const float *q, const float *x, size_t n, size_t d, float *out);
+/* sum q_i * x_i over narrow stored values read from bytes (no alignment): int8 (two's
+ * complement) or bf16 (little-endian, the top half of an f32), each widened exactly to float;
+ * the same 16 lanes and fmaf as dist_ip. */
+typedef float (*dist_narrow_fn)(const float *q, const uint8_t *x, size_t d);
 
 float dist_l2_scalar(const float *a, const float *b, size_t d);
 float dist_ip_scalar(const float *a, const float *b, size_t d);
 void dist_l2_rows_scalar(const float *q, const float *x, size_t n, size_t d, float *out);
 void dist_ip_rows_scalar(const float *q, const float *x, size_t n, size_t d, float *out);
+float dist_ip_i8_scalar(const float *q, const uint8_t *x, size_t d);
+float dist_ip_bf16_scalar(const float *q, const uint8_t *x, size_t d);
 
 #if defined(__x86_64__)
 #define SCANN_HAVE_X86 1
@@ -33,16 +39,22 @@ float dist_l2_avx2(const float *a, const float *b, size_t d);
 float dist_ip_avx2(const float *a, const float *b, size_t d);
 void dist_l2_rows_avx2(const float *q, const float *x, size_t n, size_t d, float *out);
 void dist_ip_rows_avx2(const float *q, const float *x, size_t n, size_t d, float *out);
+float dist_ip_i8_avx2(const float *q, const uint8_t *x, size_t d);
+float dist_ip_bf16_avx2(const float *q, const uint8_t *x, size_t d);
 float dist_l2_avx512(const float *a, const float *b, size_t d);
 float dist_ip_avx512(const float *a, const float *b, size_t d);
 void dist_l2_rows_avx512(const float *q, const float *x, size_t n, size_t d, float *out);
 void dist_ip_rows_avx512(const float *q, const float *x, size_t n, size_t d, float *out);
+float dist_ip_i8_avx512(const float *q, const uint8_t *x, size_t d);
+float dist_ip_bf16_avx512(const float *q, const uint8_t *x, size_t d);
 #endif
 #if defined(__aarch64__)
 float dist_l2_neon(const float *a, const float *b, size_t d);
 float dist_ip_neon(const float *a, const float *b, size_t d);
 void dist_l2_rows_neon(const float *q, const float *x, size_t n, size_t d, float *out);
 void dist_ip_rows_neon(const float *q, const float *x, size_t n, size_t d, float *out);
+float dist_ip_i8_neon(const float *q, const uint8_t *x, size_t d);
+float dist_ip_bf16_neon(const float *q, const uint8_t *x, size_t d);
 #endif
 
 #endif
