@@ -645,14 +645,14 @@ static void test_xxh64_reference_values(void **state)
 
 /*
  * Files written by earlier versions (tests/compat/README): each loads, copied and mapped, and
- * answers a search; a version 2 file saved again gives its bytes back, except num_threads (the
- * saving machine's core count) and so the header checksum: the writer did not change.
+ * answers a search; a version 2 or 3 file saved again gives its bytes back, except num_threads
+ * (the saving machine's core count) and so the header checksum: the writer did not change.
  */
 static void test_old_files(void **state)
 {
     DIR *d = opendir(SCANN_TESTS_DIR "/compat");
     assert_non_null(d);
-    int seen[3] = {0};
+    int seen[4] = {0}; /* versions 1, 2, 3; files with vectors */
     for (struct dirent *e; (e = readdir(d));) {
         size_t n = strlen(e->d_name);
         if (n < 7 || strcmp(e->d_name + n - 6, ".scann") != 0) continue;
@@ -673,7 +673,8 @@ static void test_old_files(void **state)
             assert_int_equal(ids[0][0], ids[1][0]);
             assert_true(ids[0][0] >= 0 && ids[0][0] < nt);
         }
-        if (version == 2) {
+        assert_true(version >= 1 && version <= 3);
+        if (version >= 2) {
             uint8_t *old = NULL, *now = NULL;
             size_t olen = 0, nlen = 0;
             FILE *f = fopen(path, "rb");
@@ -692,15 +693,16 @@ static void test_old_files(void **state)
             free(old);
             free(now);
         }
-        seen[version == 2]++;
-        seen[2] += nt > 0;
+        seen[version - 1]++;
+        seen[3] += nt > 0;
         scann_index_free(mx);
         scann_index_free(ix);
     }
     closedir(d);
     assert_int_equal(seen[0], 11); /* version 1 files */
     assert_int_equal(seen[1], 11); /* version 2 files */
-    assert_int_equal(seen[2], 16); /* of which hold vectors */
+    assert_int_equal(seen[2], 2);  /* version 3 files: SCANN rows with their code */
+    assert_int_equal(seen[3], 18); /* of which hold vectors */
 }
 
 int main(void)
