@@ -44,23 +44,13 @@ mkdir -p "$(dirname "$OUT")"
 make -s -C "$here" ${SCANN_BUILD:+SCANN_BUILD=$SCANN_BUILD} install >/dev/null
 PGBIN=$PGBIN "$here/install-pgvector.sh" "$PGVECTOR"
 
-tmp=$(mktemp -d /tmp/scann-bench.XXXXXX)
-chmod 755 "$tmp"
-chown postgres "$tmp"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_pg() { runuser -u postgres -- "$@"; }
-cleanup() {
-    rc=$?
-    [ $rc -ne 0 ] && [ -f "$tmp/log" ] && tail -25 "$tmp/log"
-    as_pg "$PGBIN/pg_ctl" -D "$tmp/db" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-as_pg "$PGBIN/initdb" -D "$tmp/db" -A trust >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$tmp/db" -l "$tmp/log" -w -o "-p $port -k $tmp -c listen_addresses='' \
-    -c shared_buffers=$SHARED_BUFFERS -c maintenance_work_mem=4GB -c max_parallel_maintenance_workers=1 \
-    -c max_wal_size=8GB -c checkpoint_timeout=30min -c jit=off" start >/dev/null
-psql() { as_pg /usr/bin/psql -X -q -v ON_ERROR_STOP=1 -h "$tmp" -p "$port" -d postgres "$@"; }
+. "$here/test/cluster.sh"
+pg_tmp scann-bench
+pg_init db
+port=${pg_port[db]}
+pg_start db -c shared_buffers=$SHARED_BUFFERS -c maintenance_work_mem=4GB \
+    -c max_parallel_maintenance_workers=1 -c max_wal_size=8GB -c checkpoint_timeout=30min -c jit=off
+psql() { pg_psql db "$@"; }
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.1f}')"; }
 

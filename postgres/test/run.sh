@@ -19,26 +19,14 @@ base=$DATA/fashion-mnist/base.fvecs query=$DATA/fashion-mnist/query.fvecs
 
 make -s -C "$here" ${SCANN_BUILD:+SCANN_BUILD=$SCANN_BUILD} install >/dev/null
 
-tmp=$(mktemp -d /tmp/scann-pg.XXXXXX)
-chmod 755 "$tmp"
-chown postgres "$tmp"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_pg() { runuser -u postgres -- "$@"; }
-cleanup() {
-    rc=$?
-    [ $rc -ne 0 ] && [ -f "$tmp/log" ] && tail -25 "$tmp/log"
-    as_pg "$PGBIN/pg_ctl" -D "$tmp/db" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-as_pg "$PGBIN/initdb" -D "$tmp/db" -A trust >/dev/null
+. "$here/test/cluster.sh"
+pg_tmp scann-pg
+pg_init db
+port=${pg_port[db]}
 # fsync=off: a killed server (the crash test) loses nothing the OS has; only a power loss would.
-start_server() {
-    as_pg "$PGBIN/pg_ctl" -D "$tmp/db" -l "$tmp/log" -w -o "-p $port -k $tmp -c listen_addresses='' \
-        -c shared_buffers=256MB -c maintenance_work_mem=512MB -c fsync=off" start >/dev/null
-}
+start_server() { pg_start db -c shared_buffers=256MB -c maintenance_work_mem=512MB -c fsync=off; }
 start_server
-psql() { as_pg /usr/bin/psql -X -q -v ON_ERROR_STOP=1 -h "$tmp" -p "$port" -d postgres "$@"; }
+psql() { pg_psql db "$@"; }
 
 # The pg_regress suite (sql/scann.sql against expected/scann.out) on this cluster.
 if ! make -s -C "$here" installcheck REGRESS_OPTS="--host=$tmp --port=$port --user=postgres \
@@ -48,22 +36,9 @@ if ! make -s -C "$here" installcheck REGRESS_OPTS="--host=$tmp --port=$port --us
     exit 1
 fi
 echo "ok: pg_regress (sql/scann.sql)"
-fail() { echo "FAIL: $*"; tail -20 "$tmp/log"; exit 1; }
+fail() { echo "FAIL: $*"; tail -20 "$tmp/db.log"; exit 1; }
 
-# fvecs -> COPY text ({v1,v2,...} per row, id first)
-/usr/bin/python3 - "$base" "$query" "$ROWS" "$QUERIES" "$tmp" <<'PY'
-import sys, numpy as np
-def fvecs(p, n):
-    a = np.fromfile(p, dtype=np.int32)
-    d = a[0]
-    return a.reshape(-1, d + 1)[:n, 1:].view(np.float32)
-b, q = fvecs(sys.argv[1], int(sys.argv[3])), fvecs(sys.argv[2], int(sys.argv[4]))
-for name, x in (("base", b), ("query", q)):
-    with open(f"{sys.argv[5]}/{name}.txt", "w") as f:
-        for i, r in enumerate(x):
-            f.write(f"{i}\t{{{','.join('%g' % v for v in r)}}}\n")
-PY
-chmod 644 "$tmp"/*.txt
+pg_fvecs_text "$base" "$query" "$ROWS" "$QUERIES"
 
 psql <<SQL
 CREATE EXTENSION scann;
@@ -131,7 +106,7 @@ SELECT count(*) FROM queries q CROSS JOIN LATERAL
 SQL
 )
 [ "$(echo "$out" | tail -1)" = 0 ] || fail "deleted rows still returned"
-grep -q "scann\|ERROR" "$tmp/log" && grep "ERROR" "$tmp/log" | tail -3 || true
+grep -q "scann\|ERROR" "$tmp/db.log" && grep "ERROR" "$tmp/db.log" | tail -3 || true
 echo "[$SECONDS s] ok: DELETE + VACUUM"
 
 # REINDEX retrains; cosine and inner-product operator classes; reorder = 'none'.

@@ -21,43 +21,16 @@ base=$DATA/fashion-mnist/base.fvecs query=$DATA/fashion-mnist/query.fvecs
 
 make -s -C "$here" ${SCANN_BUILD:+SCANN_BUILD=$SCANN_BUILD} install >/dev/null
 
-tmp=$(mktemp -d /tmp/scann-shard.XXXXXX)
-chmod 755 "$tmp"
-chown postgres "$tmp"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-as_pg() { runuser -u postgres -- "$@"; }
-names=(coord s1 s2 s3)
-declare -A port
-cleanup() {
-    rc=$?
-    for n in "${names[@]}"; do
-        [ $rc -ne 0 ] && [ -f "$tmp/$n.log" ] && tail -5 "$tmp/$n.log"
-        as_pg "$PGBIN/pg_ctl" -D "$tmp/$n" -m immediate stop >/dev/null 2>&1 || true
-    done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-for n in "${names[@]}"; do
-    port[$n]=$(free_port)
-    as_pg "$PGBIN/initdb" -D "$tmp/$n" -A trust >/dev/null
-    as_pg "$PGBIN/pg_ctl" -D "$tmp/$n" -l "$tmp/$n.log" -w -o "-p ${port[$n]} -k $tmp \
-        -c listen_addresses='' -c shared_buffers=128MB -c maintenance_work_mem=256MB -c fsync=off" start >/dev/null
+. "$here/test/cluster.sh"
+pg_tmp scann-shard
+for n in coord s1 s2 s3; do
+    pg_init $n
+    pg_start $n -c shared_buffers=128MB -c maintenance_work_mem=256MB -c fsync=off
 done
-psql_on() { local n=$1; shift; as_pg /usr/bin/psql -X -q -v ON_ERROR_STOP=1 -h "$tmp" -p "${port[$n]}" -d postgres "$@"; }
+psql_on() { pg_psql "$@"; }
 fail() { echo "FAIL: $*"; exit 1; }
 
-/usr/bin/python3 - "$base" "$query" "$ROWS" "$QUERIES" "$tmp" <<'PY'
-import sys, numpy as np
-def fvecs(p, n):
-    a = np.fromfile(p, dtype=np.int32)
-    return a.reshape(-1, a[0] + 1)[:n, 1:].view(np.float32)
-b, q = fvecs(sys.argv[1], int(sys.argv[3])), fvecs(sys.argv[2], int(sys.argv[4]))
-for name, x in (("base", b), ("query", q)):
-    with open(f"{sys.argv[5]}/{name}.txt", "w") as f:
-        for i, r in enumerate(x):
-            f.write(f"{i}\t{{{','.join('%g' % v for v in r)}}}\n")
-PY
-chmod 644 "$tmp"/*.txt
+pg_fvecs_text "$base" "$query" "$ROWS" "$QUERIES"
 
 for s in s1 s2 s3; do
     psql_on $s -c "CREATE EXTENSION scann" \
@@ -71,7 +44,7 @@ psql_on s1 -c "CREATE TABLE items_all (id int PRIMARY KEY, emb real[])" \
 {
     echo "CREATE EXTENSION scann; CREATE EXTENSION postgres_fdw;"
     for s in s1 s2 s3; do
-        echo "CREATE SERVER $s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '$tmp', port '${port[$s]}',
+        echo "CREATE SERVER $s FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '$tmp', port '${pg_port[$s]}',
                   dbname 'postgres', extensions 'scann', batch_size '500', fetch_size '10');
               CREATE USER MAPPING FOR postgres SERVER $s OPTIONS (user 'postgres');"
     done
@@ -134,7 +107,7 @@ qps() { # $1 = table, $2 = clients
 SELECT id FROM $1 ORDER BY emb <-> (SELECT emb FROM queries WHERE id = :q) LIMIT 10;
 SQL
     chmod 644 "$tmp/q_$1.sql"
-    "$PGBIN/pgbench" -n -h "$tmp" -p "${port[coord]}" -U postgres -f "$tmp/q_$1.sql" -c "$2" -j "$2" \
+    "$PGBIN/pgbench" -n -h "$tmp" -p "${pg_port[coord]}" -U postgres -f "$tmp/q_$1.sql" -c "$2" -j "$2" \
         -T "$SECS" postgres 2>&1 | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | cut -d. -f1
 }
 echo "QPS through the coordinator (Fashion-MNIST $ROWS rows, k = 10): local table $(qps local 1) / $(qps local 2), 1 shard $(qps one 1) / $(qps one 2), 3 shards $(qps items 1) / $(qps items 2) (1 / 2 clients)"

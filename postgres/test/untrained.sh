@@ -7,22 +7,12 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 make -s -C "$here" ${SCANN_BUILD:+SCANN_BUILD=$SCANN_BUILD} install >/dev/null
-tmp=$(mktemp -d /tmp/scann-pgu.XXXXXX)
-chmod 755 "$tmp"
-chown postgres "$tmp"
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-as_pg() { runuser -u postgres -- "$@"; }
-cleanup() {
-    rc=$?
-    [ $rc -ne 0 ] && [ -f "$tmp/log" ] && tail -25 "$tmp/log"
-    as_pg "$PGBIN/pg_ctl" -D "$tmp/db" -m immediate stop >/dev/null 2>&1 || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-as_pg "$PGBIN/initdb" -D "$tmp/db" -A trust >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$tmp/db" -l "$tmp/log" -w -o "-p $port -k $tmp -c listen_addresses='' -c fsync=off" start >/dev/null
-psql() { as_pg /usr/bin/psql -X -q -v ON_ERROR_STOP=1 -h "$tmp" -p "$port" -d postgres "$@"; }
-fail() { echo "FAIL: $*"; tail -20 "$tmp/log"; exit 1; }
+. "$here/test/cluster.sh"
+pg_tmp scann-pgu
+pg_init db
+pg_start db -c fsync=off
+psql() { pg_psql db "$@"; }
+fail() { echo "FAIL: $*"; tail -20 "$tmp/db.log"; exit 1; }
 
 # vec(i): a deterministic 8-d vector; exact(t, op): the top 10 of 20 queries, through the index
 # (seq scans off) and exactly (index scans off), as one string each.
@@ -119,7 +109,7 @@ kill -9 $(pgrep -P "$pm") 2>/dev/null || true
 kill -9 "$pm"
 wait "$stream" || true
 for _ in 1 2 3 4 5 6 7 8 9 10; do
-    as_pg "$PGBIN/pg_ctl" -D "$tmp/db" -l "$tmp/log" -w -o "-p $port -k $tmp -c listen_addresses='' -c fsync=off" start >/dev/null 2>&1 && break
+    pg_start db -c fsync=off 2>/dev/null && break
     sleep 1
 done
 acked=$(grep -c '^c ' "$tmp/acked.txt" || true)
