@@ -36,35 +36,54 @@ static int CompactGroup(const ScannCache *cache, ScannGroup g, IndexBulkDeleteCa
     return removed;
 }
 
-/* An untrained index: delete the items of dead TIDs from the raw chain's pages. */
-static void RawBulkDelete(Relation index, const ScannMetaPageData *meta,
-                          IndexBulkDeleteResult *stats, IndexBulkDeleteCallback callback,
-                          void *callback_state, BufferAccessStrategy bas)
+typedef struct BulkDelete {
+    const ScannCache *cache; /* NULL for an untrained index's raw chain */
+    IndexBulkDeleteResult *stats;
+    IndexBulkDeleteCallback callback;
+    void *callback_state;
+} BulkDelete;
+
+/* One page: drop its dead TIDs, count the live ones; true when the page changed. A list page
+ * holds groups (compacted in place); a raw page holds bare TIDs (their items deleted). */
+static bool BulkDeletePage(Page page, BulkDelete *b)
 {
     OffsetNumber dead[MaxOffsetNumber];
-    for (BlockNumber blk = meta->raw_start; BlockNumberIsValid(blk);) {
+    OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+    int removed = 0;
+    for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
+        Item item = PageGetItem(page, PageGetItemId(page, off));
+        if (b->cache) {
+            ScannGroup g = (ScannGroup)item;
+            removed += CompactGroup(b->cache, g, b->callback, b->callback_state);
+            b->stats->num_index_tuples += g->count;
+        } else if (b->callback((ItemPointer)item, b->callback_state)) {
+            dead[removed++] = off;
+        } else {
+            b->stats->num_index_tuples += 1;
+        }
+    }
+    b->stats->tuples_removed += removed;
+    if (!b->cache && removed > 0) PageIndexMultiDelete(page, dead, removed);
+    return removed > 0;
+}
+
+/* Every page of the chain from blk, each under an exclusive lock in its own GenericXLog record
+ * (written only when the page changed). */
+static void BulkDeleteChain(Relation index, BlockNumber blk, BufferAccessStrategy bas,
+                            BulkDelete *b)
+{
+    while (BlockNumberIsValid(blk)) {
         Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
         GenericXLogState *state;
         Page page;
-        OffsetNumber maxoff;
-        int ndead = 0;
         vacuum_delay_point();
         LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
         state = GenericXLogStart(index);
         page = GenericXLogRegisterBuffer(state, buf, 0);
-        maxoff = PageGetMaxOffsetNumber(page);
-        for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-            if (callback((ItemPointer)PageGetItem(page, PageGetItemId(page, off)), callback_state))
-                dead[ndead++] = off;
-            else
-                stats->num_index_tuples += 1;
-        }
-        stats->tuples_removed += ndead;
         blk = ScannPageGetOpaque(page)->nextblkno;
-        if (ndead > 0) {
-            PageIndexMultiDelete(page, dead, ndead);
+        if (BulkDeletePage(page, b))
             GenericXLogFinish(state);
-        } else
+        else
             GenericXLogAbort(state);
         UnlockReleaseBuffer(buf);
     }
@@ -75,43 +94,20 @@ IndexBulkDeleteResult *scannbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteRes
 {
     Relation index = info->index;
     ScannMetaPageData meta;
-    ScannCache *cache;
     BufferAccessStrategy bas = GetAccessStrategy(BAS_BULKREAD);
+    BulkDelete b;
     if (stats == NULL) stats = palloc0(sizeof(IndexBulkDeleteResult));
     ScannReadMeta(index, &meta);
-    if (meta.nlist == 0) {
-        RawBulkDelete(index, &meta, stats, callback, callback_state, bas);
-        FreeAccessStrategy(bas);
-        return stats;
-    }
-    cache = ScannGetCache(index);
+    b.cache = meta.nlist == 0 ? NULL : ScannGetCache(index);
+    b.stats = stats;
+    b.callback = callback;
+    b.callback_state = callback_state;
+    if (meta.nlist == 0) /* untrained: the raw chain */
+        BulkDeleteChain(index, meta.raw_start, bas, &b);
     for (int l = 0; l < meta.nlist; l++) {
         ScannListEntry e;
         ScannReadListEntry(index, &meta, l, &e);
-        for (BlockNumber blk = e.start; BlockNumberIsValid(blk);) {
-            Buffer buf = ReadBufferExtended(index, MAIN_FORKNUM, blk, RBM_NORMAL, bas);
-            GenericXLogState *state;
-            Page page;
-            OffsetNumber maxoff;
-            int removed = 0;
-            vacuum_delay_point();
-            LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-            state = GenericXLogStart(index);
-            page = GenericXLogRegisterBuffer(state, buf, 0);
-            maxoff = PageGetMaxOffsetNumber(page);
-            for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off = OffsetNumberNext(off)) {
-                ScannGroup g = (ScannGroup)PageGetItem(page, PageGetItemId(page, off));
-                removed += CompactGroup(cache, g, callback, callback_state);
-                stats->num_index_tuples += g->count;
-            }
-            stats->tuples_removed += removed;
-            blk = ScannPageGetOpaque(page)->nextblkno;
-            if (removed > 0)
-                GenericXLogFinish(state);
-            else
-                GenericXLogAbort(state);
-            UnlockReleaseBuffer(buf);
-        }
+        BulkDeleteChain(index, e.start, bas, &b);
     }
     FreeAccessStrategy(bas);
     return stats;
