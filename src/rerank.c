@@ -20,8 +20,9 @@
  *   symmetric and negating a vector negates its codes (the step is the same).
  * - The store holds no per-vector or per-dimension state beyond kind, d and row_bytes: nothing
  *   is allocated, and rerank_free is idempotent and safe on a zeroed struct.
- * - Scores decode the row into float scratch and call the same kernels as FLAT, so a FLOAT store
- *   scores bit-equal to dk->l2 / dk->ip on the original vector.
+ * - rerank_score decodes the row into float scratch and calls the same kernels as FLAT, so a
+ *   FLOAT store scores bit-equal to dk->l2 / dk->ip on the original vector; rerank_ip reads a
+ *   bf16 / int8 row in place through the kernels that widen it in registers.
  */
 #include "rerank.h"
 
