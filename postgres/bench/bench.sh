@@ -15,16 +15,19 @@
 # Each gets build time, pg_relation_size, then for each setting: recall@10 over QUERIES queries
 # (SQL join against gt), and QPS and p99 latency from pgbench (custom script: a random query id,
 # SELECT id ... ORDER BY emb <=> (its vector) LIMIT 10, prepared) with 1 and 2 clients for
-# SECONDS each. Every index is built first, each on its own table (IVFFlat on a copy of
+# SECONDS_EACH each. Every index is built first, each on its own table (IVFFlat on a copy of
 # glove_v), then the settings are measured interleaved across the indexes.
-#   QUERIES=1000 SECONDS=10 SCANN_LISTS=1000 SHARED_BUFFERS=2GB PGVECTOR=<tar.gz> OUT=<file.md>
+#   QUERIES=1000 SECONDS_EACH=10 SCANN_LISTS=1000 SHARED_BUFFERS=2GB PGVECTOR=<tar.gz> OUT=<file.md>
 #   SCANN_SETTINGS="probes:reorder_k ..." HNSW_EF="..." IVF_PROBES="..." ONLY="scann scann8 hnsw ivfflat"
 set -euo pipefail
+shopt -s inherit_errexit # a failing pgbench inside $(...) stops the run instead of an empty cell
 here=$(cd "$(dirname "$0")/.." && pwd)
 repo=$(cd "$here/.." && pwd)
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 QUERIES=${QUERIES:-1000}
-SECONDS_EACH=${SECONDS:-10}
+# Not $SECONDS: bash's own counter of seconds since the shell started (0 here, which pgbench
+# refuses as a duration).
+SECONDS_EACH=${SECONDS_EACH:-10}
 SCANN_LISTS=${SCANN_LISTS:-1000}
 SHARED_BUFFERS=${SHARED_BUFFERS:-2GB}
 SCANN_SETTINGS=${SCANN_SETTINGS:-"0:0 8:40 12:60 16:80 24:100 32:150"}

@@ -7,7 +7,7 @@
 # the shards has the recall of one server's index (same rows, same queries, against the exact
 # order), and measures QPS through the coordinator with 1 shard (all rows on shard 1) and 3
 # shards. Needs root (installs the extension, runs the servers as Debian's postgres user);
-# every server is stopped at the end.   ROWS=20000 QUERIES=100 SECONDS=5
+# every server is stopped at the end.   ROWS=20000 QUERIES=100 SECONDS_EACH=5
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 repo=$(cd "$here/.." && pwd)
