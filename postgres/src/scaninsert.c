@@ -27,25 +27,29 @@ static bool AddGroup(const ScannCache *cache, Page page, const uint8 *code, cons
     return true;
 }
 
+/* The last page of the chain that page blk belongs to, exclusively locked: only a chain's last
+ * page takes new entries, and the insert hint that gives blk may lag behind the chain. */
+static Buffer LockLastPage(Relation index, BlockNumber blk)
+{
+    for (;;) {
+        Buffer buf = ReadBuffer(index, blk);
+        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+        blk = ScannPageGetOpaque(BufferGetPage(buf))->nextblkno;
+        if (!BlockNumberIsValid(blk)) return buf;
+        UnlockReleaseBuffer(buf);
+    }
+}
+
 void ScannAppend(Relation index, const ScannCache *cache, int list, const uint8 *code,
                  const uint8 *row, ItemPointer tid)
 {
     ScannListEntry e;
-    BlockNumber blk;
     ScannReadListEntry(index, &cache->meta, list, &e);
-    blk = e.insert;
-    for (;;) {
-        Buffer buf = ReadBuffer(index, blk);
+    {
+        Buffer buf = LockLastPage(index, e.insert);
         GenericXLogState *state;
         Page page;
         OffsetNumber maxoff;
-        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-        /* Only the chain's last page takes new vectors: the directory's hint may lag. */
-        if (BlockNumberIsValid(ScannPageGetOpaque(BufferGetPage(buf))->nextblkno)) {
-            blk = ScannPageGetOpaque(BufferGetPage(buf))->nextblkno;
-            UnlockReleaseBuffer(buf);
-            continue;
-        }
         state = GenericXLogStart(index);
         page = GenericXLogRegisterBuffer(state, buf, 0);
         maxoff = PageGetMaxOffsetNumber(page);
@@ -119,21 +123,13 @@ void ScannRawCheckDims(Relation index, int dims)
 void ScannRawAppend(Relation index, ItemPointer tid)
 {
     ScannMetaPageData meta;
-    BlockNumber blk;
     ScannReadMeta(index, &meta);
-    blk = meta.raw_insert;
-    for (;;) {
-        Buffer buf = ReadBuffer(index, blk), nbuf, mbuf;
+    {
+        Buffer buf = LockLastPage(index, meta.raw_insert), nbuf, mbuf;
         GenericXLogState *state;
         Page page, npage;
         BlockNumber nblk;
         ScannMetaPage m;
-        LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-        if (BlockNumberIsValid(ScannPageGetOpaque(BufferGetPage(buf))->nextblkno)) {
-            blk = ScannPageGetOpaque(BufferGetPage(buf))->nextblkno;
-            UnlockReleaseBuffer(buf);
-            continue;
-        }
         state = GenericXLogStart(index);
         page = GenericXLogRegisterBuffer(state, buf, 0);
         /* At most MaxIndexTuplesPerPage items: VACUUM's PageIndexMultiDelete assumes it. */
