@@ -6,6 +6,7 @@
 
 #include "blas.h"
 #include "error.h"
+#include "hugemem.h"
 #include "idset.h"
 #include "kmeans.h"
 #include "scratch.h"
@@ -38,14 +39,26 @@ scann_status ivf_init(ivf *v, int nlist, int d, size_t code_size, size_t extra_s
     return SCANN_OK;
 }
 
+/* Whether list L's arrays are rooms of the slab (a list's three arrays always move together). */
+static int in_slab(const ivf *v, const ivf_list *L)
+{
+    const uint8_t *p = (const uint8_t *)L->ids;
+    return v->slab && p >= v->slab && p < v->slab + v->slab_bytes;
+}
+
+static void free_list(const ivf *v, ivf_list *L)
+{
+    if (in_slab(v, L)) return;
+    free(L->ids);
+    free(L->codes);
+    free(L->extra);
+}
+
 void ivf_free(ivf *v)
 {
     if (v->lists && !v->mapped)
-        for (int l = 0; l < v->nlist; l++) {
-            free(v->lists[l].ids);
-            free(v->lists[l].codes);
-            free(v->lists[l].extra);
-        }
+        for (int l = 0; l < v->nlist; l++) free_list(v, &v->lists[l]);
+    huge_free(v->slab, v->slab_bytes);
     free(v->lists);
     free(v->centres);
     free(v->cnorm2);
@@ -97,6 +110,21 @@ static scann_status list_grow(ivf *v, ivf_list *L, int64_t need)
 {
     int64_t cap = L->cap + L->cap / 2;
     if (cap < need) cap = need;
+    if (in_slab(v, L)) { /* out of the slab into arrays of its own, all three or none */
+        size_t n = (size_t)L->size;
+        int64_t *ids = malloc((size_t)cap * sizeof(int64_t));
+        uint8_t *codes = v->code_size ? malloc((size_t)cap * v->code_size) : NULL;
+        uint8_t *extra = v->extra_size ? malloc((size_t)cap * v->extra_size) : NULL;
+        if (!ids || (v->code_size && !codes) || (v->extra_size && !extra)) {
+            free(ids), free(codes), free(extra);
+            return err_nomem("IVF list", (size_t)cap * (8 + v->code_size + v->extra_size));
+        }
+        memcpy(ids, L->ids, n * sizeof(int64_t));
+        if (codes) memcpy(codes, L->codes, n * v->code_size);
+        if (extra) memcpy(extra, L->extra, n * v->extra_size);
+        L->ids = ids, L->codes = codes, L->extra = extra, L->cap = cap;
+        return SCANN_OK;
+    }
     int64_t *ids = realloc(L->ids, (size_t)cap * sizeof(int64_t));
     if (!ids) return err_nomem("IVF list ids", (size_t)cap * 8);
     L->ids = ids;
@@ -140,18 +168,65 @@ void ivf_residuals(const ivf *v, const float *x, int64_t n, const int32_t *assig
     }
 }
 
+static size_t room_bytes(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
+scann_status ivf_pack(ivf *v, const int64_t *more)
+{
+    size_t row = sizeof(int64_t) + v->code_size + v->extra_size, total = 0;
+    for (int l = 0; l < v->nlist; l++) {
+        size_t cap = (size_t)(v->lists[l].size + (more ? more[l] : 0));
+        if (cap > ((size_t)1 << 40) / row) /* lists hold < 2^32 vectors: not for real sizes */
+            return err_set(SCANN_ERR_UNSUPPORTED, "IVF list %d is too large to pack", l);
+        total += room_bytes(cap * sizeof(int64_t)) + room_bytes(cap * v->code_size) +
+                 room_bytes(cap * v->extra_size);
+    }
+    if (total < HUGE_MIN) return SCANN_OK;
+    uint8_t *slab = huge_alloc(total), *at = slab;
+    if (!slab) return err_nomem("IVF list slab", total);
+    for (int l = 0; l < v->nlist; l++) {
+        ivf_list *L = &v->lists[l];
+        size_t cap = (size_t)(L->size + (more ? more[l] : 0)), n = (size_t)L->size;
+        int64_t *ids = (int64_t *)(void *)at;
+        at += room_bytes(cap * sizeof(int64_t));
+        uint8_t *codes = v->code_size ? at : NULL;
+        at += room_bytes(cap * v->code_size);
+        uint8_t *extra = v->extra_size ? at : NULL;
+        at += room_bytes(cap * v->extra_size);
+        if (L->ids) { /* a list with no arrays yet only gets its room */
+            memcpy(ids, L->ids, n * sizeof(int64_t));
+            if (codes) memcpy(codes, L->codes, n * v->code_size);
+            if (extra) memcpy(extra, L->extra, n * v->extra_size);
+            free_list(v, L);
+        }
+        if (cap == 0) ids = NULL, codes = extra = NULL; /* a zero-size room may be the end */
+        L->ids = ids, L->codes = codes, L->extra = extra, L->cap = (int64_t)cap;
+    }
+    huge_free(v->slab, v->slab_bytes);
+    v->slab = slab;
+    v->slab_bytes = total;
+    return SCANN_OK;
+}
+
 scann_status ivf_reserve(ivf *v, const int32_t *assign, int64_t n)
 {
     int64_t *count = calloc((size_t)v->nlist, sizeof(int64_t));
     if (!count) return err_nomem("IVF list counts", (size_t)v->nlist * 8);
     for (int64_t i = 0; i < n; i++) count[assign[i]]++;
     scann_status st = SCANN_OK;
+    int64_t held = 0;
     for (int l = 0; l < v->nlist && !st; l++) {
-        ivf_list *L = &v->lists[l];
+        const ivf_list *L = &v->lists[l];
         if (L->size + count[l] > 0xffffffffLL)
             st = err_set(SCANN_ERR_UNSUPPORTED, "IVF list %d would exceed 2^32 - 1 vectors", l);
-        else if (L->size + count[l] > L->cap)
-            st = list_grow(v, L, L->size + count[l]);
+        held += L->size;
+    }
+    /* A bulk add (at least half as many vectors as the index holds) packs everything into a
+     * new slab: it copies at most 2n old vectors, so adds stay amortised O(1) per vector.
+     * Smaller adds grow lists one by one; a list leaves the slab once, then grows as usual. */
+    if (!st && 2 * n >= held) st = ivf_pack(v, count);
+    for (int l = 0; l < v->nlist && !st; l++) {
+        ivf_list *L = &v->lists[l];
+        if (L->size + count[l] > L->cap) st = list_grow(v, L, L->size + count[l]);
     }
     free(count);
     if (!st && idmap_built(&v->map)) st = idmap_reserve(&v->map, v->map.count + n, ivf_id_at, v);
@@ -288,9 +363,10 @@ void ivf_rollback(ivf *v, const int64_t *sizes,
 size_t ivf_memory(const ivf *v)
 {
     size_t b = (size_t)v->nlist * ((size_t)v->d * sizeof(float) + sizeof(float) + sizeof(ivf_list));
-    b += idmap_memory(&v->map);
+    b += idmap_memory(&v->map) + v->slab_bytes;
     for (int l = 0; l < v->nlist; l++)
-        b += (size_t)v->lists[l].cap * (sizeof(int64_t) + v->code_size + v->extra_size);
+        if (!in_slab(v, &v->lists[l]))
+            b += (size_t)v->lists[l].cap * (sizeof(int64_t) + v->code_size + v->extra_size);
     return b;
 }
 

@@ -41,6 +41,11 @@ typedef struct ivf {
     int mapped;        /* list arrays point into a read-only file mapping (ivf_io.c): ivf_free
                         * leaves them alone, and nothing may append */
     idmap map;         /* id -> ivf_loc, built by the first ivf_collect (idmap.h) */
+    uint8_t *slab;     /* one huge_alloc buffer (hugemem.h) holding the arrays of the lists
+                        * ivf_pack placed there; a list that outgrows its room there moves to
+                        * malloc'd arrays of its own, and its old room stays dead until the next
+                        * pack */
+    size_t slab_bytes;
 } ivf;
 
 static inline int64_t ivf_loc(int32_t list, int64_t offset) { return (int64_t)list << 32 | offset; }
@@ -81,6 +86,12 @@ void ivf_residuals(const ivf *v, const float *x, int64_t n, const int32_t *assig
 /* Make room for n more vectors assigned to lists assign[0..n): after it succeeds, ivf_append
  * of those vectors cannot fail, so an add either happens whole or not at all. */
 scann_status ivf_reserve(ivf *v, const int32_t *assign, int64_t n);
+
+/* Move every list's arrays into one new slab with room for more[l] (NULL: 0) more vectors each,
+ * when that slab would reach HUGE_MIN bytes (else nothing changes): random row reads then stay
+ * within a few huge pages' TLB entries. Lists with no arrays yet (NULL ids) just get their room.
+ * On failure nothing changes. */
+scann_status ivf_pack(ivf *v, const int64_t *more);
 
 /* Append one vector's id, code and extra row to list l (grows by doubling). */
 scann_status ivf_append(ivf *v, int32_t l, int64_t id, const uint8_t *code, const uint8_t *extra);

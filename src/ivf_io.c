@@ -47,9 +47,11 @@ static scann_status load_list(ctr_reader *r, ivf *v, ivf_list *L, const uint8_t 
         L->extra = (uint8_t *)extra;
         return SCANN_OK;
     }
-    L->ids = malloc(s * sizeof(int64_t));
-    L->codes = codes ? malloc(s * v->code_size) : NULL;
-    L->extra = extra ? malloc(s * v->extra_size) : NULL;
+    if (!L->ids) { /* no room in a slab (ivf_pack): exact-size arrays of its own */
+        L->ids = malloc(s * sizeof(int64_t));
+        L->codes = codes ? malloc(s * v->code_size) : NULL;
+        L->extra = extra ? malloc(s * v->extra_size) : NULL;
+    }
     if (!L->ids || (codes && !L->codes) || (extra && !L->extra))
         return err_nomem("IVF lists", s * (8 + v->code_size + v->extra_size));
     memcpy(L->ids, ids, s * sizeof(int64_t));
@@ -97,6 +99,8 @@ scann_status ivf_load(ctr_reader *r, ivf *v, int nlist, int d, int64_t ntotal, c
         v->cnorm2[l] = dk->ip(c, c, (size_t)d);
     }
     v->mapped = ctr_mapped(r);
+    for (int l = 0; l < nlist; l++) v->lists[l].size = (int64_t)ctr_get64(sizes + 8 * (size_t)l);
+    if (!v->mapped && (st = ivf_pack(v, NULL))) goto fail;
     uint64_t off = 0;
     for (int l = 0; l < nlist; l++) {
         ivf_list *L = &v->lists[l];

@@ -216,6 +216,58 @@ static void test_concurrent_search_add_remove(void **state)
     }
 }
 
+/* The lists' arrays live in one huge-page slab after a bulk add (ivf_pack), move out of it one
+ * list at a time when a small add outgrows their room, and are packed again when most vectors
+ * sit outside it. Through all of that, an index built in pieces answers exactly as one built
+ * by a single add of the same rows: same ids, same distances. */
+static void test_list_storage_moves(void **state)
+{
+    (void)state;
+    static const char *specs[] = {"IVF_FLAT,nlist=16", "SCANN,nlist=16,dims_per_block=4",
+                                  "SCANN,nlist=16,reorder=int8"};
+    enum { NQ = 40, PIECE = 1200, ONES = 60 };
+    for (int s = 0; s < 3; s++) {
+        scann_index *whole = build(specs[s], NB, 2), *parts = build(specs[s], NB, 2);
+        assert_int_equal(scann_index_add(whole, NB, D, base, NULL), SCANN_OK);
+        int64_t *ids = malloc(sizeof(int64_t) * NB);
+        for (int i = 0; i < NB; i++) ids[i] = i;
+        /* A bulk add (packed), vectors one at a time (their lists leave the slab), a small
+         * batch (stays loose), then the rest (most now loose or new: packed again). */
+        assert_int_equal(scann_index_add(parts, PIECE, D, base, ids), SCANN_OK);
+        for (int i = PIECE; i < PIECE + ONES; i++)
+            assert_int_equal(scann_index_add(parts, 1, D, base + (size_t)i * D, ids + i), SCANN_OK);
+        int at = PIECE + ONES;
+        assert_int_equal(scann_index_add(parts, 100, D, base + (size_t)at * D, ids + at), SCANN_OK);
+        at += 100;
+        assert_int_equal(scann_index_add(parts, NB - at, D, base + (size_t)at * D, ids + at),
+                         SCANN_OK);
+        assert_int_equal(scann_index_ntotal(parts), NB);
+        scann_search_params sp = {.nprobe = 16, .reorder_k = 50};
+        float dw[NQ * K], dp[NQ * K];
+        int64_t iw[NQ * K], ip[NQ * K];
+        const float *q = base + (size_t)7 * D; /* stored rows, every 37th */
+        for (int i = 0; i < NQ; i++) {
+            assert_int_equal(scann_index_search(whole, 1, D, q + (size_t)i * 37 * D, K, &sp,
+                                                dw + i * K, iw + i * K),
+                             SCANN_OK);
+            assert_int_equal(scann_index_search(parts, 1, D, q + (size_t)i * 37 * D, K, &sp,
+                                                dp + i * K, ip + i * K),
+                             SCANN_OK);
+        }
+        assert_memory_equal(iw, ip, sizeof iw);
+        assert_memory_equal(dw, dp, sizeof dw);
+        /* Removing from packed and loose lists alike keeps every other vector findable. */
+        int64_t del[NB / 4];
+        for (int i = 0; i < NB / 4; i++) del[i] = 4 * i;
+        assert_int_equal(scann_index_remove(parts, NB / 4, del, NULL), SCANN_OK);
+        for (int i = 1; i < NB; i += 13)
+            if (i % 4) assert_int_equal(find_self(parts, i, NULL), i);
+        free(ids);
+        scann_index_free(whole);
+        scann_index_free(parts);
+    }
+}
+
 static void test_remove_errors(void **state)
 {
     scann_index *ix;
@@ -236,6 +288,7 @@ int main(void)
         cmocka_unit_test(test_remove_and_upsert),
         cmocka_unit_test(test_filtered_search),
         cmocka_unit_test(test_concurrent_search_add_remove),
+        cmocka_unit_test(test_list_storage_moves),
         cmocka_unit_test(test_remove_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
