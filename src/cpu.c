@@ -84,6 +84,7 @@ static const kernels k_scalar = {"scalar",
                                  fs_scan_block_scalar,
                                  fs_scan_block_multi_scalar,
                                  avq_tables_scalar,
+                                 pq_tables16_scalar,
                                  km_argmin_scalar,
                                  km_direct_scalar};
 #if defined(__x86_64__)
@@ -98,6 +99,7 @@ static const kernels k_avx2 = {"avx2",
                                fs_scan_block_avx2,
                                fs_scan_block_multi_avx2,
                                avq_tables_avx2,
+                               pq_tables16_avx2,
                                km_argmin_avx2,
                                km_direct_avx2};
 static const kernels k_avx512 = {"avx512",
@@ -111,6 +113,7 @@ static const kernels k_avx512 = {"avx512",
                                  fs_scan_block_avx512,
                                  fs_scan_block_multi_avx512,
                                  avq_tables_avx2,
+                                 pq_tables16_avx2,
                                  km_argmin_avx2,
                                  km_direct_avx2};
 #endif
@@ -126,6 +129,7 @@ static const kernels k_neon = {"neon",
                                fs_scan_block_neon,
                                fs_scan_block_multi_neon,
                                avq_tables_neon,
+                               pq_tables16_neon,
                                km_argmin_neon,
                                km_direct_neon};
 #endif

@@ -266,7 +266,7 @@ static void query_table(const ivffs_impl *s, const kernels *dk, const float *q, 
                         uint8_t *out, float *scale, float *bias)
 {
     const pq *p = &s->pq;
-    pq_lut_fast(p, s->ct, dk->avq_tables, !s->residual, q, lut);
+    dk->pq_tables16(s->ct, p->d, p->dsub, q, !s->residual, lut);
     if (s->residual)
         for (size_t i = 0; i < (size_t)p->m * SCANN_KSUB; i++) lut[i] = -lut[i];
     fs_lut_quantize(lut, p->m, out, scale, bias);
@@ -591,7 +591,7 @@ static void fused_begin(const void *ctx, const float *q, const int32_t *lists, c
     const narrow_ctx *n = ctx;
     const ivffs_impl *s = n->s;
     float *lut = scratch;
-    pq_lut_fast(&s->pq, s->ct, n->dk->avq_tables, !s->residual, q, lut);
+    n->dk->pq_tables16(s->ct, s->pq.d, s->pq.dsub, q, !s->residual, lut);
     if (s->residual) {
         float *cs = lut + (size_t)s->pq.m * SCANN_KSUB;
         for (int p = 0; p < nprobe; p++) cs[lists[p]] = cscore[p];

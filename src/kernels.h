@@ -24,6 +24,15 @@
  * first term, multiplies and adds rounded separately (no FMA). */
 typedef void (*avq_tables_fn)(const float *ct, int ksub, int len, const float *v, const float *x,
                               float inv, float *err2, float *par);
+/* PQ query tables of 16 centres per block, all blocks in one call (SCANN's scan and rerank
+ * tables): block j covers dims [j * dsub, min(d, (j + 1) * dsub)) of centres transposed to
+ * ct[t * 16 + c] (pq_transpose), and out[16 * j + c] = sum_t (q_t - ct_tc)^2 when l2, else
+ * sum_t ct_tc * q_t, summed over t in order from the first term, multiplies and adds rounded
+ * separately. That is avq_tables' err2 (v = q), and its par with v = 0, x = q, inv = -1 up to
+ * the sign of a zero, without avq_tables' second table or a call per block (a tenth of a
+ * Fashion-MNIST int8 search went to those). */
+typedef void (*pq_tables16_fn)(const float *ct, int d, int dsub, const float *q, int l2,
+                               float *out);
 /* k-means (kmeans.c): the first index of the smallest of s[0..m) and that value. */
 typedef int (*km_argmin_fn)(const float *s, int m, float *val);
 /* k-means, d <= 8: the nearest of kp centres transposed to ct[q * kp + c] (kp a multiple of
@@ -42,6 +51,7 @@ typedef struct kernels {
     fs_block_fn fs_block; /* fastscan.h: one query's table over one 32-vector block */
     fs_multi_fn fs_multi; /* up to FS_MAX_QB queries' tables over one block */
     avq_tables_fn avq_tables;
+    pq_tables16_fn pq_tables16;
     km_argmin_fn km_argmin;
     km_direct_fn km_direct;
 } kernels;
@@ -54,6 +64,7 @@ const kernels *kernels_best(void);
 
 void avq_tables_scalar(const float *ct, int ksub, int len, const float *v, const float *x,
                        float inv, float *err2, float *par);
+void pq_tables16_scalar(const float *ct, int d, int dsub, const float *q, int l2, float *out);
 int km_argmin_scalar(const float *s, int m, float *val);
 int km_direct_scalar(const float *xr, int d, const float *ct, int kp, float *val);
 /* The lane merge every k-means twin ends with (kmeans_scalar.c): the first minimum over nl
@@ -63,12 +74,14 @@ int km_merge_lanes(const float *lv, const int32_t *li, int nl, const float *s, i
 #if defined(__x86_64__)
 void avq_tables_avx2(const float *ct, int ksub, int len, const float *v, const float *x, float inv,
                      float *err2, float *par);
+void pq_tables16_avx2(const float *ct, int d, int dsub, const float *q, int l2, float *out);
 int km_argmin_avx2(const float *s, int m, float *val);
 int km_direct_avx2(const float *xr, int d, const float *ct, int kp, float *val);
 #endif
 #if defined(__aarch64__)
 void avq_tables_neon(const float *ct, int ksub, int len, const float *v, const float *x, float inv,
                      float *err2, float *par);
+void pq_tables16_neon(const float *ct, int d, int dsub, const float *q, int l2, float *out);
 int km_argmin_neon(const float *s, int m, float *val);
 int km_direct_neon(const float *xr, int d, const float *ct, int kp, float *val);
 #endif

@@ -166,29 +166,3 @@ float *pq_transpose(const pq *p)
     }
     return ct;
 }
-
-/* The kernel gives err2 = sum_t (v_t - c_t)^2 and par = sum_t (v_t - c_t) * (x_t * inv), each
- * from the first term in order, no FMA: with v = q that is the L2 table, and with v = 0, x = q,
- * inv = -1 every term of par is exactly c_t * q_t, the inner-product table. */
-void pq_lut_fast(const pq *p, const float *ct, avq_tables_fn tables, int l2, const float *q,
-                 float *out)
-{
-    enum { ZEROS = 64, KSUB_MAX = 256 };
-    static const float zeros[ZEROS];
-    float junk[KSUB_MAX];
-    int wide = p->ksub > KSUB_MAX;
-    for (int j = 0; j < p->m && !l2 && !wide; j++) wide = pq_len(p, j) > ZEROS;
-    if (wide) { /* blocks wider than the zeros (or more centres than junk): the plain loop */
-        lut(p, q, out, l2);
-        return;
-    }
-    for (int j = 0; j < p->m; j++) {
-        int len = pq_len(p, j), off = pq_off(p, j);
-        const float *ctj = ct + (size_t)p->ksub * off;
-        float *o = out + (size_t)j * p->ksub;
-        if (l2)
-            tables(ctj, p->ksub, len, q + off, q + off, 1.0f, o, junk);
-        else
-            tables(ctj, p->ksub, len, zeros, q + off, -1.0f, junk, o);
-    }
-}

@@ -71,12 +71,9 @@ void pq_lut_ip(const pq *p, const float *q, float *lut);
 /* lut[j * ksub + c] = ||q_j - C_j[c]||^2. */
 void pq_lut_l2(const pq *p, const float *q, float *lut);
 /* The codebooks with every block transposed to len x ksub (ct[off_j * ksub + t * ksub + c]),
- * malloc'ed; NULL when out of memory. What the table kernels read: their lanes are centres. */
+ * malloc'ed; NULL when out of memory. What the table kernels read (avq_tables; pq_tables16,
+ * which gives pq_lut_l2 / pq_lut_ip from it, several times faster at high d): their lanes are
+ * centres. */
 float *pq_transpose(const pq *p);
-/* pq_lut_l2 (l2) or pq_lut_ip, bit for bit, from ct = pq_transpose(p) through the AVQ table
- * kernel, whose sums run over the block's dims in the same order: several times faster at high
- * d, where the table is a sizeable share of a query. */
-void pq_lut_fast(const pq *p, const float *ct, avq_tables_fn tables, int l2, const float *q,
-                 float *out);
 
 #endif

@@ -125,6 +125,22 @@ static void check_avq(const kernels *k, const kernels *s)
             }
 }
 
+static void check_pq_tables16(const kernels *k, const kernels *s)
+{
+    enum { MAXD = 70 };
+    float ct[16 * MAXD], q[MAXD], ok[16 * MAXD], os[16 * MAXD];
+    for (int d = 1; d <= MAXD; d += d < 12 ? 1 : 7)
+        for (int dsub = 1; dsub <= 6 && dsub <= d; dsub++)
+            for (int l2 = 0; l2 < 2; l2++) {
+                int m = (d + dsub - 1) / dsub;
+                fill(ct, (size_t)16 * d), fill(q, d);
+                k->pq_tables16(ct, d, dsub, q, l2, ok);
+                s->pq_tables16(ct, d, dsub, q, l2, os);
+                EXPECT(!memcmp(ok, os, (size_t)16 * m * sizeof(float)),
+                       "pq tables16 d=%d dsub=%d l2=%d", d, dsub, l2);
+            }
+}
+
 static void check_kmeans(const kernels *k, const kernels *s)
 {
     enum { MAXM = 1100, MAXK = 300 };
@@ -169,6 +185,9 @@ int main(void)
     before = checks;
     check_avq(k, s);
     printf("neon-check: avq tables: %ld comparisons\n", checks - before);
+    before = checks;
+    check_pq_tables16(k, s);
+    printf("neon-check: pq tables16: %ld comparisons\n", checks - before);
     before = checks;
     check_kmeans(k, s);
     printf("neon-check: k-means argmin + direct: %ld comparisons\n", checks - before);

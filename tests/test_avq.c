@@ -449,6 +449,47 @@ static void test_simd_matches_scalar(void **state)
     free(cs), free(cv);
 }
 
+/* pq_tables16, SCANN's query tables: on every level the same bits as the scalar twin, and the
+ * values of pq_lut_l2 / pq_lut_ip (== compares, so the sign of a zero may differ: those sum
+ * from +0), for block widths 1 to 5 with and without a short last block. */
+static void test_pq_tables16(void **state)
+{
+    (void)state;
+    static const int shapes[][2] = {{784, 392}, {784, 196}, {784, 157}, {100, 50},
+                                    {100, 34},  {7, 3},     {1, 1},     {128, 128}};
+    const kernels *ks = kernels_for(ISA_SCALAR);
+    uint32_t r = 12345;
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+        int d = shapes[i][0], m = shapes[i][1];
+        pq p;
+        assert_int_equal(pq_init(&p, d, m, 16), SCANN_OK);
+        for (size_t c = 0; c < (size_t)16 * d; c++) {
+            r = r * 1664525u + 1013904223u;
+            p.codebooks[c] = (float)((int32_t)(r >> 8) % 2001 - 1000) / 64.0f; /* zeros too */
+        }
+        float *ct = pq_transpose(&p), *ref = malloc(sizeof(float) * 16 * m),
+              *spec = malloc(sizeof(float) * 16 * m), *got = malloc(sizeof(float) * 16 * m);
+        assert_non_null(ct);
+        for (int rep = 0; rep < 3; rep++) {
+            const float *q = fashion.x + (size_t)(rep * 977) * TD_FASHION_DIM; /* d <= 784 */
+            for (int l2 = 0; l2 < 2; l2++) {
+                (l2 ? pq_lut_l2 : pq_lut_ip)(&p, q, ref);
+                ks->pq_tables16(ct, d, p.dsub, q, l2, spec);
+                for (int e = 0; e < 16 * m; e++)
+                    if (!(spec[e] == ref[e]))
+                        fail_msg("d=%d m=%d l2=%d entry %d: %g, pq_lut %g", d, m, l2, e,
+                                 (double)spec[e], (double)ref[e]);
+                for (int isa = ISA_SCALAR; isa <= (int)cpu_detect(); isa++) {
+                    kernels_for((cpu_isa)isa)->pq_tables16(ct, d, p.dsub, q, l2, got);
+                    assert_memory_equal(spec, got, sizeof(float) * 16 * m);
+                }
+            }
+        }
+        free(ct), free(ref), free(spec), free(got);
+        pq_free(&p);
+    }
+}
+
 /* Rows the guards switch off (x = 0, ||x|| <= T, threshold 0) get exactly the plain code, and
  * a code's loss with the guard's eta of 0 is just its perpendicular error. */
 static void test_guards_give_plain_codes(void **state)
@@ -504,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_matches_transcription),
         cmocka_unit_test(test_threads_deterministic),
         cmocka_unit_test(test_simd_matches_scalar),
+        cmocka_unit_test(test_pq_tables16),
         cmocka_unit_test(test_guards_give_plain_codes),
         cmocka_unit_test(test_errors),
     };
