@@ -5,7 +5,8 @@
 # The faiss rows use whichever faiss build/scann-peers was linked with (the header line and
 # each row's label say which): the full-speed build of `make peers-faiss` when it exists, else
 # Debian's generic libfaiss. Their configurations are FastScan 4-bit PQ with a float refine
-# stage (the best faiss found in ../shared/PEERS.md), swept over nprobe x k_factor, and
+# stage (the best faiss found in ../shared/PEERS.md) and with an 8-bit one (Refine(SQ8), the
+# match for SCANN's int8 store, its default from d = 384), swept over nprobe x k_factor, and
 # IVF,Flat. SCANN and faiss FastScan sweep the same nprobe values and the same rerank
 # candidates (reorder_k = k_factor * k), so neither's best point at a recall is an artefact of
 # a coarser grid.
@@ -30,10 +31,11 @@ fashion-mnist)
               --index IVF_FLAT,nlist=256 --search nprobe=2,4,8,16
               --index IVF_PQ,nlist=256,m=196 --search nprobe=4,8,16
               --index SCANN,nlist=256 --search "nprobe=2,4,6,8,16;reorder_k=20,40,80"
-              --index SCANN,nlist=256,reorder=int8 --search "nprobe=4,8;reorder_k=40"
+              --index SCANN,nlist=256,reorder=float --search "nprobe=4,6,8;reorder_k=20,40"
               --peer hnsw:M=16,efc=200 --search ef=10,20,40,80
               --peer faiss:IVF256,Flat --search nprobe=2,4,8,16
-              --peer faiss:IVF256,PQ196x4fs,RFlat --search "nprobe=2,4,6,8,16;k_factor=2,4,8")
+              --peer faiss:IVF256,PQ196x4fs,RFlat --search "nprobe=2,4,6,8,16;k_factor=2,4,8"
+              --peer "faiss:IVF256,PQ196x4fs,Refine(SQ8)" --search "nprobe=2,4,6,8,16;k_factor=2,4,8")
     ;;
 glove-100)
     args=(--base "$data/$name/base.fvecs" --query "$data/$name/query.fvecs"
@@ -47,7 +49,8 @@ glove-100)
               --peer hnsw:M=16,efc=200 --search ef=48,96,192
               --peer hnsw:M=32,efc=200 --search ef=48,96
               --peer faiss:IVF1024,Flat --search nprobe=32,64
-              --peer faiss:IVF1024,PQ100x4fs,RFlat --search "nprobe=16,24,32,48,64;k_factor=5,10")
+              --peer faiss:IVF1024,PQ100x4fs,RFlat --search "nprobe=16,24,32,48,64;k_factor=5,10"
+              --peer "faiss:IVF1024,PQ100x4fs,Refine(SQ8)" --search "nprobe=16,24,32,48,64;k_factor=5,10")
     ;;
 debian-use-512)
     # ~205k unit-norm sentence embeddings: high dimension, so the code size matters most.
@@ -58,11 +61,12 @@ debian-use-512)
               --index IVF_PQ,nlist=512,m=128 --search nprobe=16,32
               --index SCANN,nlist=512 --search "nprobe=8,16,24,32,48;reorder_k=50,100"
               --index SCANN,nlist=512,dims_per_block=2 --search "nprobe=16,24,32;reorder_k=100"
-              --index SCANN,nlist=512,reorder=int8 --search "nprobe=16,32;reorder_k=100"
+              --index SCANN,nlist=512,reorder=float --search "nprobe=16,32;reorder_k=50,100"
               --peer hnsw:M=16,efc=200 --search ef=32,64,128
               --peer faiss:IVF512,Flat --search nprobe=16,32
               --peer faiss:IVF512,PQ128x4fs,RFlat --search "nprobe=16,24,32,48;k_factor=5,10"
-              --peer faiss:IVF512,PQ256x4fs,RFlat --search "nprobe=16,24,32,48;k_factor=5,10")
+              --peer faiss:IVF512,PQ256x4fs,RFlat --search "nprobe=16,24,32,48;k_factor=5,10"
+              --peer "faiss:IVF512,PQ128x4fs,Refine(SQ8)" --search "nprobe=16,24,32,48;k_factor=5,10")
     ;;
 debian-sift-1m)
     # 1M SIFT descriptors, L2: the scale case (float store alone is 512 MB).
@@ -75,7 +79,8 @@ debian-sift-1m)
               --index SCANN,nlist=1024,reorder=int8 --search "nprobe=16,32;reorder_k=100"
               --peer hnsw:M=16,efc=200 --search ef=32,64,128
               --peer faiss:IVF1024,Flat --search nprobe=16,32
-              --peer faiss:IVF1024,PQ64x4fs,RFlat --search "nprobe=8,16,24,32;k_factor=3,5,10")
+              --peer faiss:IVF1024,PQ64x4fs,RFlat --search "nprobe=8,16,24,32;k_factor=3,5,10"
+              --peer "faiss:IVF1024,PQ64x4fs,Refine(SQ8)" --search "nprobe=8,16,24,32;k_factor=3,5,10")
     ;;
 *) echo "bench.sh: unknown data set '$name' (fashion-mnist, glove-100, debian-use-512, debian-sift-1m)" >&2; exit 2 ;;
 esac

@@ -31,6 +31,9 @@ typedef struct kind_desc {
 
 /* The row of kind k; NULL when k is not a kind. */
 const kind_desc *kind_get(scann_index_kind k);
+/* The rerank store a kind gets when the caller names none: its table entry's, but SCANN takes
+ * int8 from dim 384 up. */
+scann_reorder kind_default_reorder(scann_index_kind k, int dim);
 /* The kind named name (any case); -1 when none is. */
 int kind_find(const char *name);
 /* "FLAT, IVF_FLAT, IVF_PQ or SCANN" into buf, for messages. */

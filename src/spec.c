@@ -40,7 +40,7 @@ scann_status scann_index_params_init(scann_index_params *p, scann_index_kind kin
     p->seed = 1234;
     /* Inner products: chosen at train time from the data (avq_tune.c); L2: off. */
     p->aq_threshold = metric == SCANN_METRIC_L2 ? 0.0f : -1.0f;
-    p->reorder = kind_get(kind) ? kind_get(kind)->reorder : SCANN_REORDER_FLOAT;
+    p->reorder = kind_default_reorder(kind, dim);
     return SCANN_OK;
 }
 

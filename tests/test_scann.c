@@ -248,8 +248,24 @@ static void test_scann_bad_parameters(void **state)
               SCANN_ERR_INVALID_ARGUMENT, "dims_per_block=800");
     TD_EXPECT(scann_index_create_from_spec("SCANN,reorder=fp8", D, SCANN_METRIC_L2, &ix),
               SCANN_ERR_INVALID_ARGUMENT, "fp8");
-    TD_EXPECT(scann_index_create_from_spec("SCANN,nlist=16", D, SCANN_METRIC_L2, &ix), SCANN_OK,
-              NULL);
+    /* Unnamed, the rerank store follows d (kinds.c): float below 384 dimensions, int8 from 384. */
+    static const struct {
+        int dim;
+        const char *desc;
+    } defaults[] = {{100, "SCANN,dims_per_block=2,aq_threshold=0,reorder=float"},
+                    {383, "SCANN,dims_per_block=2,aq_threshold=0,reorder=float"},
+                    {384, "SCANN,dims_per_block=2,aq_threshold=0,reorder=int8"},
+                    {D, "SCANN,dims_per_block=4,aq_threshold=0,reorder=int8"}};
+    for (size_t i = 0; i < sizeof defaults / sizeof *defaults; i++) {
+        char d0[160];
+        TD_EXPECT(scann_index_create_from_spec("SCANN", defaults[i].dim, SCANN_METRIC_L2, &ix),
+                  SCANN_OK, NULL);
+        TD_EXPECT(scann_index_describe(ix, d0, sizeof d0), SCANN_OK, NULL);
+        assert_string_equal(d0, defaults[i].desc);
+        scann_index_free(ix);
+    }
+    TD_EXPECT(scann_index_create_from_spec("SCANN,nlist=16,reorder=float", D, SCANN_METRIC_L2, &ix),
+              SCANN_OK, NULL);
     float dist[K];
     int64_t ids[K];
     TD_EXPECT(scann_index_search(ix, 1, D, f->query, K, NULL, dist, ids), SCANN_ERR_NOT_TRAINED,

@@ -19,7 +19,8 @@ static const char spec_help[] =
     "  dims_per_block=N  SCANN dimensions per 4-bit block (default 2)\n"
     "  aq_threshold=T    SCANN anisotropic threshold (default 0.2 for ip/cosine, 0 = off\n"
     "                    for l2)\n"
-    "  reorder=R         SCANN rerank store: float|bf16|int8|none (default float)\n";
+    "  reorder=R         SCANN rerank store: float|bf16|int8|none (default int8 from\n"
+    "                    d = 384, else float)\n";
 
 static const char files_help[] =
     "Vector files (by extension): .fvecs .bvecs .ivecs, .npy (float32/16/64, uint8, int8,\n"
