@@ -59,14 +59,14 @@ debian-use-512)
     backends=(--index FLAT
               --index IVF_FLAT,nlist=512 --search nprobe=8,16,32
               --index IVF_PQ,nlist=512,m=128 --search nprobe=16,32
-              --index SCANN,nlist=512 --search "nprobe=8,16,24,32,48;reorder_k=50,100"
+              --index SCANN,nlist=512 --search "nprobe=8,16,20,24,32,48;reorder_k=50,80,100"
               --index SCANN,nlist=512,dims_per_block=2 --search "nprobe=16,24,32;reorder_k=100"
               --index SCANN,nlist=512,reorder=float --search "nprobe=16,32;reorder_k=50,100"
-              --peer hnsw:M=16,efc=200 --search ef=32,64,128
+              --peer hnsw:M=16,efc=200 --search ef=32,48,64,96,128
               --peer faiss:IVF512,Flat --search nprobe=16,32
-              --peer faiss:IVF512,PQ128x4fs,RFlat --search "nprobe=16,24,32,48;k_factor=5,10"
-              --peer faiss:IVF512,PQ256x4fs,RFlat --search "nprobe=16,24,32,48;k_factor=5,10"
-              --peer "faiss:IVF512,PQ128x4fs,Refine(SQ8)" --search "nprobe=16,24,32,48;k_factor=5,10")
+              --peer faiss:IVF512,PQ128x4fs,RFlat --search "nprobe=16,20,24,32,48;k_factor=5,8,10"
+              --peer faiss:IVF512,PQ256x4fs,RFlat --search "nprobe=16,20,24,32,48;k_factor=5,8,10"
+              --peer "faiss:IVF512,PQ128x4fs,Refine(SQ8)" --search "nprobe=16,20,24,32,48;k_factor=5,8,10")
     ;;
 debian-sift-1m)
     # 1M SIFT descriptors, L2: the scale case (float store alone is 512 MB). No hnswlib: its

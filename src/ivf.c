@@ -220,10 +220,12 @@ scann_status ivf_reserve(ivf *v, const int32_t *assign, int64_t n)
             st = err_set(SCANN_ERR_UNSUPPORTED, "IVF list %d would exceed 2^32 - 1 vectors", l);
         held += L->size;
     }
-    /* A bulk add (at least half as many vectors as the index holds) packs everything into a
-     * new slab: it copies at most 2n old vectors, so adds stay amortised O(1) per vector.
-     * Smaller adds grow lists one by one; a list leaves the slab once, then grows as usual. */
-    if (!st && 2 * n >= held) st = ivf_pack(v, count);
+    /* The first add into an empty index gets its rooms in a slab: nothing to copy, so no
+     * transient second copy of the index either. Later adds grow lists one by one as before;
+     * a list leaves the slab once, then grows as usual. (Repacking on later bulk adds would
+     * hold the old lists and the new slab at once, up to 1.5x the index's memory while it
+     * runs; a save and load packs everything again.) */
+    if (!st && held == 0) st = ivf_pack(v, count);
     for (int l = 0; l < v->nlist && !st; l++) {
         ivf_list *L = &v->lists[l];
         if (L->size + count[l] > L->cap) st = list_grow(v, L, L->size + count[l]);

@@ -42,9 +42,9 @@ typedef struct ivf {
                         * leaves them alone, and nothing may append */
     idmap map;         /* id -> ivf_loc, built by the first ivf_collect (idmap.h) */
     uint8_t *slab;     /* one huge_alloc buffer (hugemem.h) holding the arrays of the lists
-                        * ivf_pack placed there; a list that outgrows its room there moves to
-                        * malloc'd arrays of its own, and its old room stays dead until the next
-                        * pack */
+                        * ivf_pack placed there (the first add into an empty index, a load); a
+                        * list that outgrows its room there moves to malloc'd arrays of its
+                        * own, and its old room stays dead until the index is freed */
     size_t slab_bytes;
 } ivf;
 

@@ -216,10 +216,10 @@ static void test_concurrent_search_add_remove(void **state)
     }
 }
 
-/* The lists' arrays live in one huge-page slab after a bulk add (ivf_pack), move out of it one
- * list at a time when a small add outgrows their room, and are packed again when most vectors
- * sit outside it. Through all of that, an index built in pieces answers exactly as one built
- * by a single add of the same rows: same ids, same distances. */
+/* The lists' arrays live in one huge-page slab after the first add (ivf_pack), and move out of
+ * it one list at a time when later adds outgrow their room; a save and load packs them again.
+ * Through all of that, an index built in pieces answers exactly as one built by a single add of
+ * the same rows: same ids, same distances. */
 static void test_list_storage_moves(void **state)
 {
     (void)state;
@@ -231,8 +231,8 @@ static void test_list_storage_moves(void **state)
         assert_int_equal(scann_index_add(whole, NB, D, base, NULL), SCANN_OK);
         int64_t *ids = malloc(sizeof(int64_t) * NB);
         for (int i = 0; i < NB; i++) ids[i] = i;
-        /* A bulk add (packed), vectors one at a time (their lists leave the slab), a small
-         * batch (stays loose), then the rest (most now loose or new: packed again). */
+        /* A first add (packed), vectors one at a time (their lists leave the slab), a small
+         * batch, then the rest. */
         assert_int_equal(scann_index_add(parts, PIECE, D, base, ids), SCANN_OK);
         for (int i = PIECE; i < PIECE + ONES; i++)
             assert_int_equal(scann_index_add(parts, 1, D, base + (size_t)i * D, ids + i), SCANN_OK);
@@ -256,6 +256,20 @@ static void test_list_storage_moves(void **state)
         }
         assert_memory_equal(iw, ip, sizeof iw);
         assert_memory_equal(dw, dp, sizeof dw);
+        /* Saved and loaded (packed again), it still answers the same. */
+        void *bytes = NULL;
+        size_t nbytes = 0;
+        scann_index *back = NULL;
+        assert_int_equal(scann_index_save_buffer(parts, &bytes, &nbytes), SCANN_OK);
+        assert_int_equal(scann_index_load_buffer(bytes, nbytes, &back), SCANN_OK);
+        scann_buffer_free(bytes);
+        for (int i = 0; i < NQ; i++)
+            assert_int_equal(scann_index_search(back, 1, D, q + (size_t)i * 37 * D, K, &sp,
+                                                dp + i * K, ip + i * K),
+                             SCANN_OK);
+        assert_memory_equal(iw, ip, sizeof iw);
+        assert_memory_equal(dw, dp, sizeof dw);
+        scann_index_free(back);
         /* Removing from packed and loose lists alike keeps every other vector findable. */
         int64_t del[NB / 4];
         for (int i = 0; i < NB / 4; i++) del[i] = 4 * i;
