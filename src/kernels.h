@@ -8,9 +8,9 @@
  *
  * Each kernel exists once per level, in a file named after it (*_scalar.c is the
  * specification; *_avx2.c, *_avx512.c, *_neon.c are its twins and return the same bits). A
- * level without its own variant of a family reuses the one below (avx512 runs the avx2 AVQ and
- * k-means kernels). The uint8 FastScan tables are built by one shared routine (fs_lut_quantize)
- * on purpose, so every level scans identical bytes; it is not in the table.
+ * level without its own variant of a family reuses the one below (avx512 runs the avx2 AVQ, PQ
+ * table and k-means kernels). The uint8 FastScan tables are built by one shared routine
+ * (fs_lut_quantize) on purpose, so every level scans identical bytes; it is not in the table.
  */
 #ifndef SCANN_KERNELS_H
 #define SCANN_KERNELS_H
