@@ -26,7 +26,8 @@
  *     the multi-query kernel reads it once for nq queries: bound = nq * bytes/s / (m4 / 2).
  * "L1/ops" is the ops bound over the L1 speed (what loads, calls and the block epilogue cost);
  * "DR left" is min(ops, mem) over the DRAM speed (what is left for a long list).
- * The scalar kernel has no shuffle bound (table lookups from memory). Each figure is the best
+ * The scalar kernel has no shuffle bound (table lookups from memory); nor do the avx512icl
+ * kernels (vpermb + vpdpbusd, scan_avx512icl.c), whose rows show their speed alone. Each figure is the best
  * of three timed runs of about --time seconds (default 0.15) of this thread's CPU time
  * (CLOCK_THREAD_CPUTIME_ID), so that time the thread spends descheduled by other work on a
  * shared machine does not count; --wall times wall-clock seconds instead. Other work still
@@ -357,7 +358,7 @@ int main(int argc, char **argv)
            "throughput;\nops = the kernel's own instruction mix with data in registers; mem = "
            "streaming read / bytes per code\n(shared by the queries of a multi kernel). "
            "L1/ops = ops / L1; DR left = min(ops, mem) / DRAM.\n");
-    printf("%-7s %-7s %4s %6s %8s %8s %8s %8s %8s %8s %7s %7s\n", "isa", "kernel", "m", "B/code",
+    printf("%-9s %-7s %4s %6s %8s %8s %8s %8s %8s %8s %7s %7s\n", "isa", "kernel", "m", "B/code",
            "L1", "L2", "DRAM", "shuf", "ops", "mem", "L1/ops", "DR left");
     const uint8_t *luts[FS_MAX_QB];
     for (int mi = 0; mi < nm; mi++) {
@@ -385,7 +386,7 @@ int main(int argc, char **argv)
                 if (shuf > 0) snprintf(c_shuf, sizeof c_shuf, "%.0f", shuf / 1e6);
                 if (ops > 0) snprintf(c_ops, sizeof c_ops, "%.0f", ops / 1e6);
                 if (ops > 0) snprintf(c_l1, sizeof c_l1, "%.2fx", ops / l1);
-                printf("%-7s %-7s %4d %6.1f %8.0f %8.0f %8.0f %8s %8s %8.0f %7s %6.2fx\n",
+                printf("%-9s %-7s %4d %6.1f %8.0f %8.0f %8.0f %8s %8s %8.0f %7s %6.2fx\n",
                        cpu_isa_name((cpu_isa)isa), kname, m, m4 / 2.0, l1 / 1e6, l2 / 1e6, dr / 1e6,
                        c_shuf, c_ops, mem / 1e6, c_l1, bound / dr);
                 fflush(stdout);

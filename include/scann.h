@@ -295,10 +295,10 @@ scann_status scann_index_memory(const scann_index *ix, size_t *bytes);
 scann_status scann_index_describe(const scann_index *ix, char *buf, size_t buflen);
 
 /* Name of the kernel table (one per SIMD level: distances, FastScan, k-means, AVQ tables) this
- * index took at create: "scalar", "avx2", "avx512" or "neon". */
+ * index took at create: "scalar", "avx2", "avx512", "avx512icl" or "neon". */
 const char *scann_index_kernel_name(const scann_index *ix);
-/* The kernel table a new index gets on this machine: "scalar", "avx2", "avx512" or "neon",
- * after SCANN_FORCE_ISA. */
+/* The kernel table a new index gets on this machine: "scalar", "avx2", "avx512", "avx512icl" or
+ * "neon", after SCANN_FORCE_ISA. */
 const char *scann_kernels_name(void);
 
 /* ---- parsing helpers shared by the CLI and bindings ------------------------------------ */

@@ -82,7 +82,7 @@ typedef struct scann_codec_info {
     size_t query_bytes;  /* caller memory for scann_codec_query_init (any alignment) */
     size_t encode_bytes; /* caller scratch for scann_codec_encode / _assign (any alignment) */
     size_t saved_bytes;  /* bytes scann_codec_save writes (trained codecs) */
-    const char *kernel;  /* FastScan kernel chosen for this CPU: "scalar", "avx2", "avx512" */
+    const char *kernel;  /* FastScan kernel chosen for this CPU: "scalar", "avx2", "avx512", ... */
 } scann_codec_info;
 
 /* ---- life cycle --------------------------------------------------------------------------- */

@@ -19,7 +19,7 @@ for side in ref cur; do
         -Wl,-rpath,"$tmp/build-$side" -lm -o "$tmp/dump-$side"
 done
 status=0
-for isa in avx512 avx2 scalar; do
+for isa in avx512icl avx512 avx2 scalar; do
     for side in ref cur; do
         SCANN_FORCE_ISA=$isa OPENBLAS_NUM_THREADS=1 "$tmp/dump-$side" >"$tmp/$side.txt"
     done

@@ -35,8 +35,9 @@ cpu_isa cpu_detect(void)
     int avx512f = (b >> 16) & 1, avx512dq = (b >> 17) & 1, avx512bw = (b >> 30) & 1,
         avx512vl = (b >> 31) & 1;
     /* opmask, upper ZMM0-15 and ZMM16-31 state */
-    if (avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & 0xe0) == 0xe0) return ISA_AVX512;
-    return ISA_AVX2;
+    if (!(avx512f && avx512dq && avx512bw && avx512vl && (xcr0 & 0xe0) == 0xe0)) return ISA_AVX2;
+    int vbmi = (c >> 1) & 1, vnni = (c >> 11) & 1;
+    return vbmi && vnni ? ISA_AVX512ICL : ISA_AVX512;
 }
 #elif defined(__aarch64__)
 /* Advanced SIMD is mandatory in AArch64 (and always enabled by the OS): no HWCAP to check. */
@@ -57,6 +58,8 @@ cpu_isa cpu_best_isa(void)
         want = ISA_AVX2;
     else if (strcasecmp(force, "avx512") == 0)
         want = ISA_AVX512;
+    else if (strcasecmp(force, "avx512icl") == 0)
+        want = ISA_AVX512ICL;
     else if (strcasecmp(force, "neon") == 0)
         want = ISA_NEON;
     if ((want == ISA_NEON) != (best == ISA_NEON)) return ISA_SCALAR; /* the other architecture */
@@ -68,6 +71,7 @@ const char *cpu_isa_name(cpu_isa isa)
     switch (isa) {
     case ISA_AVX2: return "avx2";
     case ISA_AVX512: return "avx512";
+    case ISA_AVX512ICL: return "avx512icl";
     case ISA_NEON: return "neon";
     default: return "scalar";
     }
@@ -116,6 +120,21 @@ static const kernels k_avx512 = {"avx512",
                                  pq_tables16_avx2,
                                  km_argmin_avx2,
                                  km_direct_avx2};
+/* avx512 with the VBMI/VNNI FastScan kernels (scan_avx512icl.c); the rest is avx512's. */
+static const kernels k_avx512icl = {"avx512icl",
+                                    ISA_AVX512ICL,
+                                    dist_l2_avx512,
+                                    dist_ip_avx512,
+                                    dist_l2_rows_avx512,
+                                    dist_ip_rows_avx512,
+                                    dist_ip_i8_avx512,
+                                    dist_ip_bf16_avx512,
+                                    fs_scan_block_avx512icl,
+                                    fs_scan_block_multi_avx512icl,
+                                    avq_tables_avx2,
+                                    pq_tables16_avx2,
+                                    km_argmin_avx2,
+                                    km_direct_avx2};
 #endif
 #if defined(__aarch64__)
 static const kernels k_neon = {"neon",
@@ -137,6 +156,7 @@ static const kernels k_neon = {"neon",
 const kernels *kernels_for(cpu_isa isa)
 {
 #if defined(__x86_64__)
+    if (isa == ISA_AVX512ICL) return &k_avx512icl;
     if (isa == ISA_AVX512) return &k_avx512;
     if (isa == ISA_AVX2) return &k_avx2;
 #elif defined(__aarch64__)

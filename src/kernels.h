@@ -1,5 +1,6 @@
 /*
- * kernels.h - the one table of SIMD kernels per CPU level (scalar, avx2, avx512, neon).
+ * kernels.h - the one table of SIMD kernels per CPU level (scalar, avx2, avx512, avx512icl,
+ * neon).
  *
  * Every stage that has a SIMD kernel reaches it through this table: the index handle (and a
  * codec) picks it once at create with kernels_best() and hands it down, so no stage asks the
@@ -9,7 +10,7 @@
  * Each kernel exists once per level, in a file named after it (*_scalar.c is the
  * specification; *_avx2.c, *_avx512.c, *_neon.c are its twins and return the same bits). A
  * level without its own variant of a family reuses the one below (avx512 runs the avx2 AVQ, PQ
- * table and k-means kernels). The uint8 FastScan tables are built by one shared routine
+ * table and k-means kernels; avx512icl has only its own FastScan kernels, scan_avx512icl.c). The uint8 FastScan tables are built by one shared routine
  * (fs_lut_quantize) on purpose, so every level scans identical bytes; it is not in the table.
  */
 #ifndef SCANN_KERNELS_H
@@ -40,7 +41,7 @@ typedef int (*km_argmin_fn)(const float *s, int m, float *val);
 typedef int (*km_direct_fn)(const float *xr, int d, const float *ct, int kp, float *val);
 
 typedef struct kernels {
-    const char *name; /* "scalar", "avx2", "avx512", "neon": scann_kernels_name() */
+    const char *name; /* "scalar", "avx2", "avx512", "avx512icl", "neon" */
     cpu_isa isa;
     dist_fn l2; /* distance.h: sum (a_i - b_i)^2 */
     dist_fn ip; /* sum a_i * b_i */

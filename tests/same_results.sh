@@ -6,7 +6,7 @@ set -eu
 dump=$1 golden=$2
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-for isa in avx512 avx2 scalar; do
+for isa in avx512icl avx512 avx2 scalar; do
     SCANN_FORCE_ISA=$isa "$dump" >"$out"
     if [ "$(head -n1 "$out")" != "$(head -n1 "$golden")" ]; then
         echo "same_results: fingerprint $(head -n1 "$out") differs from the golden file's;"
@@ -18,4 +18,4 @@ for isa in avx512 avx2 scalar; do
         exit 1
     fi
 done
-echo "same_results: $(($(wc -l <"$golden") - 1)) cases identical on avx512, avx2 and scalar"
+echo "same_results: $(($(wc -l <"$golden") - 1)) cases identical on avx512icl, avx512, avx2 and scalar"

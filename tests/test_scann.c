@@ -342,8 +342,8 @@ static void expect_batch_matches_single(const fixture *f, const char *spec, scan
 static void test_scann_batch_matches_single(void **state)
 {
     fixture *f = *state;
-    const char *isas[] = {"scalar", "avx2", "avx512"};
-    for (int i = 0; i < 3; i++)
+    const char *isas[] = {"scalar", "avx2", "avx512", "avx512icl"};
+    for (int i = 0; i < 4; i++)
         expect_batch_matches_single(f, "SCANN,nlist=32,reorder=none", SCANN_METRIC_COSINE, isas[i],
                                     6, 0, NULL);
     expect_batch_matches_single(f, "SCANN,nlist=32,reorder=float", SCANN_METRIC_COSINE, NULL, 8, 60,

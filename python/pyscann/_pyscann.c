@@ -1290,7 +1290,9 @@ static PyGetSetDef Index_getset[] = {
     {"metric", (getter)Index_get_metric, NULL, "'l2', 'ip' or 'cosine'.", NULL},
     {"kind", (getter)Index_get_kind, NULL, "'FLAT', 'IVF_FLAT', 'IVF_PQ' or 'SCANN'.", NULL},
     {"kernel", (getter)Index_get_kernel, NULL,
-     "Distance kernel family chosen for this CPU: 'scalar', 'avx2' or 'avx512'.", NULL},
+     "Distance kernel family chosen for this CPU: 'scalar', 'avx2', 'avx512', 'avx512icl' or "
+     "'neon'.",
+     NULL},
     {"is_trained", (getter)Index_get_is_trained, NULL, "Whether train() has succeeded.", NULL},
     {"closed", (getter)Index_get_closed, NULL, "Whether close() has freed the index.", NULL},
     {"memory_bytes", (getter)Index_get_memory_bytes, NULL,

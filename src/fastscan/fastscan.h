@@ -104,6 +104,8 @@ uint32_t fs_scan_block_avx2(const uint8_t *block, const uint8_t *lut, int npairs
                             uint16_t *sums);
 uint32_t fs_scan_block_avx512(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
                               uint16_t *sums);
+uint32_t fs_scan_block_avx512icl(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
+                                 uint16_t *sums);
 #endif
 #if defined(__aarch64__)
 uint32_t fs_scan_block_neon(const uint8_t *block, const uint8_t *lut, int npairs, uint16_t thr,
@@ -134,6 +136,9 @@ void fs_scan_block_multi_avx2(const uint8_t *block, const uint8_t *const *luts, 
                               const uint16_t *thr, uint16_t *sums, uint32_t *masks);
 void fs_scan_block_multi_avx512(const uint8_t *block, const uint8_t *const *luts, int nq,
                                 int npairs, const uint16_t *thr, uint16_t *sums, uint32_t *masks);
+void fs_scan_block_multi_avx512icl(const uint8_t *block, const uint8_t *const *luts, int nq,
+                                   int npairs, const uint16_t *thr, uint16_t *sums,
+                                   uint32_t *masks);
 #endif
 #if defined(__aarch64__)
 void fs_scan_block_multi_neon(const uint8_t *block, const uint8_t *const *luts, int nq, int npairs,
