@@ -443,6 +443,37 @@ static void select_keys(uint64_t *a, int n, int k)
     qsort(a + lo, (size_t)(hi - lo + 1), sizeof *a, cmp_key); /* short, or a bad case */
 }
 
+/* When nprobe is a small part of nlist: put in keys[0..c) the keys of every list whose score
+ * is at most t, a score that a sample puts a little above the nprobe-th best, and return c;
+ * 0 when t lets fewer than nprobe lists in (about 1% of queries) or the case does not apply.
+ * Every list kept by the full selection has a score at most t, so selecting from these c is
+ * the same. The filter is one branch-free compare per list; building and partitioning all
+ * nlist keys cost 6% of a SIFT-1M search (nprobe 24 of 1024). */
+static int prefilter_lists(const float *s, int nlist, int np, uint64_t *keys)
+{
+    enum { NS = 64 }; /* sampled lists */
+    if (nlist < 4 * NS || (int64_t)np * 8 > nlist) return 0;
+    uint64_t smp[NS];
+    for (int i = 0; i < NS; i++) {
+        int l = (int)((int64_t)i * nlist / NS);
+        smp[i] = list_key(s[l], l);
+    }
+    /* The r-th best sample: twice nprobe's share of the sample, plus 2. */
+    int r = (int)(((int64_t)2 * np * NS + nlist - 1) / nlist) + 2, w = 0;
+    select_keys(smp, NS, r);
+    for (int i = 1; i < r; i++)
+        if (smp[i] > smp[w]) w = i;
+    float t = s[(uint32_t)smp[w]];
+    int c = 0;
+    for (int l = 0; l < nlist; l++) {
+        keys[c] = (uint64_t)l;
+        c += s[l] <= t; /* NaN scores (and a NaN t) never pass */
+    }
+    if (c < np) return 0;
+    for (int i = 0; i < c; i++) keys[i] = list_key(s[keys[i]], (int32_t)keys[i]);
+    return c;
+}
+
 /* Keep the nprobe best of one query's centre scores s[0..nlist), best first by (score, list
  * id): select on integer keys, then sort the nprobe chosen. On GloVe's nlist = 1024, nprobe =
  * 32 this costs about a third of a heap's pass (7 us per query), which mispredicted on every
@@ -450,8 +481,12 @@ static void select_keys(uint64_t *a, int n, int k)
 static void select_lists(const probe_job *j, const float *s, int64_t qi, uint64_t *keys)
 {
     int nlist = j->v->nlist, np = j->nprobe;
-    for (int l = 0; l < nlist; l++) keys[l] = list_key(s[l], l);
-    if (np < nlist) select_keys(keys, nlist, np);
+    int c = prefilter_lists(s, nlist, np, keys);
+    if (c == 0) {
+        for (int l = 0; l < nlist; l++) keys[l] = list_key(s[l], l);
+        c = nlist;
+    }
+    if (np < c) select_keys(keys, c, np);
     if (np <= 64) {
         for (int i = 1; i < np; i++) { /* insertion sort: few keys, mostly short moves */
             uint64_t v = keys[i];

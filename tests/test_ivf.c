@@ -10,6 +10,9 @@
 #include <cmocka.h>
 
 #include "cpu.h"
+#include "ivf.h"
+#include "kernels.h"
+#include "scratch.h"
 #include "pq.h"
 #include "scann.h"
 #include "testdata.h"
@@ -187,6 +190,80 @@ static void test_ivf_pq_recall(void **state)
     scann_index_free(ip);
 }
 
+/* ivf_probe against a full sort, on centres and queries of small integers (every score is
+ * exact, whatever the summation order) drawn from few values, so that many scores tie and the
+ * list id must break them. Covers the sampled pre-filter (nprobe up to nlist / 8 of 1024
+ * lists), its fallback, the plain selection above it, both metrics and both probe paths
+ * (sgemm for a batch, the row kernel for 3 queries). */
+typedef struct probe_ref_pair {
+    float s;
+    int32_t l;
+} probe_ref_pair;
+
+static int cmp_ref_pair(const void *a, const void *b)
+{
+    const probe_ref_pair *x = a, *y = b;
+    if (x->s != y->s) return x->s < y->s ? -1 : 1;
+    return (x->l > y->l) - (x->l < y->l);
+}
+
+static void test_probe_selects_best_lists(void **state)
+{
+    (void)state;
+    enum { NL = 1024, PD = 4, PQN = 70 };
+    const kernels *dk = kernels_best();
+    ivf v;
+    assert_int_equal(ivf_init(&v, NL, PD, 0, 0), SCANN_OK);
+    uint64_t r = 12345;
+    for (int i = 0; i < NL * PD; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        v.centres[i] = (float)((int)(r >> 60) - 8); /* -8 .. 7 */
+    }
+    for (int l = 0; l < NL; l++)
+        v.cnorm2[l] = dk->ip(v.centres + (size_t)l * PD, v.centres + (size_t)l * PD, PD);
+    float q[PQN * PD];
+    for (int i = 0; i < PQN * PD; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        q[i] = (float)((int)(r >> 61) - 4);
+    }
+    const int nprobes[] = {1, 2, 24, 64, 128, 129, 500, NL};
+    int32_t *lists = malloc(sizeof(int32_t) * PQN * NL);
+    float *cs = malloc(sizeof(float) * PQN * NL);
+    probe_ref_pair *ref = malloc(sizeof(probe_ref_pair) * NL);
+    scratch_cache cache = {0};
+    for (int ip = 0; ip <= 1; ip++)
+        for (size_t t = 0; t < sizeof nprobes / sizeof nprobes[0]; t++)
+            for (int nq = 3; nq <= PQN; nq += PQN - 3) {
+                int np = nprobes[t];
+                scratch mem;
+                scratch_begin(&mem, &cache);
+                assert_int_equal(ivf_probe(&v, dk, q, nq, ip, np, 2, NULL, &mem, lists, cs),
+                                 SCANN_OK);
+                scratch_end(&mem);
+                for (int i = 0; i < nq; i++) {
+                    const float *qi = q + (size_t)i * PD;
+                    for (int l = 0; l < NL; l++) {
+                        const float *c = v.centres + (size_t)l * PD;
+                        float s = 0;
+                        for (int k = 0; k < PD; k++)
+                            s += ip ? -qi[k] * c[k] : (qi[k] - c[k]) * (qi[k] - c[k]);
+                        ref[l] = (probe_ref_pair){s, l};
+                    }
+                    qsort(ref, NL, sizeof *ref, cmp_ref_pair);
+                    for (int p = 0; p < np; p++) {
+                        if (lists[i * np + p] != ref[p].l || cs[i * np + p] != ref[p].s)
+                            fail_msg("ip=%d nprobe=%d nq=%d query %d rank %d: list %d (%g), "
+                                     "want %d (%g)",
+                                     ip, np, nq, i, p, lists[i * np + p], cs[i * np + p], ref[p].l,
+                                     ref[p].s);
+                    }
+                }
+            }
+    scratch_cache_free(&cache);
+    free(lists), free(cs), free(ref);
+    ivf_free(&v);
+}
+
 static void test_ivf_bad_parameters(void **state)
 {
     fixture *f = *state;
@@ -236,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_pq_reconstruction_error),
         cmocka_unit_test(test_ivf_pq_recall),
         cmocka_unit_test(test_ivf_bad_parameters),
+        cmocka_unit_test(test_probe_selects_best_lists),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
