@@ -44,6 +44,22 @@ void scann_index_free(scann_index *ix) { index_delete(ix); }
 
 /* ---- input checks shared by train, add and search -------------------------------------- */
 
+/* A fast pass for the common row: its float sum of squares, in 8 independent lanes that the
+ * compiler vectorizes, is finite and far below MAX_NORM2 (an infinity or NaN anywhere makes the
+ * sum infinite or NaN). Float rounding cannot move a sum this far from its exact value, so such
+ * a row passes the exact check below; any other row goes through it for its message. The
+ * exact check alone, one component at a time in double, took 3% of a Fashion-MNIST search. */
+static int row_plainly_fine(const float *row, int dim)
+{
+    float acc[8] = {0};
+    int j = 0;
+    for (; j + 8 <= dim; j += 8)
+        for (int t = 0; t < 8; t++) acc[t] += row[j + t] * row[j + t];
+    for (; j < dim; j++) acc[0] += row[j] * row[j];
+    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    return s < (float)(MAX_NORM2 / 4); /* false for NaN */
+}
+
 static scann_status check_vectors(const scann_index *ix, int64_t n, int dim, const float *x,
                                   const char *what)
 {
@@ -57,6 +73,7 @@ static scann_status check_vectors(const scann_index *ix, int64_t n, int dim, con
         return err_set(SCANN_ERR_INVALID_ARGUMENT, "%s: vectors pointer is NULL", what);
     for (int64_t i = 0; i < n; i++) {
         const float *row = x + (size_t)i * (size_t)dim;
+        if (row_plainly_fine(row, dim)) continue;
         double norm2 = 0;
         for (int j = 0; j < dim; j++) {
             if (!isfinite(row[j]))

@@ -91,13 +91,16 @@ static void quantize_row(const float *row, float lo, float a, uint8_t *out)
 }
 #endif
 
+enum { KEEP_LO = 512 }; /* row minima kept from the first pass (the rest are recomputed) */
+
 void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float *bias)
 {
-    float max_span = 0.0f;
+    float max_span = 0.0f, keep[KEEP_LO];
     double sum_span = 0.0, sum_min = 0.0;
     for (int j = 0; j < m; j++) {
         float lo, hi;
         row_range4(lut + 16 * j, &lo, &hi);
+        if (j < KEEP_LO) keep[j] = lo;
         float span = hi - lo;
         max_span = span > max_span ? span : max_span;
         sum_span += span;
@@ -113,8 +116,8 @@ void fs_lut_quantize(const float *lut, int m, uint8_t *out, float *scale, float 
     }
 
     for (int j = 0; j < m; j++) {
-        float lo, hi;
-        row_range4(lut + 16 * j, &lo, &hi);
+        float lo = j < KEEP_LO ? keep[j] : 0.0f, hi;
+        if (j >= KEEP_LO) row_range4(lut + 16 * j, &lo, &hi);
         quantize_row(lut + 16 * j, lo, a, out + 16 * j);
     }
     memset(out + (size_t)16 * m, 0, (size_t)16 * (fs_m4(m) - m));
