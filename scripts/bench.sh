@@ -76,11 +76,11 @@ debian-sift-1m)
     backends=(--index FLAT
               --index IVF_FLAT,nlist=1024 --search nprobe=8,16,32
               --index IVF_PQ,nlist=1024,m=64 --search nprobe=16,32
-              --index SCANN,nlist=1024 --search "nprobe=8,16,24,32;reorder_k=30,50,100"
+              --index SCANN,nlist=1024 --search "nprobe=8,16,20,24,32;reorder_k=30,50,80,100"
               --index SCANN,nlist=1024,reorder=int8 --search "nprobe=16,32;reorder_k=100"
               --peer faiss:IVF1024,Flat --search nprobe=16,32
-              --peer faiss:IVF1024,PQ64x4fs,RFlat --search "nprobe=8,16,24,32;k_factor=3,5,10"
-              --peer "faiss:IVF1024,PQ64x4fs,Refine(SQ8)" --search "nprobe=8,16,24,32;k_factor=3,5,10")
+              --peer faiss:IVF1024,PQ64x4fs,RFlat --search "nprobe=8,16,20,24,32;k_factor=3,5,8,10"
+              --peer "faiss:IVF1024,PQ64x4fs,Refine(SQ8)" --search "nprobe=8,16,20,24,32;k_factor=3,5,8,10")
     ;;
 *) echo "bench.sh: unknown data set '$name' (fashion-mnist, glove-100, debian-use-512, debian-sift-1m)" >&2; exit 2 ;;
 esac

@@ -1,4 +1,5 @@
 /* topk.c - bounded max-heap, and the reservoir with its select and sort; see topk.h. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "topk.h"
@@ -191,10 +192,97 @@ static void select_k(float *s, int64_t *id, int n, int k)
     sort_range(s, id, lo, hi, depth_limit(hi - lo + 1));
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The score's bits mapped to an unsigned order (-0 made +0 first, so that it ties with +0, as
+ * float compares do); scores are never NaN here (topk_res_push rejects them). */
+static inline uint32_t score_key(float s)
+{
+    uint32_t u;
+    s += 0.0f;
+    memcpy(&u, &s, sizeof u);
+    return u ^ ((uint32_t)((int32_t)u >> 31) | 0x80000000u);
+}
+
+enum { FAST_SELECT = 1024 }; /* longest buffer select_k_fast takes (its stack arrays) */
+
+/* select_k for a reservoir buffer (0 < k < n <= FAST_SELECT): the k-th smallest score v is
+ * found on 32-bit keys alone, then one pass keeps the pairs scoring below v in place and sets
+ * the ties aside, and the ties with the smallest ids fill the rest, the largest of them last
+ * (at k - 1). select_k's quickselect moves 12-byte pairs and compares a float and an id per
+ * step; a reservoir's selections took 8-11% of a SIFT-1M or Fashion-MNIST search with it. */
+static void select_k_fast(float *s, int64_t *id, int n, int k)
+{
+    uint32_t key[FAST_SELECT], buf[FAST_SELECT];
+    for (int i = 0; i < n; i++) key[i] = score_key(s[i]);
+    /* Quickselect with a three-way partition through buf: each key is written to both ends
+     * and the end of its side grows (keys equal to the pivot go to neither), so no step reads
+     * what the one before wrote. key keeps absolute ranks: [lo, hi] holds ranks lo..hi. */
+    int lo = 0, hi = n - 1, found = 0, depth = 2 * depth_limit(n);
+    uint32_t v = 0;
+    while (hi - lo > 8 && depth-- > 0) {
+        uint32_t x = key[lo], y = key[lo + (hi - lo) / 2], z = key[hi];
+        uint32_t pv = (x < y) == (y < z) ? y : (y < x) == (x < z) ? x : z; /* median */
+        int below = 0, last = hi - lo;
+        for (int i = lo; i <= hi; i++) {
+            uint32_t u = key[i];
+            buf[below] = u;
+            buf[last] = u;
+            below += u < pv;
+            last -= u > pv;
+        }
+        memcpy(key + lo, buf, (size_t)below * sizeof *key);
+        memcpy(key + lo + last + 1, buf + last + 1, (size_t)(hi - lo - last) * sizeof *key);
+        if (k - 1 < lo + below) {
+            hi = lo + below - 1;
+        } else if (k - 1 <= lo + last) {
+            v = pv, found = 1; /* ranks lo + below .. lo + last are all pv */
+            break;
+        } else {
+            lo = lo + last + 1;
+        }
+    }
+    if (!found && hi - lo > 8) { /* bad pivots all along: sort what is left */
+        qsort(key + lo, (size_t)(hi - lo + 1), sizeof *key, cmp_u32);
+        v = key[k - 1];
+    } else if (!found) {
+        for (int i = lo + 1; i <= hi; i++) { /* a short range: insertion sort */
+            uint32_t u = key[i];
+            int j = i;
+            for (; j > lo && key[j - 1] > u; j--) key[j] = key[j - 1];
+            key[j] = u;
+        }
+        v = key[k - 1];
+    }
+    /* Keep the pairs below v in place (w <= i: only slots already read are written). */
+    float ts[FAST_SELECT];
+    int64_t tid[FAST_SELECT];
+    int w = 0, nt = 0;
+    for (int i = 0; i < n; i++) { /* branch-free: a third of the buffer is kept, at random */
+        uint32_t u = score_key(s[i]);
+        float si = s[i];
+        int64_t ii = id[i];
+        s[w] = si, id[w] = ii;
+        ts[nt] = si, tid[nt] = ii;
+        w += u < v;
+        nt += u == v;
+    }
+    /* w < k <= w + nt: the k - w ties with the smallest ids, in id order (all score v). */
+    topk_sort_pairs(ts, tid, nt);
+    for (int t = 0; w < k; t++, w++) s[w] = ts[t], id[w] = tid[t];
+}
+
 void topk_res_select(topk_res *r)
 {
     if (r->size > r->k) {
-        select_k(r->score, r->id, r->size, r->k);
+        if (r->size <= FAST_SELECT)
+            select_k_fast(r->score, r->id, r->size, r->k);
+        else
+            select_k(r->score, r->id, r->size, r->k);
         r->size = r->k;
         r->thr = r->score[r->k - 1];
         r->thr_id = r->id[r->k - 1];

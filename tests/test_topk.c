@@ -66,18 +66,19 @@ static void test_topk_ignores_nan(void **state)
 }
 
 /* The reservoir keeps exactly what the heap keeps, in the same order, on random streams with
- * many ties (coarse scores, ids sometimes repeated or in decreasing order), for k from 0 to
- * beyond the stream length; and a threshold it publishes never excludes a candidate the heap
+ * many ties (coarse scores, ids sometimes repeated or in decreasing order, negative scores and
+ * zeros of both signs), for k from 0 to beyond the stream length (and past the 1024-slot
+ * buffers of its fast selection); and a threshold it publishes never excludes a candidate the heap
  * would keep (what a FastScan caller relies on when it filters by that threshold first). */
 static void test_reservoir_matches_heap(void **state)
 {
     (void)state;
     uint64_t seed = 1;
-    const int ks[] = {0, 1, 2, 3, 5, 10, 16, 17, 32, 50, 100, 250};
+    const int ks[] = {0, 1, 2, 3, 5, 10, 16, 17, 32, 50, 100, 250, 400};
     for (size_t ki = 0; ki < sizeof ks / sizeof ks[0]; ki++) {
         int k = ks[ki];
         for (int n = 0; n <= 3000; n = n < 40 ? n + 7 : n * 3) {
-            for (int pattern = 0; pattern < 4; pattern++) {
+            for (int pattern = 0; pattern < 5; pattern++) {
                 float *v = td_random(n > 0 ? n : 1, 1, seed++);
                 float *hs = malloc(sizeof(float) * (k + 1)),
                       *rs = malloc(sizeof(float) * topk_res_slots(k));
@@ -91,6 +92,8 @@ static void test_reservoir_matches_heap(void **state)
                     float sc = (float)(int)(v[i] * (pattern == 0 ? 4 : 64)); /* many ties */
                     int64_t id = pattern == 1 ? n - i : pattern == 2 ? i % 13 : i;
                     if (pattern == 3) sc = (float)(n - i) / 8; /* improving stream, some ties */
+                    if (pattern == 4) /* negative scores, and zeros of both signs (equal) */
+                        sc = sc == 0.0f ? (i & 1 ? -0.0f : 0.0f) : (float)(int)(v[i] * 16) - 8;
                     /* Filter by the reservoir's published threshold first, as scann does. */
                     topk_push(&h, sc, id);
                     if (sc <= topk_res_threshold(&r)) topk_res_push(&r, sc, id);
