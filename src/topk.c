@@ -301,7 +301,10 @@ void topk_res_finish(topk_res *r, float *out_score, int64_t *out_id)
 {
     int n = r->size;
     if (n > r->k) {
-        select_k(r->score, r->id, n, r->k);
+        if (n <= FAST_SELECT)
+            select_k_fast(r->score, r->id, n, r->k);
+        else
+            select_k(r->score, r->id, n, r->k);
         n = r->k;
     }
     topk_sort_pairs(r->score, r->id, n);
