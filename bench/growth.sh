@@ -14,8 +14,8 @@
 # Ground truth: exact top-10 of each prefix with the FLAT index (`scann gt --limit N`); the
 # full set's gt-l2.ivecs for 1M. Outputs go to out/growth/ (CSV per size, summary table).
 # Environment: THREADS (default 2), BUILD (default build/), SCANN_DATA_DIR, OUT.
-# Takes 30-40 minutes on an idle 2-core machine, much longer on a loaded one: the 1M hnswlib
-# build is the longest step (over 30 minutes at load 10-20 on 2 cores, not finished there).
+# The longest step is the 1M hnswlib build: 3.5 minutes on an idle 2-core machine, over 30
+# minutes at load 10-20 (the 100k and 300k sizes take about 2 and 4 minutes in all).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 data=${SCANN_DATA_DIR:-$root/data}/debian-sift-1m

@@ -69,8 +69,8 @@ debian-use-512)
               --peer "faiss:IVF512,PQ128x4fs,Refine(SQ8)" --search "nprobe=16,20,24,32,48;k_factor=5,8,10")
     ;;
 debian-sift-1m)
-    # 1M SIFT descriptors, L2: the scale case (float store alone is 512 MB). No hnswlib: its
-    # build of 1M vectors takes over 30 minutes on 2 cores (bench/growth.sh has it up to 300k).
+    # 1M SIFT descriptors, L2: the scale case (float store alone is 512 MB). hnswlib's build of
+    # 1M vectors takes about 3.5 minutes on an idle 2-core machine (over 30 on a loaded one).
     args=(--base "$data/$name/base.fvecs" --query "$data/$name/query.fvecs"
           --gt "$data/$name/gt-l2.ivecs" --metric l2)
     backends=(--index FLAT
@@ -78,6 +78,7 @@ debian-sift-1m)
               --index IVF_PQ,nlist=1024,m=64 --search nprobe=16,32
               --index SCANN,nlist=1024 --search "nprobe=8,16,20,24,32;reorder_k=30,50,80,100"
               --index SCANN,nlist=1024,reorder=int8 --search "nprobe=16,32;reorder_k=100"
+              --peer hnsw:M=16,efc=200 --search ef=24,32,48,64,96,128
               --peer faiss:IVF1024,Flat --search nprobe=16,32
               --peer faiss:IVF1024,PQ64x4fs,RFlat --search "nprobe=8,16,20,24,32;k_factor=3,5,8,10"
               --peer "faiss:IVF1024,PQ64x4fs,Refine(SQ8)" --search "nprobe=8,16,20,24,32;k_factor=3,5,8,10")

@@ -102,32 +102,33 @@ ICL uint32_t fs_scan_block_avx512icl(const uint8_t *block, const uint8_t *lut, i
     return finish(_mm512_add_epi32(lo0, lo1), _mm512_add_epi32(hi0, hi1), thr, sums);
 }
 
-/* NQ queries over one block: each code load is transposed and split once for all of them. */
+/* Pairs p, p + 1 (or the last odd pair: full = 0) of NQ queries: the codes are transposed and
+ * split once for all of them. */
+ICL static inline __attribute__((always_inline)) void multi_step(__m512i *lo, __m512i *hi,
+                                                                 const int NQ, const uint8_t *block,
+                                                                 const uint8_t *const *luts, int p,
+                                                                 int full)
+{
+    const __m512i ones = _mm512_set1_epi8(1);
+    split s = split_codes(load_codes(block, p, full), transpose_index(), row_bits());
+    for (int t = 0; t < NQ; t++) {
+        __m512i tab = load_table(luts[t], p, full);
+        lo[t] = _mm512_dpbusd_epi32(lo[t], _mm512_permutexvar_epi8(s.lo, tab), ones);
+        hi[t] = _mm512_dpbusd_epi32(hi[t], _mm512_permutexvar_epi8(s.hi, tab), ones);
+    }
+}
+
+/* NQ queries over one block. */
 ICL static inline __attribute__((always_inline)) void
 multi_nq(const uint8_t *block, const uint8_t *const *luts, const int NQ, int npairs,
          const uint16_t *thr, uint16_t *sums, uint32_t *masks)
 {
-    const __m512i perm = transpose_index(), rows = row_bits(), ones = _mm512_set1_epi8(1);
     __m512i lo[FS_MAX_QB], hi[FS_MAX_QB];
     for (int t = 0; t < NQ; t++) lo[t] = hi[t] = _mm512_setzero_si512();
     int p = 0;
 #pragma GCC unroll 1
-    for (; p + 2 <= npairs; p += 2) {
-        split s = split_codes(load_codes(block, p, 1), perm, rows);
-        for (int t = 0; t < NQ; t++) {
-            __m512i tab = load_table(luts[t], p, 1);
-            lo[t] = _mm512_dpbusd_epi32(lo[t], _mm512_permutexvar_epi8(s.lo, tab), ones);
-            hi[t] = _mm512_dpbusd_epi32(hi[t], _mm512_permutexvar_epi8(s.hi, tab), ones);
-        }
-    }
-    if (p < npairs) {
-        split s = split_codes(load_codes(block, p, 0), perm, rows);
-        for (int t = 0; t < NQ; t++) {
-            __m512i tab = load_table(luts[t], p, 0);
-            lo[t] = _mm512_dpbusd_epi32(lo[t], _mm512_permutexvar_epi8(s.lo, tab), ones);
-            hi[t] = _mm512_dpbusd_epi32(hi[t], _mm512_permutexvar_epi8(s.hi, tab), ones);
-        }
-    }
+    for (; p + 2 <= npairs; p += 2) multi_step(lo, hi, NQ, block, luts, p, 1);
+    if (p < npairs) multi_step(lo, hi, NQ, block, luts, p, 0);
     for (int t = 0; t < NQ; t++) masks[t] = finish(lo[t], hi[t], thr[t], sums + FS_BLOCK * t);
 }
 
