@@ -10,7 +10,8 @@
  * Each kernel exists once per level, in a file named after it (*_scalar.c is the
  * specification; *_avx2.c, *_avx512.c, *_neon.c are its twins and return the same bits). A
  * level without its own variant of a family reuses the one below (avx512 runs the avx2 AVQ, PQ
- * table and k-means kernels; avx512icl has only its own FastScan kernels, scan_avx512icl.c). The uint8 FastScan tables are built by one shared routine
+ * table and k-means kernels; avx512icl has only its own FastScan kernels, scan_avx512icl.c, and
+ * runs avx512's others). The uint8 FastScan tables are built by one shared routine
  * (fs_lut_quantize) on purpose, so every level scans identical bytes; it is not in the table.
  */
 #ifndef SCANN_KERNELS_H
