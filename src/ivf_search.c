@@ -111,6 +111,7 @@ typedef struct rerank_job {
     int ip, k, kk;
     const float *q;
     const int64_t *cand_loc;
+    float *cand_score; /* the scan's scores of the candidates, overwritten with exact ones */
     float *score;
     int64_t *ids;
     float *tmp; /* per worker: d floats */
@@ -128,10 +129,13 @@ static const uint8_t *row_at(const rerank_job *j, int64_t loc)
     return j->v->lists[ivf_loc_list(loc)].extra + (size_t)ivf_loc_offset(loc) * j->v->extra_size;
 }
 
+/* Every cache line the row touches: a row whose size is not a multiple of 64 (int8 and bf16
+ * rows with their codes) straddles one line more than its size in lines. */
 static void prefetch_row(const rerank_job *j, int64_t loc)
 {
     const uint8_t *row = row_at(j, loc);
-    for (size_t b = 0; b < j->v->extra_size; b += 64) __builtin_prefetch(row + b);
+    uintptr_t a = (uintptr_t)row & ~(uintptr_t)63, end = (uintptr_t)row + j->v->extra_size;
+    for (; a < end; a += 64) __builtin_prefetch((const void *)a);
 }
 
 static size_t base_stride(const ivf_rerank_base *b)
@@ -171,19 +175,31 @@ static void rerank_task(void *ctx, int64_t qi, int worker)
         l->n = n;
         return;
     }
-    topk h;
-    topk_init(&h, j->k, j->score + (size_t)qi * j->k, j->ids + (size_t)qi * j->k);
+    float *out_s = j->score + (size_t)qi * j->k, *cs = j->cand_score + (size_t)qi * j->kk;
+    int64_t *out_id = j->ids + (size_t)qi * j->k;
     const int64_t *cand = j->cand_loc + (size_t)qi * j->kk;
+    /* First the exact scores and the k-th best of them (ties by candidate rank), with no id
+     * read: ids are scattered like the rows, and reading every candidate's stalled the rerank
+     * (SIFT-1M, int8 rows: a seventh of the search at one load). */
+    topk h;
+    topk_init(&h, j->k, out_s, out_id);
     if (j->kk > 0 && cand[0] >= 0) prefetch_row(j, cand[0]);
-    for (int c = 0; c < j->kk; c++) {
-        int64_t loc = cand[c];
+    int n = 0;
+    for (; n < j->kk; n++) {
+        int64_t loc = cand[n];
         if (loc < 0) break; /* candidates are sorted best first: the rest are empty too */
         /* Rows are scattered over the lists (3 KB each at d = 784): fetching the next one
          * while this one is scored hides most of the memory latency. */
-        if (c + 1 < j->kk && cand[c + 1] >= 0) prefetch_row(j, cand[c + 1]);
-        topk_push(&h, rerank_one(j, loc, qv, tmp, bs),
-                  j->v->lists[ivf_loc_list(loc)].ids[ivf_loc_offset(loc)]);
+        if (n + 1 < j->kk && cand[n + 1] >= 0) prefetch_row(j, cand[n + 1]);
+        cs[n] = rerank_one(j, loc, qv, tmp, bs);
+        topk_push(&h, cs[n], n);
     }
+    /* Then the k best by (score, id) among the candidates within that score: about k ids. */
+    float thr = topk_threshold(&h);
+    topk_init(&h, j->k, out_s, out_id);
+    for (int c = 0; c < n; c++)
+        if (cs[c] <= thr)
+            topk_push(&h, cs[c], j->v->lists[ivf_loc_list(cand[c])].ids[ivf_loc_offset(cand[c])]);
     topk_finish(&h, h.score, h.id);
 }
 
@@ -235,6 +251,7 @@ scann_status ivf_search(const scann_index *ix, const ivf *v, const rerank_store 
                         kk,
                         q,
                         cl,
+                        cs,
                         score,
                         ids,
                         tmp,
