@@ -129,13 +129,13 @@ static const uint8_t *row_at(const rerank_job *j, int64_t loc)
     return j->v->lists[ivf_loc_list(loc)].extra + (size_t)ivf_loc_offset(loc) * j->v->extra_size;
 }
 
-/* Every cache line the row touches: a row whose size is not a multiple of 64 (int8 and bf16
- * rows with their codes) straddles one line more than its size in lines. */
+/* One prefetch per 64 bytes from the row's start. Covering the extra line a row straddles when
+ * its size is not a multiple of 64 (int8 rows with their codes) measured no faster on int8,
+ * and 5% slower on float rows (SIFT-1M). */
 static void prefetch_row(const rerank_job *j, int64_t loc)
 {
     const uint8_t *row = row_at(j, loc);
-    uintptr_t a = (uintptr_t)row & ~(uintptr_t)63, end = (uintptr_t)row + j->v->extra_size;
-    for (; a < end; a += 64) __builtin_prefetch((const void *)a);
+    for (size_t b = 0; b < j->v->extra_size; b += 64) __builtin_prefetch(row + b);
 }
 
 static size_t base_stride(const ivf_rerank_base *b)
