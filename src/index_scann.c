@@ -394,6 +394,7 @@ static size_t batch_bytes(int m, int nlist, int nprobe, int kk, int chunk)
     a += (((size_t)chunk * sizeof(collector)) + 63) & ~(size_t)63;          /* reservoirs */
     a += (((size_t)(nlist + 1) * sizeof(int32_t)) + 63) & ~(size_t)63;      /* list runs */
     a += ((size_t)nlist + 63) & ~(size_t)63;                                /* lists done */
+    a += (((size_t)nlist * sizeof(int32_t)) + 63) & ~(size_t)63;            /* list order */
     a += (((size_t)chunk * nprobe * sizeof(probe_ref)) + 63) & ~(size_t)63; /* probes */
     return a;
 }
@@ -412,7 +413,8 @@ static void *carve(uint8_t **p, size_t bytes)
  * as in ivffs_scan_list. Reading every threshold at every block (a group per block, all
  * groups) cost about a tenth of a SIFT-1M search. */
 static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs, int n,
-                            const uint8_t *tables, size_t tstride, collector *res, int64_t q0)
+                            const uint8_t *tables, size_t tstride, collector *res, int64_t q0,
+                            int32_t next)
 {
     const ivffs_scan *c = j->c;
     const ivffs_impl *s = c->ix->impl;
@@ -422,6 +424,13 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
     size_t bb = fs_block_bytes(m);
     uint32_t tail = L->size % FS_BLOCK ? (1u << (L->size % FS_BLOCK)) - 1 : ~0u;
     int64_t loc0 = c->use_loc ? ivf_loc(l, 0) : -1;
+    /* The next list's codes are prefetched, a share per block, during this list's first group
+     * of queries: a list's first pass otherwise waits on memory when the codes outgrow the
+     * caches (SIFT-1M: 32 MB, 4% faster search). Hint 1 (prefetcht2) measured faster than 3
+     * (prefetcht0), which would evict the list being scanned from L1. */
+    const uint8_t *pf = next >= 0 ? s->codes[next].data : NULL;
+    size_t pf_left = next >= 0 ? (size_t)fs_blocks_for(s->v.lists[next].size) * bb : 0;
+    size_t pf_step = ((pf_left + nb - 1) / nb + 63) & ~(size_t)63;
     for (int r = 0; r < n;) {
         const uint8_t *luts[FS_MAX_QB];
         uint16_t thr[FS_MAX_QB], sums[FS_MAX_QB * FS_BLOCK];
@@ -438,6 +447,11 @@ static void scan_list_multi(const batch_job *j, int32_t l, const probe_ref *refs
             col[g] = cr, bias[g] = bi, thr[g++] = (uint16_t)t;
         }
         for (int b = 0; b < nb && g > 0; b++) {
+            if (pf_left) {
+                size_t step = pf_step < pf_left ? pf_step : pf_left;
+                for (size_t o = 0; o < step; o += 64) __builtin_prefetch(pf + o, 0, 1);
+                pf += step, pf_left -= step;
+            }
             j->kernel(s->codes[l].data + (size_t)b * bb, luts, g, npairs, thr, sums, masks);
             uint32_t keep = b == nb - 1 ? tail : ~0u;
             for (int t = 0; t < g; t++) {
@@ -477,6 +491,7 @@ static void batch_task(void *ctx, int64_t task, int worker)
     collector *res = carve(&w, (size_t)j->chunk * sizeof(collector));
     int32_t *start = carve(&w, (size_t)(nlist + 1) * sizeof(int32_t));
     uint8_t *done = carve(&w, (size_t)nlist);
+    int32_t *order = carve(&w, (size_t)nlist * sizeof(int32_t));
     probe_ref *refs = carve(&w, (size_t)j->chunk * nprobe * sizeof(probe_ref));
     for (int i = 0; i < nq; i++) {
         int64_t qi = q0 + i;
@@ -507,14 +522,20 @@ static void batch_task(void *ctx, int64_t task, int worker)
             }
         /* start[l] is now the end of list l's run and start[l - 1] its beginning. */
         memset(done, 0, (size_t)nlist);
+        int no = 0;
         for (int p = w0; p < w1; p++)
             for (int i = 0; i < nq; i++) {
                 int32_t l = pl[(size_t)i * nprobe + p];
                 if (done[l]) continue;
                 done[l] = 1;
-                int from = l > 0 ? start[l - 1] : 0;
-                scan_list_multi(j, l, refs + from, start[l] - from, tables, tstride, res, q0);
+                order[no++] = l;
             }
+        for (int o = 0; o < no; o++) {
+            int32_t l = order[o];
+            int from = l > 0 ? start[l - 1] : 0;
+            scan_list_multi(j, l, refs + from, start[l] - from, tables, tstride, res, q0,
+                            o + 1 < no ? order[o + 1] : -1);
+        }
     }
     for (int i = 0; i < nq; i++)
         collect_finish(&res[i], j->out_score + (size_t)(q0 + i) * kk,
