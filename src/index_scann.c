@@ -26,6 +26,7 @@
 #include "avq.h"
 #include "collect.h"
 #include "error.h"
+#include "hugemem.h"
 #include "idset.h"
 #include "fastscan/fastscan.h"
 #include "index.h"
@@ -40,8 +41,10 @@
 typedef struct ivffs_impl {
     ivf v;          /* partitions; lists carry ids and rerank rows (code_size 0) */
     fs_list *codes; /* nlist packed code arrays */
-    pq pq;          /* 16 centres per block */
-    float *ct;      /* the codebooks transposed (pq_transpose), for the query tables */
+    uint8_t *slab;  /* the lists' blocks in one buffer (fs_list.in_slab), or NULL */
+    size_t slab_bytes;
+    pq pq;     /* 16 centres per block */
+    float *ct; /* the codebooks transposed (pq_transpose), for the query tables */
     rerank_store rr;
     int residual; /* encode x - c (inner product) or x (L2) */
     int rr_error; /* bf16/int8 rows hold x - x~ (x~ = centre + decoded code), not x */
@@ -61,6 +64,9 @@ static void ivffs_release(ivffs_impl *s)
         for (int l = 0; l < s->v.nlist; l++) fs_list_free(&s->codes[l]);
     free(s->codes);
     s->codes = NULL;
+    huge_free(s->slab, s->slab_bytes);
+    s->slab = NULL;
+    s->slab_bytes = 0;
     ivf_free(&s->v);
     pq_free(&s->pq);
     free(s->ct);
@@ -145,13 +151,50 @@ static void add_reconstruction(const ivffs_impl *s, int32_t l, int64_t slot, flo
 
 /* ---- add --------------------------------------------------------------------------------- */
 
-/* Room for every new vector's code slot, before anything is appended. */
+/* The blocks of every list in one new buffer: nb[l] blocks of room for list l, its current
+ * blocks copied from src (src == NULL: from the list itself), the rest zero. The codes of a
+ * large index are scanned list after list from memory, and in 4 KB pages every list costs
+ * TLB misses (SIFT-1M, 32 MB of codes: the batch search 2-7% faster from one 2 MB-page buffer
+ * than from a heap buffer per list). */
+static scann_status codes_to_slab(ivffs_impl *s, const int64_t *nb, const uint8_t *src)
+{
+    size_t bb = fs_block_bytes(s->pq.m), total = 0;
+    for (int l = 0; l < s->v.nlist; l++) total += (size_t)nb[l] * bb;
+    if (total == 0) return SCANN_OK;
+    uint8_t *slab = huge_alloc(total), *at = slab;
+    if (!slab) return err_nomem("SCANN code blocks", total);
+    for (int l = 0; l < s->v.nlist; l++) {
+        fs_list *B = &s->codes[l];
+        size_t used = (size_t)fs_blocks_for(s->v.lists[l].size) * bb, room = (size_t)nb[l] * bb;
+        if (used) memcpy(at, src ? src : B->data, used);
+        memset(at + used, 0, room - used);
+        if (src) src += used;
+        fs_list_free(B);
+        if (room) B->data = at, B->cap = nb[l], B->in_slab = 1;
+        at += room;
+    }
+    huge_free(s->slab, s->slab_bytes);
+    s->slab = slab;
+    s->slab_bytes = total;
+    return SCANN_OK;
+}
+
+/* Room for every new vector's code slot, before anything is appended: in a fresh slab when the
+ * index is empty (its first add, usually all of it), else list by list. */
 static scann_status reserve_blocks(ivffs_impl *s, const int32_t *assign, int64_t n)
 {
     int64_t *count = calloc((size_t)s->v.nlist, sizeof(int64_t));
     if (!count) return err_nomem("SCANN list counts", (size_t)s->v.nlist * 8);
     for (int64_t i = 0; i < n; i++) count[assign[i]]++;
     scann_status st = SCANN_OK;
+    int64_t held = 0;
+    for (int l = 0; l < s->v.nlist; l++) held += s->v.lists[l].size;
+    if (held == 0) {
+        for (int l = 0; l < s->v.nlist; l++) count[l] = fs_blocks_for(count[l]);
+        st = codes_to_slab(s, count, NULL);
+        free(count);
+        return st;
+    }
     for (int l = 0; l < s->v.nlist && !st; l++)
         st = fs_list_reserve(&s->codes[l], s->pq.m, s->v.lists[l].size + count[l]);
     free(count);
@@ -692,8 +735,9 @@ static size_t ivffs_memory(const scann_index *ix)
     size_t b = sizeof *s + ivf_memory(&s->v) + 2 * pq_memory(&s->pq); /* codebooks and ct */
     if (s->codes)
         for (int l = 0; l < s->v.nlist; l++)
-            b += sizeof(fs_list) + (size_t)s->codes[l].cap * fs_block_bytes(s->pq.m);
-    return b;
+            b += sizeof(fs_list) +
+                 (s->codes[l].in_slab ? 0 : (size_t)s->codes[l].cap * fs_block_bytes(s->pq.m));
+    return b + s->slab_bytes;
 }
 
 static void ivffs_destroy(scann_index *ix)
@@ -816,17 +860,17 @@ static scann_status ivffs_load(scann_index *ix, ctr_reader *r)
     if ((st = ctr_take(r, SEC_BLKS, nblocks, bb, &blk))) return st;
     s->codes = calloc((size_t)s->v.nlist, sizeof(fs_list));
     if (!s->codes) return err_nomem("SCANN code lists", (size_t)s->v.nlist * sizeof(fs_list));
-    for (int l = 0; l < s->v.nlist; l++) {
-        fs_list *B = &s->codes[l];
+    if (!s->v.mapped) {
+        int64_t *nb = malloc((size_t)s->v.nlist * sizeof(int64_t));
+        if (!nb) return err_nomem("SCANN list blocks", (size_t)s->v.nlist * sizeof(int64_t));
+        for (int l = 0; l < s->v.nlist; l++) nb[l] = fs_blocks_for(s->v.lists[l].size);
+        st = codes_to_slab(s, nb, blk);
+        free(nb);
+        return st;
+    }
+    for (int l = 0; l < s->v.nlist; l++) { /* 64-byte aligned: bb is a multiple of 64 */
         size_t nb = (size_t)fs_blocks_for(s->v.lists[l].size);
-        if (nb == 0) continue;
-        if (s->v.mapped) { /* 64-byte aligned: bb is a multiple of 64; cap 0 = not on the heap */
-            B->data = (uint8_t *)blk;
-        } else {
-            if (!(B->data = malloc(nb * bb))) return err_nomem("SCANN code blocks", nb * bb);
-            memcpy(B->data, blk, nb * bb);
-            B->cap = (int64_t)nb;
-        }
+        if (nb) s->codes[l].data = (uint8_t *)blk; /* cap 0: not on the heap */
         blk += nb * bb;
     }
     return SCANN_OK;

@@ -11,11 +11,13 @@ scann_status fs_list_reserve(fs_list *L, int m, int64_t n)
     if (need <= L->cap) return SCANN_OK;
     size_t bb = fs_block_bytes(m);
     int64_t cap = L->cap + L->cap / 2 > need ? L->cap + L->cap / 2 : need;
-    uint8_t *data = realloc(L->data, (size_t)cap * bb);
+    uint8_t *data = L->in_slab ? malloc((size_t)cap * bb) : realloc(L->data, (size_t)cap * bb);
     if (!data) return err_nomem("FastScan code blocks", (size_t)cap * bb);
+    if (L->in_slab) memcpy(data, L->data, (size_t)L->cap * bb);
     memset(data + (size_t)L->cap * bb, 0, (size_t)(cap - L->cap) * bb);
     L->data = data;
     L->cap = cap;
+    L->in_slab = 0;
     return SCANN_OK;
 }
 
@@ -27,7 +29,8 @@ void fs_list_move(fs_list *L, int m, int64_t from, int64_t to)
 
 void fs_list_free(fs_list *L)
 {
-    if (L->cap) free(L->data);
+    if (L->cap && !L->in_slab) free(L->data);
     L->data = NULL;
     L->cap = 0;
+    L->in_slab = 0;
 }

@@ -69,11 +69,14 @@ void fs_unpack_one(const uint8_t *block, int m, int i, uint8_t *codes);
 void fs_move_one(uint8_t *dst, int to, uint8_t *src, int from, int m);
 
 /* A list's codes: fs_blocks_for(size) blocks of fs_block_bytes(m), slot s in block s / 32 at
- * slot s % 32, unused slots zero. cap is the blocks allocated; cap 0 with data set: the blocks
- * belong to someone else (a read-only file mapping) and are never freed or grown. */
+ * slot s % 32, unused slots zero. cap is the blocks of room; cap 0 with data set: the blocks
+ * belong to a read-only file mapping and are never freed or grown. in_slab: the room is part
+ * of a buffer the index owns for all its lists (one allocation that can take 2 MB pages,
+ * hugemem.h), never freed here, and left for a heap copy when the list outgrows it. */
 typedef struct fs_list {
     uint8_t *data;
     int64_t cap;
+    int in_slab;
 } fs_list;
 
 static inline int64_t fs_blocks_for(int64_t n) { return (n + FS_BLOCK - 1) / FS_BLOCK; }
