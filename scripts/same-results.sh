@@ -2,7 +2,7 @@
 # same-results.sh [REF] - prove a change keeps search results bit for bit: builds REF (default
 # HEAD, i.e. before the uncommitted change) in a temporary worktree and this tree, runs
 # tests/results_dump.c against each library on every ISA the CPU has, and diffs the dumps.
-# Works on any machine (the golden file in tests/golden only on machines with its fingerprint).
+# Works on any machine (tests/golden's files only on machines with one of their fingerprints).
 set -eu
 ref=${1:-HEAD}
 root=$(git rev-parse --show-toplevel)
@@ -16,7 +16,8 @@ for side in ref cur; do
         -DSCANN_BUILD_PYTHON=OFF >/dev/null
     cmake --build "$tmp/build-$side" --target scann -j"$(nproc)" >/dev/null
     cc -O2 -I"$src/include" "$root/tests/results_dump.c" -L"$tmp/build-$side" -lscann \
-        -Wl,-rpath,"$tmp/build-$side" -lm -o "$tmp/dump-$side"
+        -Wl,-rpath,"$tmp/build-$side" $(pkg-config --cflags --libs openblas) -lm \
+        -o "$tmp/dump-$side"
 done
 status=0
 for isa in avx512icl avx512 avx2 scalar; do
