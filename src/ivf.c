@@ -440,7 +440,18 @@ static void select_keys(uint64_t *a, int n, int k)
         else
             lo = p + 1;
     }
-    qsort(a + lo, (size_t)(hi - lo + 1), sizeof *a, cmp_key); /* short, or a bad case */
+    if (hi - lo > 16) { /* a bad case */
+        qsort(a + lo, (size_t)(hi - lo + 1), sizeof *a, cmp_key);
+        return;
+    }
+    /* At most 17 keys: an insertion sort, inline, rather than qsort's calls per compare (4% of
+     * a Fashion-MNIST search, nprobe 6 of 256). */
+    for (int i = lo + 1; i <= hi; i++) {
+        uint64_t v = a[i];
+        int t = i;
+        for (; t > lo && a[t - 1] > v; t--) a[t] = a[t - 1];
+        a[t] = v;
+    }
 }
 
 /* When nprobe is a small part of nlist: put in keys[0..c) the keys of every list whose score
