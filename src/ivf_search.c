@@ -138,6 +138,12 @@ static void prefetch_row(const rerank_job *j, int64_t loc)
     for (size_t b = 0; b < j->v->extra_size; b += 64) __builtin_prefetch(row + b);
 }
 
+/* Rows are scattered over the lists, so each is a trip to memory: the rerank keeps the rows of
+ * the next RERANK_AHEAD candidates in flight while it scores one. Against one ahead, batch QPS
+ * at the 0.90 points: SIFT-1M float +3.6%, GloVe float +4.3%, USE-512 int8 +8.7%, Fashion-MNIST
+ * int8 +5.5%; 2 was about half that, 8 no better (worse on Fashion-MNIST's 0.9 KB int8 rows). */
+#define RERANK_AHEAD 4
+
 static size_t base_stride(const ivf_rerank_base *b)
 {
     return b ? (b->scratch_bytes + 63) & ~(size_t)63 : 0;
@@ -164,8 +170,9 @@ static void rerank_task(void *ctx, int64_t qi, int worker)
     if (j->range) { /* every candidate, kept when its exact score is within the radius */
         range_list *l = &j->range[qi];
         int64_t n = 0;
+        for (int64_t a = 0; a < RERANK_AHEAD && a < l->n; a++) prefetch_row(j, l->key[a]);
         for (int64_t c = 0; c < l->n; c++) {
-            if (c + 1 < l->n) prefetch_row(j, l->key[c + 1]);
+            if (c + RERANK_AHEAD < l->n) prefetch_row(j, l->key[c + RERANK_AHEAD]);
             float s = rerank_one(j, l->key[c], qv, tmp, bs);
             if (s <= j->radius) {
                 l->score[n] = s;
@@ -183,14 +190,13 @@ static void rerank_task(void *ctx, int64_t qi, int worker)
      * (SIFT-1M, int8 rows: a seventh of the search at one load). */
     topk h;
     topk_init(&h, j->k, out_s, out_id);
-    if (j->kk > 0 && cand[0] >= 0) prefetch_row(j, cand[0]);
+    for (int a = 0; a < RERANK_AHEAD && a < j->kk && cand[a] >= 0; a++) prefetch_row(j, cand[a]);
     int n = 0;
     for (; n < j->kk; n++) {
         int64_t loc = cand[n];
         if (loc < 0) break; /* candidates are sorted best first: the rest are empty too */
-        /* Rows are scattered over the lists (3 KB each at d = 784): fetching the next one
-         * while this one is scored hides most of the memory latency. */
-        if (n + 1 < j->kk && cand[n + 1] >= 0) prefetch_row(j, cand[n + 1]);
+        if (n + RERANK_AHEAD < j->kk && cand[n + RERANK_AHEAD] >= 0)
+            prefetch_row(j, cand[n + RERANK_AHEAD]);
         cs[n] = rerank_one(j, loc, qv, tmp, bs);
         topk_push(&h, cs[n], n);
     }
